@@ -1,0 +1,3 @@
+module github.com/bayhq/bay
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/bayhq/bay/tools
+
+go 1.26
