@@ -1,0 +1,43 @@
+package core
+
+import "time"
+
+// Capabilities a profile may grant and the API uses.
+const (
+	CapabilityPython     = "python"
+	CapabilityShell      = "shell"
+	CapabilityFilesystem = "filesystem"
+)
+
+// RuntimeTypeShip is the only runtime type Bay implements.
+const RuntimeTypeShip = "ship"
+
+// Profile is one entry of the configured menu of runtime specifications.
+// Profiles live in configuration only; a sandbox stores the profile id and
+// every use reads the profile from the current configuration.
+type Profile struct {
+	ID          string
+	Image       string
+	RuntimeType string
+	RuntimePort int
+	CPUs        float64
+	// Memory is the configured string, kept verbatim for display;
+	// MemoryBytes is its parsed value.
+	Memory       string
+	MemoryBytes  int64
+	PidsLimit    int64
+	Capabilities []string
+	IdleTimeout  time.Duration
+	Env          map[string]string
+	AllowSudo    bool
+}
+
+// HasCapability reports whether the profile lists capability c.
+func (p *Profile) HasCapability(c string) bool {
+	for _, have := range p.Capabilities {
+		if have == c {
+			return true
+		}
+	}
+	return false
+}

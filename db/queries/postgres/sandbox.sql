@@ -1,0 +1,90 @@
+-- name: SandboxInsert :exec
+INSERT INTO sandboxes (
+    id, owner, profile_id, locker_id, current_session_id, expires_at, idle_expires_at,
+    deleted_at, stop_reason, version, created_at, updated_at, last_active_at
+) VALUES (
+    @id, @owner, @profile_id, @locker_id, @current_session_id, @expires_at, @idle_expires_at,
+    @deleted_at, @stop_reason, @version, @created_at, @updated_at, @last_active_at
+);
+
+-- name: SandboxGet :one
+SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
+       sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
+       sb.updated_at, sb.last_active_at,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS current_session_state
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.id = @id;
+
+-- name: SandboxGetForOwner :one
+SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
+       sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
+       sb.updated_at, sb.last_active_at,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS current_session_state
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.id = @id AND sb.owner = @owner AND sb.deleted_at IS NULL;
+
+-- name: SandboxUpdate :execrows
+UPDATE sandboxes SET
+    profile_id = @profile_id,
+    locker_id = @locker_id,
+    current_session_id = @current_session_id,
+    expires_at = @expires_at,
+    idle_expires_at = @idle_expires_at,
+    deleted_at = @deleted_at,
+    stop_reason = @stop_reason,
+    version = @version,
+    updated_at = @updated_at,
+    last_active_at = @last_active_at
+WHERE id = @id;
+
+-- name: SandboxList :many
+-- The status expression repeats lifecycle.md section 3 so that a filtered page is
+-- filled in SQL; core.Sandbox.Status is the same rule in Go.
+SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
+       sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
+       sb.updated_at, sb.last_active_at,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS current_session_state
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.owner = @owner
+  AND sb.deleted_at IS NULL
+  AND sb.id > sqlc.arg(cursor)::text
+  AND (sqlc.arg(status)::text = '' OR sqlc.arg(status)::text = (
+      CASE
+          WHEN sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz THEN 'expired'
+          WHEN ss.id IS NULL THEN 'idle'
+          WHEN ss.observed_state = 'running' THEN 'ready'
+          WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
+          WHEN ss.observed_state = 'failed' THEN 'failed'
+          ELSE 'idle'
+      END))
+ORDER BY sb.id
+LIMIT @page_limit;
+
+-- name: SandboxListIdleDue :many
+SELECT id FROM sandboxes
+WHERE deleted_at IS NULL AND idle_expires_at IS NOT NULL AND idle_expires_at < @now
+ORDER BY id;
+
+-- name: SandboxListExpiredDue :many
+SELECT id FROM sandboxes
+WHERE deleted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @now
+ORDER BY id;
+
+-- name: SandboxListByLocker :many
+SELECT id FROM sandboxes
+WHERE locker_id = @locker_id AND deleted_at IS NULL
+ORDER BY id;
+
+-- name: SandboxGetForUpdate :one
+-- Locks only the sandbox row (FOR UPDATE OF), not the optional session row.
+SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
+       sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
+       sb.updated_at, sb.last_active_at,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS current_session_state
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.id = @id
+FOR UPDATE OF sb;

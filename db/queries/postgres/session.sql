@@ -1,0 +1,35 @@
+-- name: SessionInsert :exec
+INSERT INTO sessions (
+    id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state,
+    observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at,
+    last_active_at
+) VALUES (
+    @id, @sandbox_id, @runtime_type, @profile_id, @container_id, @endpoint, @desired_state,
+    @observed_state, @last_observed_at, @claimed_by, @claimed_at, @created_at, @updated_at,
+    @last_active_at
+);
+
+-- name: SessionGet :one
+SELECT * FROM sessions WHERE id = @id;
+
+-- name: SessionUpdate :execrows
+UPDATE sessions SET
+    container_id = @container_id,
+    endpoint = @endpoint,
+    desired_state = @desired_state,
+    observed_state = @observed_state,
+    last_observed_at = @last_observed_at,
+    claimed_by = @claimed_by,
+    claimed_at = @claimed_at,
+    updated_at = @updated_at,
+    last_active_at = @last_active_at
+WHERE id = @id;
+
+-- name: SessionDelete :execrows
+DELETE FROM sessions WHERE id = @id;
+
+-- name: SessionListBySandbox :many
+SELECT * FROM sessions WHERE sandbox_id = @sandbox_id ORDER BY id;
+
+-- name: SessionListByObservedState :many
+SELECT * FROM sessions WHERE observed_state = @observed_state ORDER BY id;

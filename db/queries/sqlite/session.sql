@@ -1,0 +1,35 @@
+-- name: SessionInsert :exec
+INSERT INTO sessions (
+    id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state,
+    observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at,
+    last_active_at
+) VALUES (
+    sqlc.arg(id), sqlc.arg(sandbox_id), sqlc.arg(runtime_type), sqlc.arg(profile_id), sqlc.arg(container_id), sqlc.arg(endpoint), sqlc.arg(desired_state),
+    sqlc.arg(observed_state), sqlc.arg(last_observed_at), sqlc.arg(claimed_by), sqlc.arg(claimed_at), sqlc.arg(created_at), sqlc.arg(updated_at),
+    sqlc.arg(last_active_at)
+);
+
+-- name: SessionGet :one
+SELECT * FROM sessions WHERE id = sqlc.arg(id);
+
+-- name: SessionUpdate :execrows
+UPDATE sessions SET
+    container_id = sqlc.arg(container_id),
+    endpoint = sqlc.arg(endpoint),
+    desired_state = sqlc.arg(desired_state),
+    observed_state = sqlc.arg(observed_state),
+    last_observed_at = sqlc.arg(last_observed_at),
+    claimed_by = sqlc.arg(claimed_by),
+    claimed_at = sqlc.arg(claimed_at),
+    updated_at = sqlc.arg(updated_at),
+    last_active_at = sqlc.arg(last_active_at)
+WHERE id = sqlc.arg(id);
+
+-- name: SessionDelete :execrows
+DELETE FROM sessions WHERE id = sqlc.arg(id);
+
+-- name: SessionListBySandbox :many
+SELECT * FROM sessions WHERE sandbox_id = sqlc.arg(sandbox_id) ORDER BY id;
+
+-- name: SessionListByObservedState :many
+SELECT * FROM sessions WHERE observed_state = sqlc.arg(observed_state) ORDER BY id;
