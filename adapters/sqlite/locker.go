@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/bayhq/bay/adapters/sqlite/internal/sqlitedb"
+	"github.com/bayhq/bay/core"
+)
+
+type lockerStore struct{ s *Store }
+
+var _ core.LockerStore = lockerStore{}
+
+func (st lockerStore) Create(ctx context.Context, l *core.Locker) error {
+	return translate(st.s.q.LockerInsert(ctx, sqlitedb.LockerInsertParams{
+		ID:                 l.ID,
+		Owner:              l.Owner,
+		Backend:            l.Backend,
+		DriverRef:          l.DriverRef,
+		Managed:            l.Managed,
+		ManagedBySandboxID: nullable(l.ManagedBySandboxID),
+		SizeLimitMb:        l.SizeLimitMB,
+		CreatedAt:          timeString(l.CreatedAt),
+		UpdatedAt:          timeString(l.UpdatedAt),
+		LastAccessedAt:     timeString(l.LastAccessedAt),
+	}))
+}
+
+func (st lockerStore) Get(ctx context.Context, id string) (*core.Locker, error) {
+	row, err := st.s.q.LockerGet(ctx, id)
+	if err != nil {
+		return nil, notFoundOr(err, "Locker", id)
+	}
+	return lockerFromRow(row)
+}
+
+func (st lockerStore) GetForOwner(ctx context.Context, owner, id string) (*core.Locker, error) {
+	row, err := st.s.q.LockerGetForOwner(ctx, sqlitedb.LockerGetForOwnerParams{ID: id, Owner: owner})
+	if err != nil {
+		return nil, notFoundOr(err, "Locker", id)
+	}
+	return lockerFromRow(row)
+}
+
+func (st lockerStore) List(ctx context.Context, f core.LockerFilter) ([]*core.Locker, error) {
+	if err := core.CheckLimit(f.Limit); err != nil {
+		return nil, err
+	}
+	rows, err := st.s.q.LockerList(ctx, sqlitedb.LockerListParams{
+		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int64(f.Limit),
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	return lockersFromRows(rows)
+}
+
+func (st lockerStore) Touch(ctx context.Context, id string, at time.Time) error {
+	n, err := st.s.q.LockerTouch(ctx, sqlitedb.LockerTouchParams{ID: id, LastAccessedAt: timeString(at)})
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return notFound("Locker", id)
+	}
+	return nil
+}
+
+func (st lockerStore) Delete(ctx context.Context, id string) error {
+	n, err := st.s.q.LockerDelete(ctx, id)
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return notFound("Locker", id)
+	}
+	return nil
+}
+
+func (st lockerStore) ListOrphans(ctx context.Context) ([]*core.Locker, error) {
+	rows, err := st.s.q.LockerListOrphans(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return lockersFromRows(rows)
+}
+
+func lockersFromRows(rows []sqlitedb.Locker) ([]*core.Locker, error) {
+	out := make([]*core.Locker, 0, len(rows))
+	for _, r := range rows {
+		l, err := lockerFromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func lockerFromRow(r sqlitedb.Locker) (*core.Locker, error) {
+	var p timeParser
+	l := &core.Locker{
+		ID:                 r.ID,
+		Owner:              r.Owner,
+		Backend:            r.Backend,
+		DriverRef:          r.DriverRef,
+		Managed:            r.Managed,
+		ManagedBySandboxID: deref(r.ManagedBySandboxID),
+		SizeLimitMB:        r.SizeLimitMb,
+		CreatedAt:          p.t(r.CreatedAt),
+		UpdatedAt:          p.t(r.UpdatedAt),
+		LastAccessedAt:     p.t(r.LastAccessedAt),
+	}
+	return l, p.err
+}

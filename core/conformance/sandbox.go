@@ -1,0 +1,424 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/bayhq/bay/core"
+)
+
+// RunSandboxStore tests a core.SandboxStore.
+func RunSandboxStore(t *testing.T, h Harness) {
+	ctx := context.Background()
+
+	t.Run("Create/RoundTripsEveryField", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := newSandbox("alice", "")
+		l := newLocker("alice", sb.ID)
+		sb.LockerID = l.ID
+		sb.ExpiresAt = ptr(at(time.Hour))
+		sb.IdleExpiresAt = ptr(at(30 * time.Minute))
+		sb.StopReason = core.StopReasonIdle
+		sb.Version = 3
+		sb.LastActiveAt = at(time.Second)
+		require.NoError(t, s.Sandboxes().Create(ctx, sb, l))
+
+		got, err := s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, sb, got)
+		gotL, err := s.Lockers().Get(ctx, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, l, gotL)
+	})
+
+	t.Run("Create/DuplicateIDIsConflict", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		dup := newSandbox("bob", sb.LockerID)
+		dup.ID = sb.ID
+		requireCode(t, core.CodeConflict, s.Sandboxes().Create(ctx, dup, nil))
+	})
+
+	t.Run("Create/UnknownLockerIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := newSandbox("alice", "locker-000000000000")
+		requireCode(t, core.CodeNotFound, s.Sandboxes().Create(ctx, sb, nil))
+		_, err := s.Sandboxes().Get(ctx, sb.ID)
+		requireCode(t, core.CodeNotFound, err)
+	})
+
+	t.Run("Create/FailureLeavesNoManagedLocker", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		first := createSandbox(t, s, "alice")
+		// Same sandbox id again with a new managed locker: the locker insert
+		// succeeds, the sandbox insert fails, and the locker must go too.
+		again := newSandbox("alice", "")
+		again.ID = first.ID
+		l := newLocker("alice", again.ID)
+		again.LockerID = l.ID
+		requireCode(t, core.CodeConflict, s.Sandboxes().Create(ctx, again, l))
+		_, err := s.Lockers().Get(ctx, l.ID)
+		requireCode(t, core.CodeNotFound, err)
+	})
+
+	t.Run("Get/MissingIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		_, err := s.Sandboxes().Get(ctx, "sandbox-ffffffffffff")
+		requireCode(t, core.CodeNotFound, err)
+		_, err = s.Sandboxes().GetForOwner(ctx, "alice", "sandbox-ffffffffffff")
+		requireCode(t, core.CodeNotFound, err)
+	})
+
+	t.Run("GetForOwner/OtherOwnerAndDeletedAreNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		got, err := s.Sandboxes().GetForOwner(ctx, "alice", sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, sb.ID, got.ID)
+		_, err = s.Sandboxes().GetForOwner(ctx, "bob", sb.ID)
+		requireCode(t, core.CodeNotFound, err)
+
+		_, err = s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+			sb.DeletedAt = ptr(at(time.Minute))
+			return nil
+		})
+		require.NoError(t, err)
+		_, err = s.Sandboxes().GetForOwner(ctx, "alice", sb.ID)
+		requireCode(t, core.CodeNotFound, err)
+		got, err = s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err, "Get still sees deleted sandboxes")
+		require.Equal(t, core.StatusDeleted, got.Status(base))
+	})
+
+	t.Run("Save/MissingIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		requireCode(t, core.CodeNotFound, s.Sandboxes().Save(ctx, newSandbox("alice", "")))
+	})
+
+	t.Run("Update/AppliesAndSaves", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		got, err := s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+			sb.ExpiresAt = ptr(at(2 * time.Hour))
+			sb.IdleExpiresAt = ptr(at(time.Minute))
+			sb.CurrentSessionID = "sess-000000000001"
+			sb.UpdatedAt = at(time.Minute)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, at(2*time.Hour), *got.ExpiresAt)
+		reread, err := s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, got, reread)
+		require.Equal(t, "sess-000000000001", reread.CurrentSessionID)
+		require.Equal(t, at(time.Minute), reread.UpdatedAt)
+	})
+
+	t.Run("Update/ErrorFromFnSavesNothing", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		boom := errors.New("boom")
+		_, err := s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+			sb.ProfileID = "changed"
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		got, err := s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, "python-default", got.ProfileID)
+	})
+
+	t.Run("Update/MissingIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		called := false
+		_, err := s.Sandboxes().Update(ctx, "sandbox-ffffffffffff", func(*core.Sandbox) error {
+			called = true
+			return nil
+		})
+		requireCode(t, core.CodeNotFound, err)
+		require.False(t, called)
+	})
+
+	t.Run("Update/ConcurrentUpdatesAllApply", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+					sb.Version++
+					return nil
+				})
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		got, err := s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err)
+		require.EqualValues(t, 1+n, got.Version, "a row-locked read-modify-write loses no update")
+	})
+
+	t.Run("Timestamps/RoundTripUTCMicroseconds", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		east := time.FixedZone("east", 5*3600+1800)
+		in := time.Date(2030, 12, 31, 23, 59, 59, 999999000, east)
+		_, err := s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+			sb.ExpiresAt = &in
+			sb.IdleExpiresAt = nil
+			return nil
+		})
+		require.NoError(t, err)
+		got, err := s.Sandboxes().Get(ctx, sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, time.UTC, got.ExpiresAt.Location())
+		require.True(t, in.Equal(*got.ExpiresAt), "want %v, got %v", in, got.ExpiresAt)
+		require.Equal(t, 999999000, got.ExpiresAt.Nanosecond())
+		require.Nil(t, got.IdleExpiresAt)
+		require.Equal(t, time.UTC, got.CreatedAt.Location())
+		require.Equal(t, 123456000, got.CreatedAt.Nanosecond())
+	})
+
+	t.Run("ListDue/ComparesTimesNotStrings", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		early := createSandbox(t, s, "alice")
+		late := createSandbox(t, s, "alice")
+		never := createSandbox(t, s, "alice")
+		gone := createSandbox(t, s, "alice")
+		set := func(sb *core.Sandbox, idle, hard *time.Time, deleted bool) {
+			_, err := s.Sandboxes().Update(ctx, sb.ID, func(sb *core.Sandbox) error {
+				sb.IdleExpiresAt, sb.ExpiresAt = idle, hard
+				if deleted {
+					sb.DeletedAt = ptr(base)
+				}
+				return nil
+			})
+			require.NoError(t, err)
+		}
+		set(early, ptr(at(time.Microsecond)), ptr(at(time.Microsecond)), false)
+		set(late, ptr(at(time.Hour)), ptr(at(time.Hour)), false)
+		set(never, nil, nil, false)
+		set(gone, ptr(at(time.Microsecond)), ptr(at(time.Microsecond)), true)
+
+		// Just after early's deadline, in another zone: only early is due.
+		now := at(2 * time.Microsecond).In(time.FixedZone("west", -8*3600))
+		idle, err := s.Sandboxes().ListIdleDue(ctx, now)
+		require.NoError(t, err)
+		require.Equal(t, []string{early.ID}, idle)
+		expired, err := s.Sandboxes().ListExpiredDue(ctx, now)
+		require.NoError(t, err)
+		require.Equal(t, []string{early.ID}, expired)
+		// Exactly at the deadline nothing is due yet (strictly before now).
+		idle, err = s.Sandboxes().ListIdleDue(ctx, at(time.Microsecond))
+		require.NoError(t, err)
+		require.Empty(t, idle)
+	})
+
+	t.Run("ListByLocker/OnlyLiveSandboxes", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		l := newLocker("alice", "")
+		require.NoError(t, s.Lockers().Create(ctx, l))
+		a, b, c := newSandbox("alice", l.ID), newSandbox("alice", l.ID), newSandbox("alice", l.ID)
+		for _, sb := range []*core.Sandbox{a, b, c} {
+			require.NoError(t, s.Sandboxes().Create(ctx, sb, nil))
+		}
+		_, err := s.Sandboxes().Update(ctx, b.ID, func(sb *core.Sandbox) error {
+			sb.DeletedAt = ptr(base)
+			return nil
+		})
+		require.NoError(t, err)
+		ids, err := s.Sandboxes().ListByLocker(ctx, l.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{a.ID, c.ID}, ids)
+	})
+
+	t.Run("List/PaginatesByIDPerOwner", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		var want []string
+		for range 7 {
+			want = append(want, createSandbox(t, s, "alice").ID)
+		}
+		createSandbox(t, s, "bob")
+		deleted := createSandbox(t, s, "alice")
+		_, err := s.Sandboxes().Update(ctx, deleted.ID, func(sb *core.Sandbox) error {
+			sb.DeletedAt = ptr(base)
+			return nil
+		})
+		require.NoError(t, err)
+
+		var got []string
+		cursor := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 5, "pagination does not end")
+			page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Cursor: cursor, Limit: 3, Now: base})
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page), 3)
+			for _, sb := range page {
+				require.Equal(t, "alice", sb.Owner)
+				got = append(got, sb.ID)
+			}
+			if len(page) < 3 {
+				break
+			}
+			cursor = page[len(page)-1].ID
+		}
+		require.Equal(t, want, got, "every live sandbox of the owner once, ordered by id")
+	})
+
+	t.Run("List/LimitBounds", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		createSandbox(t, s, "alice")
+		for _, bad := range []int{-1, 0, core.MaxPageLimit + 1} {
+			_, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: bad, Now: base})
+			requireCode(t, core.CodeValidation, err)
+		}
+		for _, ok := range []int{1, core.MaxPageLimit} {
+			page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: ok, Now: base})
+			require.NoError(t, err)
+			require.Len(t, page, 1)
+		}
+	})
+
+	t.Run("List/StatusFilterMatchesComputedStatus", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		now := at(time.Hour)
+		mk := func(observed core.SessionState, expired bool) *core.Sandbox {
+			sb := createSandbox(t, s, "alice")
+			if observed != "" {
+				sess := newSession(sb.ID, core.SessionRunning, observed)
+				require.NoError(t, s.Sessions().Insert(ctx, sess))
+				sb.CurrentSessionID = sess.ID
+			}
+			if expired {
+				sb.ExpiresAt = ptr(now.Add(-time.Microsecond))
+			} else {
+				sb.ExpiresAt = ptr(now) // equal to now: not yet expired
+			}
+			require.NoError(t, s.Sandboxes().Save(ctx, sb))
+			return sb
+		}
+		want := map[core.SandboxStatus][]string{
+			core.StatusIdle:     {mk("", false).ID, mk(core.SessionStopped, false).ID},
+			core.StatusReady:    {mk(core.SessionRunning, false).ID},
+			core.StatusStarting: {mk(core.SessionStarting, false).ID, mk(core.SessionPending, false).ID},
+			core.StatusFailed:   {mk(core.SessionFailed, false).ID},
+			core.StatusExpired:  {mk(core.SessionRunning, true).ID, mk("", true).ID},
+			core.StatusDeleted:  nil,
+		}
+		all, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: 50, Now: now})
+		require.NoError(t, err)
+		require.Len(t, all, 8)
+		for _, sb := range all {
+			st := sb.Status(now)
+			require.Contains(t, want[st], sb.ID, "Go and SQL agree on the status of %s", sb.ID)
+		}
+		for status, ids := range want {
+			page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: 50, Now: now, Status: status})
+			require.NoError(t, err)
+			var got []string
+			for _, sb := range page {
+				require.Equal(t, status, sb.Status(now))
+				got = append(got, sb.ID)
+			}
+			require.ElementsMatch(t, ids, got, "status %s", status)
+		}
+		// An unknown status is no filter.
+		page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: 50, Now: now, Status: "bogus"})
+		require.NoError(t, err)
+		require.Len(t, page, 8)
+	})
+
+	t.Run("HostileStrings/StoredLiterally", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		for _, v := range hostile(h.TextHoldsNUL) {
+			// Owners are indexed, and index entries are bounded (Postgres
+			// btree rows hold at most a few KiB), so the 1 MiB string goes
+			// into the unindexed profile column and a 1000-byte cut of it
+			// into the owner.
+			owner := v
+			if len(owner) > 1000 {
+				owner = owner[:1000]
+			}
+			sb := newSandbox(owner, "")
+			l := newLocker(owner, sb.ID)
+			sb.LockerID = l.ID
+			sb.ProfileID = v
+			sb.IdleExpiresAt = ptr(base)
+			require.NoError(t, s.Sandboxes().Create(ctx, sb, l))
+			got, err := s.Sandboxes().GetForOwner(ctx, owner, sb.ID)
+			require.NoError(t, err)
+			require.Equal(t, owner, got.Owner)
+			require.Equal(t, v, got.ProfileID)
+			page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: owner, Limit: 10, Now: base, Cursor: ""})
+			require.NoError(t, err)
+			require.Len(t, page, 1, "the owner filter matched literally")
+			require.Equal(t, v, page[0].ProfileID)
+			_, err = s.Sandboxes().GetForOwner(ctx, owner, v)
+			requireCode(t, core.CodeNotFound, err)
+		}
+		requireTablesIntact(t, s, len(hostile(h.TextHoldsNUL)))
+		if !h.TextHoldsNUL {
+			sb := newSandbox("nul\x00owner", "")
+			l := newLocker("nul\x00owner", sb.ID)
+			sb.LockerID = l.ID
+			requireCode(t, core.CodeValidation, s.Sandboxes().Create(ctx, sb, l))
+			_, err := s.Lockers().Get(ctx, l.ID)
+			requireCode(t, core.CodeNotFound, err)
+			requireTablesIntact(t, s, len(hostile(false)))
+		}
+	})
+}
+
+// requireTablesIntact checks that every table still answers and holds n
+// sandboxes with their lockers.
+func requireTablesIntact(t *testing.T, s core.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	orphans, err := s.Lockers().ListOrphans(ctx)
+	require.NoError(t, err)
+	require.Empty(t, orphans)
+	_, err = s.Sessions().ListByObservedState(ctx, core.SessionRunning)
+	require.NoError(t, err)
+	_, err = s.Idempotency().DeleteExpired(ctx, base)
+	require.NoError(t, err)
+	due, err := s.Sandboxes().ListIdleDue(ctx, at(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, due, n, "every sandbox row is still there")
+	for _, id := range due {
+		sb, err := s.Sandboxes().Get(ctx, id)
+		require.NoError(t, err)
+		_, err = s.Lockers().Get(ctx, sb.LockerID)
+		require.NoError(t, err)
+	}
+}
