@@ -1,0 +1,143 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+func TestLoadConfig_Defaults(t *testing.T) {
+	t.Parallel()
+	c, warnings, err := LoadConfig("", []string{"BAY_CONFIG_FILE=/nonexistent.yaml"})
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	require.Equal(t, DefaultConfig(), c)
+	require.Len(t, c.Profiles, 2)
+	require.Equal(t, int64(1<<30), c.Profiles[0].MemoryBytes)
+	require.Equal(t, 8123, c.Profiles[0].RuntimePort)
+}
+
+func TestLoadConfig_EnvOverridesFilePerLeaf(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+server: {host: "127.0.0.1", port: 8001}
+gc:
+  enabled: false
+  instance_id: from-file
+  interval_seconds: 60
+workspace: {default_size_limit_mb: 10}
+locker: {default_size_limit_mb: 20}
+gc_typo: 1
+`)
+	c, warnings, err := LoadConfig(p, []string{
+		"BAY_GC__INSTANCE_ID=from-env",
+		"bay_server__port=9000",
+		"BAY_SECURITY__API_KEY=secret",
+		"BAY_SECURITY__ALLOW_ANONYMOUS=off",
+		"BAY_PROFILES=[{\"id\":\"p1\",\"image\":\"ship:latest\",\"resources\":{\"memory\":\"512mb\",\"cpus\":0.5},\"runtime_port\":null}]",
+		"BAY_SECURITY__BLOCKED_HOSTS=[\"10.0.0.0/8\"]",
+		"BAY_CONFIG_FILE=/ignored",
+		"OTHER=1",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", c.Server.Host)
+	require.Equal(t, 9000, c.Server.Port)
+	require.Equal(t, "from-env", c.GC.InstanceID)
+	require.False(t, c.GC.Enabled, "file value kept where env is silent")
+	require.Equal(t, 60, c.GC.IntervalSeconds)
+	require.EqualValues(t, 20, c.Locker.DefaultSizeLimitMB, "locker: wins over its alias workspace:")
+	require.Equal(t, "secret", c.Security.APIKey)
+	require.False(t, c.Security.AllowAnonymous)
+	require.Equal(t, []string{"10.0.0.0/8"}, c.Security.BlockedHosts)
+	require.Len(t, c.Profiles, 1)
+	require.Equal(t, "p1", c.Profiles[0].ID)
+	require.EqualValues(t, 512<<20, c.Profiles[0].MemoryBytes)
+	require.Equal(t, 8000, c.Profiles[0].RuntimePort, "null runtime_port falls back to 8000")
+	require.Equal(t, 1800*time.Second, c.Profiles[0].IdleTimeout)
+	require.Len(t, warnings, 1)
+	require.Contains(t, warnings[0], "gc_typo")
+}
+
+func TestLoadConfig_ReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+server: {port: "eighty"}
+driver: {type: k8s, docker: {connect_mode: sideways}}
+database: {url: "mysql://x"}
+profiles:
+  - {id: a, resources: {memory: lots}}
+  - {id: a}
+  - {image: x}
+`)
+	_, _, err := LoadConfig(p, []string{"BAY_GC__ENABLED=maybe"})
+	require.Error(t, err)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	msg := err.Error()
+	for _, want := range []string{"server.port", "k8s", "sideways", "mysql", "resources.memory", "duplicate profile id", "id is required", "gc.enabled"} {
+		require.Contains(t, msg, want)
+	}
+}
+
+func TestLoadConfig_EmptyFileIsDefaults(t *testing.T) {
+	t.Parallel()
+	c, _, err := LoadConfig(writeFile(t, ""), nil)
+	require.NoError(t, err)
+	require.Equal(t, DefaultConfig(), c)
+}
+
+func TestParseMemory(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"1g": 1 << 30, "1G": 1 << 30, "1.5g": 3 << 29, "512m": 512 << 20, "512mb": 512 << 20,
+		"10240k": 10 << 20, "67108864": 64 << 20, "2GB": 2 << 30,
+	} {
+		got, err := parseMemory(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "lots", "1t", "-1g", "1 g b", "1k"} {
+		_, err := parseMemory(in)
+		require.Error(t, err, in)
+	}
+}
+
+func TestParseDatabaseURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][2]string{
+		"sqlite+aiosqlite:///./bay.db":  {DatabaseSQLite, "bay.db"},
+		"sqlite:///data/bay.db":         {DatabaseSQLite, "data/bay.db"},
+		"sqlite:////var/lib/bay/bay.db": {DatabaseSQLite, "/var/lib/bay/bay.db"},
+		"sqlite:///:memory:":            {DatabaseSQLite, ":memory:"},
+		"postgresql://u:p@h:5432/db":    {DatabasePostgres, "postgres://u:p@h:5432/db"},
+		"postgresql+asyncpg://h/db":     {DatabasePostgres, "postgres://h/db"},
+		"postgres://h/db?sslmode=off":   {DatabasePostgres, "postgres://h/db?sslmode=off"},
+	} {
+		kind, addr, err := ParseDatabaseURL(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, [2]string{kind, addr}, in)
+	}
+	for _, in := range []string{"bay.db", "mysql://x", "sqlite://", "sqlite:///"} {
+		_, _, err := ParseDatabaseURL(in)
+		require.Error(t, err, in)
+	}
+}
+
+func TestInstanceID(t *testing.T) {
+	t.Parallel()
+	c := DefaultConfig()
+	require.Equal(t, "bay", c.InstanceID(nil))
+	require.Equal(t, "host-1", c.InstanceID([]string{"HOSTNAME=host-1"}))
+	c.GC.InstanceID = "set"
+	require.Equal(t, "set", c.InstanceID([]string{"HOSTNAME=host-1"}))
+}
