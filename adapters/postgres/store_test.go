@@ -22,6 +22,9 @@ func newStore(t testing.TB) *postgres.Store {
 	t.Helper()
 	base := os.Getenv("BAY_TEST_POSTGRES_URL")
 	if base == "" {
+		if os.Getenv("BAY_TEST_STRICT") != "" {
+			t.Fatal("BAY_TEST_POSTGRES_URL is not set and BAY_TEST_STRICT forbids skipping")
+		}
 		t.Skip("BAY_TEST_POSTGRES_URL is not set: no Postgres to test against")
 	}
 	ctx := context.Background()

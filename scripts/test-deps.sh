@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the host packages the tests need, from Debian's packages, when they
+# are missing: a real IPython kernel for Ship's in-process tests, and the
+# image build tool. Idempotent and quiet when everything is there.
+set -euo pipefail
+
+need=()
+/usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need+=(python3-ipykernel)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "test-deps.sh: missing ${need[*]}; install them with apt-get (needs root)" >&2
+    exit 1
+  fi
+  echo "test-deps.sh: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+docker info >/dev/null 2>&1 || { echo "test-deps.sh: the Docker daemon does not answer" >&2; exit 1; }

@@ -1,0 +1,79 @@
+package test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/bayhq/bay"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports", module+"/...")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else {
+			require.NoError(t, err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	require.NotEmpty(t, pkgs)
+	return pkgs
+}
+
+func isStd(path string) bool { return !strings.Contains(strings.SplitN(path, "/", 2)[0], ".") }
+
+func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
+
+// TestArchitecture keeps the dependency direction of STYLE.md §1: core knows
+// no adapter, adapters never import each other, generated packages are used
+// only by their own adapter, and Ship stands apart from Bay.
+func TestArchitecture(t *testing.T) {
+	t.Parallel()
+	for _, p := range listPackages(t) {
+		from := rel(p.ImportPath)
+		for _, imp := range p.Imports {
+			own := strings.HasPrefix(imp, module)
+			to := rel(imp)
+			switch {
+			case from == "core" || (strings.HasPrefix(from, "core/") && from != "core/conformance"):
+				if own {
+					require.True(t, to == "core", "%s must import only core, not %s", from, imp)
+				} else {
+					require.True(t, isStd(imp), "%s must import only the standard library, not %s", from, imp)
+				}
+			case strings.HasPrefix(from, "adapters/"):
+				if own && strings.HasPrefix(to, "adapters/") {
+					mine := strings.SplitN(from, "/", 3)[:2]
+					theirs := strings.SplitN(to, "/", 3)[:2]
+					require.Equal(t, mine, theirs, "adapter %s must not import %s", from, imp)
+				}
+			case strings.HasPrefix(from, "ship/") || from == "cmd/ship" || from == "cmd/fakeship":
+				if own {
+					require.True(t, strings.HasPrefix(to, "ship/"), "%s must not import Bay's %s", from, imp)
+				}
+			}
+			if strings.Contains(to, "/internal/") && own {
+				owner := to[:strings.Index(to, "/internal/")]
+				require.True(t, strings.HasPrefix(from, owner), "%s must not import %s", from, imp)
+			}
+		}
+	}
+}
