@@ -1,0 +1,99 @@
+package core
+
+import (
+	"io"
+	"time"
+)
+
+// SandboxInfo is a sandbox as clients see it (bay-api.md §6.1).
+type SandboxInfo struct {
+	ID      string
+	Status  SandboxStatus
+	Profile string
+	// LockerID is the locker mounted at /workspace.
+	LockerID string
+	// Capabilities is the profile's list as currently configured; empty if
+	// the profile is no longer configured.
+	Capabilities  []string
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	IdleExpiresAt *time.Time
+	// StopReason says why the sandbox's compute last stopped ("" if it
+	// never did).
+	StopReason StopReason
+}
+
+// CreateSandboxInput is the body of a create request after defaults.
+type CreateSandboxInput struct {
+	// Profile is the profile id; "" means python-default.
+	Profile string
+	// LockerID attaches an existing external locker; "" creates a managed one.
+	LockerID string
+	// TTL in seconds; zero or negative means the sandbox never expires.
+	TTL int64
+}
+
+// Page is one page of a listing.
+type Page[T any] struct {
+	Items []T
+	// NextCursor is the cursor of the next page, "" when the listing is
+	// exhausted.
+	NextCursor string
+}
+
+// PythonResult is the outcome of running Python code (bay-api.md §7.4.2).
+type PythonResult struct {
+	Success        bool
+	Output         string
+	Error          *string
+	ExecutionCount *int64
+	// Data is Ship's output object verbatim, normally
+	// {"text": ..., "images": [{"image/png": ...}]}.
+	Data map[string]any
+	// KernelRestarted is true when the kernel had died and this call ran in
+	// a fresh one: earlier variables are gone.
+	KernelRestarted bool
+}
+
+// ShellInput is a shell command to run.
+type ShellInput struct {
+	Command string
+	Timeout int
+	// Cwd is relative to /workspace; nil means /workspace.
+	Cwd *string
+}
+
+// ShellResult is the outcome of a shell command (bay-api.md §7.4.3).
+type ShellResult struct {
+	Success  bool
+	Output   string
+	Error    *string
+	ExitCode *int64
+}
+
+// FileEntry is one entry of a directory listing, as Ship reports it.
+type FileEntry struct {
+	Name         string   `json:"name"`
+	Path         string   `json:"path"`
+	IsFile       bool     `json:"is_file"`
+	IsDir        bool     `json:"is_dir"`
+	Size         *int64   `json:"size"`
+	ModifiedTime *float64 `json:"modified_time"`
+}
+
+// UploadResult reports a finished upload.
+type UploadResult struct {
+	// Path is the normalized path the file was written to.
+	Path string
+	Size int64
+}
+
+// Download is a file being streamed out of a sandbox. The caller must close
+// Body.
+type Download struct {
+	// Name is the last segment of the normalized path.
+	Name string
+	// Size is the length in bytes, or -1 if unknown.
+	Size int64
+	Body io.ReadCloser
+}
