@@ -115,4 +115,3 @@ func migrate(ctx context.Context, cfg Config, args []string, stdout io.Writer) e
 
 // closeQuietly closes c, ignoring the error, for deferred cleanup.
 func closeQuietly(c interface{ Close() error }) { _ = c.Close() }
-
