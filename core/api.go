@@ -97,3 +97,37 @@ type Download struct {
 	Size int64
 	Body io.ReadCloser
 }
+
+// GC task names, in the fixed order a cycle runs them (lifecycle.md §12).
+const (
+	GCIdleSession     = "idle_session"
+	GCExpiredSandbox  = "expired_sandbox"
+	GCOrphanLocker    = "orphan_locker"
+	GCOrphanContainer = "orphan_container"
+)
+
+// GCTaskResult is what one GC task did in a cycle.
+type GCTaskResult struct {
+	TaskName     string
+	CleanedCount int
+	SkippedCount int
+	Errors       []string
+}
+
+// GCReport is the outcome of one GC cycle.
+type GCReport struct {
+	Results      []GCTaskResult
+	TotalCleaned int
+	TotalErrors  int
+	Duration     time.Duration
+}
+
+// GCStatus describes the GC scheduler.
+type GCStatus struct {
+	Enabled         bool
+	IsRunning       bool
+	InstanceID      string
+	IntervalSeconds int
+	// Tasks maps each task name to whether it is enabled.
+	Tasks map[string]bool
+}
