@@ -1,0 +1,297 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path"
+	"slices"
+	"time"
+)
+
+// callMargin is added to a call's own timeout when Bay marks the sandbox
+// busy for it: idle GC never reclaims a session while a call is in flight.
+const callMargin = 10 * time.Second
+
+// fsTimeout is the Ship client timeout of filesystem calls (Appendix A).
+const fsTimeout = 30 * time.Second
+
+// CheckCapability runs the checks of the capability pipeline that come
+// before the request shape: the sandbox exists for the owner (not_found) and
+// its profile lists the capability (capability_not_supported).
+func (s *SandboxService) CheckCapability(ctx context.Context, owner, id, capability string) error {
+	_, _, err := s.precheck(ctx, owner, id, capability)
+	return err
+}
+
+func (s *SandboxService) precheck(ctx context.Context, owner, id, capability string) (*Sandbox, *Profile, error) {
+	sb, err := s.store.Sandboxes().GetForOwner(ctx, owner, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := s.profile(sb.ProfileID)
+	if p == nil {
+		return nil, nil, Errorf(CodeCapabilityNotSupported, "Profile not found: %s", sb.ProfileID).
+			WithDetails(map[string]any{"capability": capability})
+	}
+	if !p.HasCapability(capability) {
+		return nil, nil, Errorf(CodeCapabilityNotSupported, "Profile '%s' does not support capability: %s", p.ID, capability).
+			WithDetails(map[string]any{"capability": capability, "available": slices.Clone(p.Capabilities)})
+	}
+	return sb, p, nil
+}
+
+// call runs one capability call: the pipeline of bay-api.md §7.4.1 from the
+// sandbox lookup on (the request shape was checked by the caller; paths are
+// validated by the caller before call). busy is how long the call may take:
+// the idle deadline is pushed past it so idle GC does not reclaim the
+// session mid-call, and re-armed when the call ends.
+func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
+	validate func() error, fn func(ctx context.Context, endpoint string) error) error {
+	sb, p, err := s.precheck(ctx, owner, id, capability)
+	if err != nil {
+		return err
+	}
+	if validate != nil {
+		if err := validate(); err != nil {
+			return err
+		}
+	}
+	if p.RuntimeType != RuntimeTypeShip {
+		return Errorf(CodeInternal, "Unsupported runtime type: %s", p.RuntimeType)
+	}
+	if sb.Expired(s.clock.Now()) {
+		return expiredError(sb)
+	}
+	for attempt := 0; ; attempt++ {
+		sess, err := s.ensureRunning(ctx, sb.ID, p, busy)
+		if err != nil {
+			return err
+		}
+		if err := s.checkRuntimeCapability(ctx, sess.Endpoint, capability); err != nil {
+			if attempt == 0 && s.recoverDead(ctx, sess, err) {
+				continue
+			}
+			return err
+		}
+		err = fn(ctx, sess.Endpoint)
+		if err != nil && attempt == 0 && s.recoverDead(ctx, sess, err) {
+			continue // the request never reached the runtime: retry on a fresh one
+		}
+		if busy > 0 {
+			s.rearmIdle(ctx, sb.ID, p)
+		}
+		return err
+	}
+}
+
+// recoverDead handles a call that could not reach the session's runtime: if
+// the container is gone or stopped, the session is reset so that the next
+// ensureRunning starts a new container, and true is returned.
+func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr error) bool {
+	var unreachable *ErrUnreachable
+	if !errors.As(callErr, &unreachable) {
+		return false
+	}
+	state, err := s.runtime.ContainerState(ctx, sess.ContainerID)
+	if err != nil || state == ContainerRunning {
+		return false
+	}
+	s.forgetMeta(sess.Endpoint)
+	_ = s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID)
+	err = s.store.InTx(ctx, func(tx Store) error {
+		cur, err := tx.Sessions().Get(ctx, sess.ID)
+		if err != nil || cur.ContainerID != sess.ContainerID {
+			return err // already reset or removed by someone else
+		}
+		now := s.clock.Now()
+		cur.ContainerID, cur.Endpoint = "", ""
+		cur.ObservedState = SessionPending
+		cur.LastObservedAt = &now
+		cur.UpdatedAt = now
+		return tx.Sessions().Save(ctx, cur)
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "reset dead session", "session_id", sess.ID, "err", err)
+		return false
+	}
+	s.log.InfoContext(ctx, "runtime container was gone; starting a new one", "session_id", sess.ID, "container_id", sess.ContainerID, "state", string(state))
+	return true
+}
+
+// rearmIdle sets the idle deadline to now + idle timeout after a call.
+func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
+	_, err := s.store.Sandboxes().Update(context.WithoutCancel(ctx), id, func(sb *Sandbox) error {
+		if sb.DeletedAt != nil || sb.CurrentSessionID == "" {
+			return nil // stopped meanwhile: leave the deadline cleared
+		}
+		now := s.clock.Now()
+		idle := now.Add(p.IdleTimeout)
+		sb.IdleExpiresAt = &idle
+		sb.LastActiveAt = now
+		sb.UpdatedAt = now
+		return nil
+	})
+	if err != nil && CodeOf(err) != CodeNotFound {
+		s.log.WarnContext(ctx, "re-arm idle deadline", "sandbox_id", id, "err", err)
+	}
+}
+
+func (s *SandboxService) checkRuntimeCapability(ctx context.Context, endpoint, capability string) error {
+	s.metaMu.Lock()
+	caps, ok := s.meta[endpoint]
+	s.metaMu.Unlock()
+	if !ok {
+		var err error
+		caps, err = s.ship.Capabilities(ctx, endpoint)
+		if err != nil {
+			return err
+		}
+		s.metaMu.Lock()
+		s.meta[endpoint] = caps
+		s.metaMu.Unlock()
+	}
+	if !slices.Contains(caps, capability) {
+		return Errorf(CodeCapabilityNotSupported, "Runtime does not support capability: %s", capability).
+			WithDetails(map[string]any{"capability": capability, "available": slices.Clone(caps)})
+	}
+	return nil
+}
+
+// forgetMeta drops the cached /meta of an endpoint that is going away.
+func (s *SandboxService) forgetMeta(endpoint string) {
+	if endpoint == "" {
+		return
+	}
+	s.metaMu.Lock()
+	delete(s.meta, endpoint)
+	s.metaMu.Unlock()
+}
+
+func pathValidator(field string, p *string) func() error {
+	return func() error {
+		n, err := NormalizePath(field, *p)
+		if err != nil {
+			return err
+		}
+		*p = n
+		return nil
+	}
+}
+
+// Python runs code in the sandbox's kernel, starting the runtime if needed.
+func (s *SandboxService) Python(ctx context.Context, owner, id, code string, timeout int) (*PythonResult, error) {
+	var out *PythonResult
+	err := s.call(ctx, owner, id, CapabilityPython, time.Duration(timeout)*time.Second+callMargin, nil,
+		func(ctx context.Context, ep string) (err error) {
+			out, err = s.ship.Python(ctx, ep, code, timeout)
+			return err
+		})
+	return out, err
+}
+
+// Shell runs a command in the sandbox, starting the runtime if needed.
+func (s *SandboxService) Shell(ctx context.Context, owner, id string, in ShellInput) (*ShellResult, error) {
+	var out *ShellResult
+	var validate func() error
+	if in.Cwd != nil {
+		cwd := *in.Cwd
+		in.Cwd = &cwd
+		validate = pathValidator("cwd", in.Cwd)
+	}
+	err := s.call(ctx, owner, id, CapabilityShell, time.Duration(in.Timeout)*time.Second+callMargin, validate,
+		func(ctx context.Context, ep string) (err error) {
+			out, err = s.ship.Shell(ctx, ep, in)
+			return err
+		})
+	return out, err
+}
+
+// ReadFile returns a text file of the sandbox's workspace.
+func (s *SandboxService) ReadFile(ctx context.Context, owner, id, p string) (string, error) {
+	var out string
+	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
+		func(ctx context.Context, ep string) (err error) {
+			out, err = s.ship.ReadFile(ctx, ep, p)
+			return err
+		})
+	return out, err
+}
+
+// WriteFile writes a text file, creating parent directories.
+func (s *SandboxService) WriteFile(ctx context.Context, owner, id, p, content string) error {
+	return s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
+		func(ctx context.Context, ep string) error { return s.ship.WriteFile(ctx, ep, p, content) })
+}
+
+// DeleteFile deletes a file, or a directory recursively.
+func (s *SandboxService) DeleteFile(ctx context.Context, owner, id, p string) error {
+	return s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
+		func(ctx context.Context, ep string) error { return s.ship.DeleteFile(ctx, ep, p) })
+}
+
+// ListDir lists a directory ("" means the workspace root).
+func (s *SandboxService) ListDir(ctx context.Context, owner, id, p string) ([]FileEntry, error) {
+	if p == "" {
+		p = "."
+	}
+	var out []FileEntry
+	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
+		func(ctx context.Context, ep string) (err error) {
+			out, err = s.ship.ListDir(ctx, ep, p)
+			return err
+		})
+	return out, err
+}
+
+// Upload streams body into a file of the workspace.
+func (s *SandboxService) Upload(ctx context.Context, owner, id, p string, body io.Reader) (*UploadResult, error) {
+	var out *UploadResult
+	// A body that was partly sent cannot be replayed: only retry a call
+	// that never reached the runtime and consumed nothing.
+	counted := &countingReader{r: body}
+	err := s.call(ctx, owner, id, CapabilityFilesystem, fsTimeout, pathValidator("path", &p),
+		func(ctx context.Context, ep string) error {
+			if counted.n > 0 {
+				return Errorf(CodeShipError, "Ship request error: upload interrupted")
+			}
+			n, err := s.ship.Upload(ctx, ep, p, counted)
+			if err != nil {
+				if counted.n > 0 {
+					var unreachable *ErrUnreachable
+					if errors.As(err, &unreachable) {
+						err = unreachable.Err
+					}
+				}
+				return err
+			}
+			out = &UploadResult{Path: p, Size: n}
+			return nil
+		})
+	return out, err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// Download opens a file of the workspace for streaming.
+func (s *SandboxService) Download(ctx context.Context, owner, id, p string) (*Download, error) {
+	var out *Download
+	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
+		func(ctx context.Context, ep string) (err error) {
+			out, err = s.ship.Download(ctx, ep, p)
+			if err == nil {
+				out.Name = path.Base(p)
+			}
+			return err
+		})
+	return out, err
+}

@@ -1,0 +1,461 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// SandboxServiceOptions configures a SandboxService.
+type SandboxServiceOptions struct {
+	Store   Store
+	Runtime Runtime
+	Ship    Ship
+	Clock   Clock
+	IDs     IDs
+	// Profiles is the configured menu, in configuration order.
+	Profiles []Profile
+	// DefaultLockerSizeMB is recorded on lockers created without a size.
+	DefaultLockerSizeMB int64
+	// InstanceID identifies this Bay process on the containers it creates
+	// and on the session starts it claims.
+	InstanceID string
+	// ReadinessTimeout bounds the wait for a new runtime's /health (120 s).
+	ReadinessTimeout time.Duration
+	// ProbeTimeout bounds one /health probe (2 s).
+	ProbeTimeout time.Duration
+	// StartedAt is when this process started: a start claimed by this
+	// instance before then is a leftover of a crash.
+	StartedAt time.Time
+	Logger    *slog.Logger
+}
+
+// SandboxService holds every rule about sandboxes and their sessions:
+// create, lookup, TTLs, stop, delete, and running capability calls on a
+// sandbox's runtime, starting it on demand.
+type SandboxService struct {
+	store    Store
+	runtime  Runtime
+	ship     Ship
+	clock    Clock
+	ids      IDs
+	profiles []Profile
+	opts     SandboxServiceOptions
+	log      *slog.Logger
+
+	// starts serialises ensure_running per sandbox inside this process; the
+	// database's row lock and one-active-session index hold across processes.
+	starts keyedMutex
+
+	metaMu sync.Mutex
+	meta   map[string][]string // capability keys of /meta, per endpoint
+}
+
+// NewSandboxService returns a SandboxService.
+func NewSandboxService(o SandboxServiceOptions) *SandboxService {
+	if o.ReadinessTimeout == 0 {
+		o.ReadinessTimeout = 120 * time.Second
+	}
+	if o.ProbeTimeout == 0 {
+		o.ProbeTimeout = 2 * time.Second
+	}
+	if o.DefaultLockerSizeMB == 0 {
+		o.DefaultLockerSizeMB = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StartedAt.IsZero() {
+		o.StartedAt = o.Clock.Now()
+	}
+	return &SandboxService{
+		store: o.Store, runtime: o.Runtime, ship: o.Ship, clock: o.Clock, ids: o.IDs,
+		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string][]string{},
+	}
+}
+
+// DefaultProfileID is the profile of a sandbox created without one.
+const DefaultProfileID = "python-default"
+
+// Profiles returns the configured profiles in configuration order.
+func (s *SandboxService) Profiles() []Profile { return s.profiles }
+
+// profile returns the configured profile with the given id, or nil.
+func (s *SandboxService) profile(id string) *Profile {
+	for i := range s.profiles {
+		if s.profiles[i].ID == id {
+			return &s.profiles[i]
+		}
+	}
+	return nil
+}
+
+// info renders a sandbox for clients at now.
+func (s *SandboxService) info(sb *Sandbox, now time.Time) *SandboxInfo {
+	caps := []string{}
+	if p := s.profile(sb.ProfileID); p != nil {
+		caps = append(caps, p.Capabilities...)
+	}
+	return &SandboxInfo{
+		ID: sb.ID, Status: sb.Status(now), Profile: sb.ProfileID, LockerID: sb.LockerID,
+		Capabilities: caps, CreatedAt: sb.CreatedAt, ExpiresAt: sb.ExpiresAt,
+		IdleExpiresAt: sb.IdleExpiresAt, StopReason: sb.StopReason,
+	}
+}
+
+// maxTimestamp is the latest instant Bay stores: timestamps must round-trip
+// through both databases and RFC 3339 with a four-digit year.
+var maxTimestamp = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// addSeconds returns t + secs, or false if the result is past maxTimestamp.
+func addSeconds(t time.Time, secs int64) (time.Time, bool) {
+	if secs > int64(maxTimestamp.Sub(t)/time.Second) || secs > math.MaxInt64/int64(time.Second) {
+		return time.Time{}, false
+	}
+	return t.Add(time.Duration(secs) * time.Second), true
+}
+
+// Create creates a sandbox with a managed locker, or attached to the
+// caller's external locker in.LockerID. No container is started.
+//
+// Errors: validation_error for an unknown profile or a TTL beyond the
+// timestamp range; not_found for an unknown locker; conflict for a managed
+// locker.
+func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSandboxInput) (*SandboxInfo, error) {
+	if in.Profile == "" {
+		in.Profile = DefaultProfileID
+	}
+	if s.profile(in.Profile) == nil {
+		return nil, Invalid("Invalid profile: %s", in.Profile).WithDetails(map[string]any{"profile": in.Profile})
+	}
+	now := s.clock.Now()
+	sb := &Sandbox{
+		ID: s.ids.New(SandboxIDPrefix), Owner: owner, ProfileID: in.Profile, Version: 1,
+		CreatedAt: now, UpdatedAt: now, LastActiveAt: now,
+	}
+	if in.TTL > 0 {
+		exp, ok := addSeconds(now, in.TTL)
+		if !ok {
+			return nil, Invalid("ttl is too large").WithDetails(map[string]any{"ttl": in.TTL})
+		}
+		sb.ExpiresAt = &exp
+	}
+
+	var managed *Locker
+	if in.LockerID != "" {
+		l, err := s.store.Lockers().GetForOwner(ctx, owner, in.LockerID)
+		if err != nil {
+			return nil, err
+		}
+		if l.Managed {
+			return nil, Conflict("Locker %s is managed by sandbox %s and cannot be attached to another sandbox", l.ID, l.ManagedBySandboxID).
+				WithDetails(map[string]any{"locker_id": l.ID, "managed_by_sandbox_id": l.ManagedBySandboxID})
+		}
+		sb.LockerID = l.ID
+	} else {
+		managed = &Locker{
+			ID: s.ids.New(LockerIDPrefix), Owner: owner, Backend: LockerBackendDockerVolume,
+			Managed: true, ManagedBySandboxID: sb.ID, SizeLimitMB: s.opts.DefaultLockerSizeMB,
+			CreatedAt: now, UpdatedAt: now, LastAccessedAt: now,
+		}
+		managed.DriverRef = VolumeName(managed.ID)
+		sb.LockerID = managed.ID
+		if err := s.runtime.CreateVolume(ctx, VolumeSpec{LockerID: managed.ID, Owner: owner, Managed: true}); err != nil {
+			return nil, Wrap(err, CodeInternal, "create locker volume")
+		}
+	}
+	if err := s.store.Sandboxes().Create(ctx, sb, managed); err != nil {
+		if managed != nil {
+			if derr := s.runtime.DeleteVolume(context.WithoutCancel(ctx), managed.ID); derr != nil {
+				s.log.WarnContext(ctx, "remove volume of failed create", "locker_id", managed.ID, "err", derr)
+			}
+		}
+		return nil, err
+	}
+	return s.info(sb, now), nil
+}
+
+// Get returns the caller's sandbox. Errors: not_found.
+func (s *SandboxService) Get(ctx context.Context, owner, id string) (*SandboxInfo, error) {
+	sb, err := s.store.Sandboxes().GetForOwner(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(sb, s.clock.Now()), nil
+}
+
+// List returns a page of the caller's sandboxes. status filters by computed
+// status when it names one; any other value is ignored.
+// Errors: validation_error for a limit outside 1..200.
+func (s *SandboxService) List(ctx context.Context, owner, cursor string, limit int, status string) (Page[SandboxInfo], error) {
+	now := s.clock.Now()
+	f := SandboxFilter{Owner: owner, Cursor: cursor, Limit: limit, Now: now}
+	for _, st := range SandboxStatuses {
+		if string(st) == status {
+			f.Status = st
+		}
+	}
+	list, err := s.store.Sandboxes().List(ctx, f)
+	if err != nil {
+		return Page[SandboxInfo]{}, err
+	}
+	page := Page[SandboxInfo]{Items: make([]SandboxInfo, 0, len(list))}
+	for _, sb := range list {
+		page.Items = append(page.Items, *s.info(sb, now))
+	}
+	if len(list) == limit && limit > 0 {
+		page.NextCursor = list[len(list)-1].ID
+	}
+	return page, nil
+}
+
+// ExtendTTL moves the hard TTL of a finite, unexpired sandbox by extendBy
+// seconds from max(expires_at, now), under the sandbox's row lock so that
+// concurrent extends accumulate.
+//
+// Errors: validation_error for extendBy <= 0 or an overflowing result;
+// not_found; sandbox_ttl_infinite; sandbox_expired.
+func (s *SandboxService) ExtendTTL(ctx context.Context, owner, id string, extendBy int64) (*SandboxInfo, error) {
+	if extendBy <= 0 {
+		return nil, Invalid("extend_by must be a positive integer").WithDetails(map[string]any{"extend_by": extendBy})
+	}
+	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
+		return nil, err
+	}
+	var now time.Time
+	sb, err := s.store.Sandboxes().Update(ctx, id, func(sb *Sandbox) error {
+		now = s.clock.Now()
+		if sb.DeletedAt != nil {
+			return NotFound("Sandbox not found: %s", id)
+		}
+		if sb.ExpiresAt == nil {
+			return Errorf(CodeSandboxTTLInfinite, "Sandbox %s has an infinite TTL and cannot be extended", id).
+				WithDetails(map[string]any{"sandbox_id": id})
+		}
+		if sb.ExpiresAt.Before(now) {
+			return expiredError(sb)
+		}
+		from := *sb.ExpiresAt
+		if now.After(from) {
+			from = now
+		}
+		exp, ok := addSeconds(from, extendBy)
+		if !ok {
+			return Invalid("extend_by is too large").WithDetails(map[string]any{"extend_by": extendBy})
+		}
+		sb.ExpiresAt = &exp
+		sb.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.info(sb, now), nil
+}
+
+func expiredError(sb *Sandbox) *Error {
+	return Errorf(CodeSandboxExpired, "Sandbox %s has expired", sb.ID).
+		WithDetails(map[string]any{"sandbox_id": sb.ID, "expires_at": FormatTime(*sb.ExpiresAt)})
+}
+
+// FormatTime renders a timestamp as the API does: UTC, six fractional
+// digits, Z.
+func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
+
+// Keepalive re-arms the idle deadline (also without a running session) and
+// the activity time. It never starts compute nor touches the TTL, and works
+// on expired sandboxes. Errors: not_found.
+func (s *SandboxService) Keepalive(ctx context.Context, owner, id string) error {
+	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
+		return err
+	}
+	_, err := s.store.Sandboxes().Update(ctx, id, func(sb *Sandbox) error {
+		now := s.clock.Now()
+		if p := s.profile(sb.ProfileID); p != nil {
+			idle := now.Add(p.IdleTimeout)
+			sb.IdleExpiresAt = &idle
+		}
+		sb.LastActiveAt = now
+		sb.UpdatedAt = now
+		return nil
+	})
+	return err
+}
+
+// Stop reclaims the sandbox's compute: every session's container is removed
+// and its row deleted, the current session and idle deadline are cleared.
+// The sandbox and its locker stay. Idempotent. Errors: not_found.
+func (s *SandboxService) Stop(ctx context.Context, owner, id string) error {
+	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
+		return err
+	}
+	_, err := s.reclaim(ctx, id, StopReasonUser, nil)
+	return err
+}
+
+// reclaim destroys every session of a sandbox and clears its current
+// session and idle deadline, recording why. check, when not nil, runs under
+// the row lock first: it returns false to skip the sandbox (GC's double
+// check). It reports whether the sandbox was reclaimed.
+func (s *SandboxService) reclaim(ctx context.Context, id string, reason StopReason, check func(*Sandbox, time.Time) bool) (bool, error) {
+	unlock := s.starts.Lock(id)
+	defer unlock()
+	var sessions []*Session
+	skip := false
+	err := s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if sb.DeletedAt != nil || (check != nil && !check(sb, s.clock.Now())) {
+			skip = true
+			return nil
+		}
+		sessions, err = s.markStopping(ctx, tx, id)
+		return err
+	})
+	if err != nil || skip {
+		return false, err
+	}
+	s.destroyContainers(ctx, sessions)
+	err = s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, sess := range sessions {
+			if err := tx.Sessions().Delete(ctx, sess.ID); err != nil && CodeOf(err) != CodeNotFound {
+				return err
+			}
+		}
+		now := s.clock.Now()
+		sb.CurrentSessionID = ""
+		sb.IdleExpiresAt = nil
+		if len(sessions) > 0 || reason != StopReasonUser {
+			sb.StopReason = reason
+		}
+		sb.UpdatedAt = now
+		return tx.Sandboxes().Save(ctx, sb)
+	})
+	return err == nil, err
+}
+
+// markStopping marks every session of the sandbox as wanted stopped, so
+// that a start in flight elsewhere notices and gives up, and returns them.
+func (s *SandboxService) markStopping(ctx context.Context, tx Store, sandboxID string) ([]*Session, error) {
+	sessions, err := tx.Sessions().ListBySandbox(ctx, sandboxID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	for _, sess := range sessions {
+		sess.DesiredState = SessionStopped
+		sess.ObservedState = SessionStopping
+		sess.UpdatedAt = now
+		if err := tx.Sessions().Save(ctx, sess); err != nil {
+			return nil, err
+		}
+	}
+	return sessions, nil
+}
+
+// destroyContainers force-removes the sessions' containers; failures are
+// logged, not returned: GC's orphan-container task removes what is left.
+func (s *SandboxService) destroyContainers(ctx context.Context, sessions []*Session) {
+	for _, sess := range sessions {
+		s.forgetMeta(sess.Endpoint)
+		if sess.ContainerID == "" {
+			continue
+		}
+		if err := s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID); err != nil {
+			s.log.WarnContext(ctx, "remove container", "session_id", sess.ID, "container_id", sess.ContainerID, "err", err)
+		}
+	}
+}
+
+// Delete destroys the sandbox's sessions, soft-deletes it and deletes its
+// managed locker (never an external one). Errors: not_found; internal_error
+// if the locker's volume cannot be removed (orphan-locker GC retries).
+func (s *SandboxService) Delete(ctx context.Context, owner, id string) error {
+	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
+		return err
+	}
+	_, err := s.destroy(ctx, id, nil)
+	return err
+}
+
+// destroy is Delete without the owner check, shared with expired-sandbox GC.
+func (s *SandboxService) destroy(ctx context.Context, id string, check func(*Sandbox, time.Time) bool) (bool, error) {
+	unlock := s.starts.Lock(id)
+	defer unlock()
+	var sessions []*Session
+	skip := false
+	err := s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if sb.DeletedAt != nil || (check != nil && !check(sb, s.clock.Now())) {
+			skip = true
+			return nil
+		}
+		sessions, err = s.markStopping(ctx, tx, id)
+		return err
+	})
+	if err != nil || skip {
+		return false, err
+	}
+	s.destroyContainers(ctx, sessions)
+	var lockerID string
+	err = s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, sess := range sessions {
+			if err := tx.Sessions().Delete(ctx, sess.ID); err != nil && CodeOf(err) != CodeNotFound {
+				return err
+			}
+		}
+		now := s.clock.Now()
+		sb.DeletedAt = &now
+		sb.CurrentSessionID = ""
+		sb.IdleExpiresAt = nil
+		sb.UpdatedAt = now
+		lockerID = sb.LockerID
+		return tx.Sandboxes().Save(ctx, sb)
+	})
+	if err != nil {
+		return false, err
+	}
+	if lockerID == "" {
+		return true, nil
+	}
+	l, err := s.store.Lockers().Get(ctx, lockerID)
+	if CodeOf(err) == CodeNotFound {
+		return true, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if !l.Managed || l.ManagedBySandboxID != id {
+		return true, nil // external lockers outlive their sandboxes
+	}
+	if err := s.deleteLocker(ctx, l); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// deleteLocker removes a locker's volume, then its row.
+func (s *SandboxService) deleteLocker(ctx context.Context, l *Locker) error {
+	if err := s.runtime.DeleteVolume(ctx, l.ID); err != nil {
+		return Wrap(err, CodeOf(err), "delete locker volume "+l.ID)
+	}
+	if err := s.store.Lockers().Delete(ctx, l.ID); err != nil && CodeOf(err) != CodeNotFound {
+		return err
+	}
+	return nil
+}
