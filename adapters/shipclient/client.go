@@ -1,0 +1,422 @@
+package shipclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bayhq/bay/core"
+)
+
+// Timeouts of bay-api.md Appendix A.
+const (
+	metaTimeout   = 5 * time.Second
+	execMargin    = 5 * time.Second
+	fsTimeout     = 30 * time.Second
+	healthTimeout = 2 * time.Second
+)
+
+// Client implements core.Ship.
+type Client struct {
+	http *http.Client
+}
+
+var _ core.Ship = (*Client)(nil)
+
+// New returns a Client. Calls to Ship never go through proxies configured in
+// the environment (HTTP_PROXY and friends): Ship lives next to Bay.
+func New() *Client {
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Client{http: &http.Client{Transport: tr}}
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Health implements core.Ship.
+func (c *Client) Health(ctx context.Context, endpoint string) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/health", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Capabilities implements core.Ship.
+func (c *Client) Capabilities(ctx context.Context, endpoint string) ([]string, error) {
+	var meta struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+	}
+	if err := c.getJSON(ctx, endpoint, "/meta", metaTimeout, &meta); err != nil {
+		return nil, err
+	}
+	if meta.Capabilities == nil {
+		return nil, core.Errorf(core.CodeShipError, "Ship request error: /meta has no capabilities")
+	}
+	keys := make([]string, 0, len(meta.Capabilities))
+	for k := range meta.Capabilities {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Python implements core.Ship.
+func (c *Client) Python(ctx context.Context, endpoint, code string, timeout int) (*core.PythonResult, error) {
+	var out struct {
+		Success         bool           `json:"success"`
+		ExecutionCount  *int64         `json:"execution_count"`
+		Output          map[string]any `json:"output"`
+		Error           *string        `json:"error"`
+		KernelRestarted bool           `json:"kernel_restarted"`
+	}
+	body := map[string]any{"code": code, "timeout": timeout, "silent": false}
+	if err := c.postJSON(ctx, endpoint, "/ipython/exec", time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
+		return nil, err
+	}
+	if out.Output == nil {
+		out.Output = map[string]any{}
+	}
+	text, _ := out.Output["text"].(string)
+	return &core.PythonResult{
+		Success: out.Success, Output: text, Error: out.Error, ExecutionCount: out.ExecutionCount,
+		Data: out.Output, KernelRestarted: out.KernelRestarted,
+	}, nil
+}
+
+// Shell implements core.Ship.
+func (c *Client) Shell(ctx context.Context, endpoint string, in core.ShellInput) (*core.ShellResult, error) {
+	var out struct {
+		Success    bool    `json:"success"`
+		ReturnCode *int64  `json:"return_code"`
+		Stdout     string  `json:"stdout"`
+		Stderr     string  `json:"stderr"`
+		Error      *string `json:"error"`
+	}
+	body := map[string]any{"command": in.Command, "timeout": in.Timeout}
+	if in.Cwd != nil {
+		body["cwd"] = *in.Cwd
+	}
+	if err := c.postJSON(ctx, endpoint, "/shell/exec", time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
+		return nil, err
+	}
+	res := &core.ShellResult{Success: out.Success, Output: out.Stdout, ExitCode: out.ReturnCode}
+	switch {
+	case out.Error != nil && *out.Error != "":
+		res.Error = out.Error
+	case out.Stderr != "":
+		res.Error = &out.Stderr
+	}
+	return res, nil
+}
+
+// ReadFile implements core.Ship.
+func (c *Client) ReadFile(ctx context.Context, endpoint, path string) (string, error) {
+	var out struct {
+		Content *string `json:"content"`
+	}
+	if err := c.postJSON(ctx, endpoint, "/fs/read_file", fsTimeout, map[string]any{"path": path}, &out); err != nil {
+		return "", err
+	}
+	if out.Content == nil {
+		return "", core.Errorf(core.CodeShipError, "Ship request error: read_file answered no content")
+	}
+	return *out.Content, nil
+}
+
+// WriteFile implements core.Ship.
+func (c *Client) WriteFile(ctx context.Context, endpoint, path, content string) error {
+	return c.postJSON(ctx, endpoint, "/fs/write_file", fsTimeout,
+		map[string]any{"path": path, "content": content, "mode": "w"}, &struct{}{})
+}
+
+// DeleteFile implements core.Ship.
+func (c *Client) DeleteFile(ctx context.Context, endpoint, path string) error {
+	return c.postJSON(ctx, endpoint, "/fs/delete_file", fsTimeout, map[string]any{"path": path}, &struct{}{})
+}
+
+// ListDir implements core.Ship.
+func (c *Client) ListDir(ctx context.Context, endpoint, path string) ([]core.FileEntry, error) {
+	var out struct {
+		Files []core.FileEntry `json:"files"`
+	}
+	if err := c.postJSON(ctx, endpoint, "/fs/list_dir", fsTimeout,
+		map[string]any{"path": path, "show_hidden": false}, &out); err != nil {
+		return nil, err
+	}
+	if out.Files == nil {
+		out.Files = []core.FileEntry{}
+	}
+	return out.Files, nil
+}
+
+// Upload implements core.Ship. The body is streamed: Bay never holds the
+// file. The 30 s timeout of the contract applies to progress, not to the
+// whole transfer: the upload fails when no byte moved for 30 s.
+func (c *Client) Upload(ctx context.Context, endpoint, path string, body io.Reader) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := newWatchdog(fsTimeout, cancel)
+	defer watchdog.stop()
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			// file_path first, so that Ship can stream the file part.
+			if err := mw.WriteField("file_path", path); err != nil {
+				return err
+			}
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", `form-data; name="file"; filename="file"`)
+			h.Set("Content-Type", "application/octet-stream")
+			part, err := mw.CreatePart(h)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(part, &progressReader{r: body, w: watchdog}); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fs/upload", pr)
+	if err != nil {
+		pr.CloseWithError(err)
+		return 0, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := c.http.Do(req)
+	if err != nil {
+		pr.CloseWithError(err)
+		if watchdog.fired() {
+			return 0, core.Errorf(core.CodeTimeout, "Ship request timed out: /fs/upload")
+		}
+		return 0, transportError("/fs/upload", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Success bool    `json:"success"`
+		Size    *int64  `json:"size"`
+		Error   *string `json:"error"`
+	}
+	if err := decode(resp, "/fs/upload", &out); err != nil {
+		return 0, err
+	}
+	if !out.Success || out.Size == nil {
+		msg := "upload failed"
+		if out.Error != nil {
+			msg = *out.Error
+		}
+		return 0, core.Errorf(core.CodeShipError, "Ship request error: %s", msg)
+	}
+	return *out.Size, nil
+}
+
+// Download implements core.Ship. The 30 s timeout covers the answer's
+// headers and then every pause in the body, not the whole transfer.
+func (c *Client) Download(ctx context.Context, endpoint, path string) (*core.Download, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	watchdog := newWatchdog(fsTimeout, cancel)
+	u := endpoint + "/fs/download?file_path=" + url.QueryEscape(path)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		watchdog.stop()
+		cancel()
+		if watchdog.fired() {
+			return nil, core.Errorf(core.CodeTimeout, "Ship request timed out: /fs/download")
+		}
+		return nil, transportError("/fs/download", err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		watchdog.stop()
+		cancel()
+		return nil, core.Errorf(core.CodeFileNotFound, "File not found: %s", path).
+			WithDetails(map[string]any{"path": path})
+	}
+	if resp.StatusCode >= 400 {
+		defer cancel()
+		defer watchdog.stop()
+		return nil, statusError("/fs/download", resp)
+	}
+	watchdog.kick()
+	return &core.Download{
+		Size: resp.ContentLength,
+		Body: &downloadBody{r: resp.Body, w: watchdog, cancel: cancel},
+	}, nil
+}
+
+type downloadBody struct {
+	r      io.ReadCloser
+	w      *watchdog
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (d *downloadBody) Read(b []byte) (int, error) {
+	n, err := d.r.Read(b)
+	if n > 0 {
+		d.w.kick()
+	}
+	return n, err
+}
+
+func (d *downloadBody) Close() error {
+	err := d.r.Close()
+	d.once.Do(func() {
+		d.w.stop()
+		d.cancel()
+	})
+	return err
+}
+
+func (c *Client) getJSON(ctx context.Context, endpoint, path string, timeout time.Duration, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+path, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, req, path, out)
+}
+
+func (c *Client) postJSON(ctx context.Context, endpoint, path string, timeout time.Duration, in, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(ctx, req, path, out)
+}
+
+func (c *Client) do(ctx context.Context, req *http.Request, path string, out any) error {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return core.Wrap(err, core.CodeTimeout, "Ship request timed out: "+path)
+		}
+		return transportError(path, err)
+	}
+	defer resp.Body.Close()
+	return decode(resp, path, out)
+}
+
+func decode(resp *http.Response, path string, out any) error {
+	if resp.StatusCode >= 400 {
+		return statusError(path, resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return core.Wrap(err, core.CodeShipError, "Ship request error: unusable answer from "+path)
+	}
+	return nil
+}
+
+// statusError maps an error status of Ship to ship_error, keeping Ship's
+// detail for the client.
+func statusError(path string, resp *http.Response) error {
+	var body struct {
+		Detail any `json:"detail"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	details := map[string]any{"status": resp.StatusCode, "ship_path": path}
+	if body.Detail != nil {
+		details["detail"] = body.Detail
+	}
+	return core.Errorf(core.CodeShipError, "Ship request failed: %d", resp.StatusCode).WithDetails(details)
+}
+
+// transportError maps a failed round trip. A refused connection never
+// reached Ship, which the caller may retry on a new container.
+func transportError(path string, err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return core.Wrap(&core.ErrUnreachable{Err: err}, core.CodeShipError, "Ship request error: "+err.Error())
+	}
+	return core.Wrap(err, core.CodeShipError, "Ship request error: "+err.Error()+" ("+path+")")
+}
+
+// watchdog cancels a transfer when it makes no progress for a while.
+type watchdog struct {
+	d       time.Duration
+	t       *time.Timer
+	mu      sync.Mutex
+	expired bool
+}
+
+func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
+	w := &watchdog{d: d}
+	w.t = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		w.expired = true
+		w.mu.Unlock()
+		cancel()
+	})
+	return w
+}
+
+func (w *watchdog) kick() { w.t.Reset(w.d) }
+func (w *watchdog) stop() { w.t.Stop() }
+func (w *watchdog) fired() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.expired
+}
+
+type progressReader struct {
+	r io.Reader
+	w *watchdog
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.w.kick()
+	}
+	return n, err
+}
