@@ -1,0 +1,371 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// GCOptions configures the garbage collector.
+type GCOptions struct {
+	Store     Store
+	Runtime   Runtime
+	Clock     Clock
+	Sandboxes *SandboxService
+	// InstanceID labels this process's containers; orphan-container GC
+	// only ever lists containers carrying it.
+	InstanceID string
+	// Enabled runs the background loop; manual runs work regardless.
+	Enabled      bool
+	RunOnStartup bool
+	Interval     time.Duration
+	// Tasks maps each task name to whether it runs.
+	Tasks  map[string]bool
+	Logger *slog.Logger
+	// Observe, when set, is told the report of every cycle.
+	Observe func(*GCReport)
+}
+
+// GC reclaims what is idle, expired or orphaned (lifecycle.md §12). One
+// cycle runs at a time per process; across processes the per-sandbox row
+// locks and double checks keep instances from doing the same work twice.
+type GC struct {
+	o     GCOptions
+	log   *slog.Logger
+	cycle sync.Mutex
+	state sync.Mutex
+	busy  bool
+}
+
+// GCTasks lists the tasks in the order a cycle runs them.
+var GCTasks = []string{GCIdleSession, GCExpiredSandbox, GCOrphanLocker, GCOrphanContainer}
+
+// NewGC returns a GC.
+func NewGC(o GCOptions) *GC {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &GC{o: o, log: o.Logger}
+}
+
+// Status describes the scheduler.
+func (g *GC) Status() GCStatus {
+	g.state.Lock()
+	busy := g.busy
+	g.state.Unlock()
+	tasks := map[string]bool{}
+	for _, t := range GCTasks {
+		tasks[t] = g.o.Tasks[t]
+	}
+	return GCStatus{
+		Enabled: g.o.Enabled, IsRunning: busy, InstanceID: g.o.InstanceID,
+		IntervalSeconds: int(g.o.Interval / time.Second), Tasks: tasks,
+	}
+}
+
+// Run runs one cycle now and returns its report, keeping only the results
+// of the named tasks when tasks is not nil. Errors: gc_running when a cycle
+// is in progress in this process.
+func (g *GC) Run(ctx context.Context, tasks []string) (*GCReport, error) {
+	if !g.cycle.TryLock() {
+		return nil, Errorf(CodeGCRunning, "GC is already running. Please wait for the current cycle to complete.")
+	}
+	defer g.cycle.Unlock()
+	report := g.runLocked(ctx)
+	if tasks == nil {
+		return report, nil
+	}
+	filtered := &GCReport{Duration: report.Duration, Results: []GCTaskResult{}}
+	for _, r := range report.Results {
+		for _, want := range tasks {
+			if r.TaskName == want {
+				filtered.Results = append(filtered.Results, r)
+				filtered.TotalCleaned += r.CleanedCount
+				filtered.TotalErrors += len(r.Errors)
+				break
+			}
+		}
+	}
+	return filtered, nil
+}
+
+// RunCycle runs one cycle, waiting for a running one to finish first.
+func (g *GC) RunCycle(ctx context.Context) *GCReport {
+	g.cycle.Lock()
+	defer g.cycle.Unlock()
+	return g.runLocked(ctx)
+}
+
+func (g *GC) runLocked(ctx context.Context) *GCReport {
+	g.state.Lock()
+	g.busy = true
+	g.state.Unlock()
+	defer func() {
+		g.state.Lock()
+		g.busy = false
+		g.state.Unlock()
+	}()
+	start := time.Now()
+	report := &GCReport{Results: []GCTaskResult{}}
+	for _, name := range GCTasks {
+		if !g.o.Tasks[name] {
+			continue
+		}
+		r := GCTaskResult{TaskName: name, Errors: []string{}}
+		var err error
+		switch name {
+		case GCIdleSession:
+			err = g.idleSessions(ctx, &r)
+		case GCExpiredSandbox:
+			err = g.expiredSandboxes(ctx, &r)
+		case GCOrphanLocker:
+			err = g.orphanLockers(ctx, &r)
+		case GCOrphanContainer:
+			err = g.orphanContainers(ctx, &r)
+		}
+		if err != nil {
+			r.Errors = append(r.Errors, "Task failed: "+err.Error())
+		}
+		report.Results = append(report.Results, r)
+		report.TotalCleaned += r.CleanedCount
+		report.TotalErrors += len(r.Errors)
+	}
+	report.Duration = time.Since(start)
+	if report.TotalCleaned > 0 || report.TotalErrors > 0 {
+		g.log.InfoContext(ctx, "gc cycle", "cleaned", report.TotalCleaned, "errors", report.TotalErrors, "duration_ms", report.Duration.Milliseconds())
+	}
+	for _, r := range report.Results {
+		for _, e := range r.Errors {
+			g.log.WarnContext(ctx, "gc error", "task", r.TaskName, "err", e)
+		}
+	}
+	if g.o.Observe != nil {
+		g.o.Observe(report)
+	}
+	return report
+}
+
+// Loop runs a cycle every interval until ctx ends. The start-up cycle, if
+// any, is the caller's (it must finish before serving).
+func (g *GC) Loop(ctx context.Context) {
+	if !g.o.Enabled {
+		return
+	}
+	t := time.NewTicker(g.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.RunCycle(ctx)
+		}
+	}
+}
+
+func (g *GC) idleSessions(ctx context.Context, r *GCTaskResult) error {
+	ids, err := g.o.Store.Sandboxes().ListIdleDue(ctx, g.o.Clock.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		done, err := g.o.Sandboxes.reclaim(ctx, id, StopReasonIdle, func(sb *Sandbox, now time.Time) bool {
+			return sb.IdleExpiresAt != nil && sb.IdleExpiresAt.Before(now)
+		})
+		count(r, "sandbox", id, done, err)
+	}
+	return nil
+}
+
+func (g *GC) expiredSandboxes(ctx context.Context, r *GCTaskResult) error {
+	ids, err := g.o.Store.Sandboxes().ListExpiredDue(ctx, g.o.Clock.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		done, err := g.o.Sandboxes.destroy(ctx, id, func(sb *Sandbox, now time.Time) bool {
+			if sb.ExpiresAt == nil || !sb.ExpiresAt.Before(now) {
+				return false
+			}
+			sb.StopReason = StopReasonTTL
+			return true
+		})
+		if done && err != nil {
+			// Soft-deleted; only the managed locker's removal failed, which
+			// orphan-locker GC retries.
+			g.log.WarnContext(ctx, "expired sandbox locker", "sandbox_id", id, "err", err)
+			err = nil
+		}
+		count(r, "sandbox", id, done, err)
+	}
+	return nil
+}
+
+func (g *GC) orphanLockers(ctx context.Context, r *GCTaskResult) error {
+	lockers, err := g.o.Store.Lockers().ListOrphans(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range lockers {
+		err := g.o.Sandboxes.deleteLocker(ctx, l)
+		count(r, "locker", l.ID, err == nil, err)
+	}
+	return nil
+}
+
+// Container labels Bay sets (lifecycle.md §13.1).
+const (
+	LabelManaged    = "bay.managed"
+	LabelInstanceID = "bay.instance_id"
+	LabelSessionID  = "bay.session_id"
+	LabelSandboxID  = "bay.sandbox_id"
+	LabelLockerID   = "bay.locker_id"
+	LabelOwner      = "bay.owner"
+	LabelProfileID  = "bay.profile_id"
+	LabelPort       = "bay.runtime_port"
+	// ContainerNamePrefix starts the name of every session container.
+	ContainerNamePrefix = "bay-session-"
+)
+
+func (g *GC) orphanContainers(ctx context.Context, r *GCTaskResult) error {
+	list, err := g.o.Runtime.ListContainers(ctx, map[string]string{LabelManaged: "true", LabelInstanceID: g.o.InstanceID})
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if !g.strictOrphan(ctx, c) {
+			r.SkippedCount++
+			continue
+		}
+		err := g.o.Runtime.RemoveContainer(ctx, c.ID)
+		count(r, "container", c.ID, err == nil, err)
+	}
+	return nil
+}
+
+// strictOrphan applies the rules of lifecycle.md §12.5: only a container
+// that is certainly Bay's, this instance's, and whose session row is gone.
+func (g *GC) strictOrphan(ctx context.Context, c ContainerInfo) bool {
+	l := c.Labels
+	if !strings.HasPrefix(strings.TrimPrefix(c.Name, "/"), ContainerNamePrefix) {
+		return false
+	}
+	for _, k := range []string{LabelSessionID, LabelSandboxID, LabelInstanceID, LabelManaged} {
+		if _, ok := l[k]; !ok {
+			return false
+		}
+	}
+	if _, ok := l[LabelLockerID]; !ok {
+		if _, ok := l["bay.workspace_id"]; !ok {
+			return false
+		}
+	}
+	if l[LabelManaged] != "true" || l[LabelInstanceID] != g.o.InstanceID || l[LabelSessionID] == "" {
+		return false
+	}
+	_, err := g.o.Store.Sessions().Get(ctx, l[LabelSessionID])
+	return CodeOf(err) == CodeNotFound
+}
+
+func count(r *GCTaskResult, kind, id string, done bool, err error) {
+	switch {
+	case err != nil:
+		r.Errors = append(r.Errors, fmt.Sprintf("%s %s: %s", kind, id, errorMessage(err)))
+	case done:
+		r.CleanedCount++
+	default:
+		r.SkippedCount++
+	}
+}
+
+func errorMessage(err error) string {
+	if e := AsError(err); e != nil && e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return err.Error()
+}
+
+// Reconcile repairs what a crash of this instance left behind. Sessions
+// whose start this instance claimed before it started are removed with
+// their containers (the sandbox shows idle, its stop reason error); with
+// removeOrphans, containers labelled with this instance whose session row
+// is gone are removed too. Lockers are never touched: their volumes keep
+// every byte.
+func (g *GC) Reconcile(ctx context.Context, removeOrphans bool) (fixed int, err error) {
+	starting, err := g.o.Store.Sessions().ListByObservedState(ctx, SessionStarting)
+	if err != nil {
+		return 0, err
+	}
+	for _, sess := range starting {
+		if sess.ClaimedBy != g.o.InstanceID || (sess.ClaimedAt != nil && !sess.ClaimedAt.Before(g.o.Sandboxes.opts.StartedAt)) {
+			continue
+		}
+		n, err := g.reconcileSession(ctx, sess)
+		if err != nil {
+			return fixed, err
+		}
+		fixed += n
+	}
+	if removeOrphans {
+		var r GCTaskResult
+		if err := g.orphanContainers(ctx, &r); err != nil {
+			return fixed, err
+		}
+		fixed += r.CleanedCount
+	}
+	return fixed, nil
+}
+
+func (g *GC) reconcileSession(ctx context.Context, sess *Session) (int, error) {
+	// The container may exist without its id recorded: find it by label.
+	list, err := g.o.Runtime.ListContainers(ctx, map[string]string{LabelSessionID: sess.ID, LabelInstanceID: g.o.InstanceID})
+	if err != nil {
+		return 0, err
+	}
+	ids := map[string]bool{}
+	if sess.ContainerID != "" {
+		ids[sess.ContainerID] = true
+	}
+	for _, c := range list {
+		ids[c.ID] = true
+	}
+	for id := range ids {
+		if err := g.o.Runtime.RemoveContainer(ctx, id); err != nil {
+			return 0, err
+		}
+	}
+	err = g.o.Store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, sess.SandboxID)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.Sessions().Get(ctx, sess.ID)
+		if CodeOf(err) == CodeNotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.ObservedState != SessionStarting || cur.ClaimedBy != g.o.InstanceID {
+			return nil // settled meanwhile
+		}
+		if err := tx.Sessions().Delete(ctx, cur.ID); err != nil {
+			return err
+		}
+		if sb.CurrentSessionID == cur.ID {
+			sb.CurrentSessionID = ""
+			sb.IdleExpiresAt = nil
+			sb.StopReason = StopReasonError
+			sb.UpdatedAt = g.o.Clock.Now()
+			return tx.Sandboxes().Save(ctx, sb)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
