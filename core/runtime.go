@@ -70,4 +70,16 @@ type Runtime interface {
 	// ListContainers returns every container, running or not, carrying all
 	// the given labels.
 	ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error)
+
+	// ReadVolumeFile reads the regular file at path (relative, normalized)
+	// of a locker's volume without starting a runtime. Returns
+	// file_not_found if it does not exist, validation_error if it is not a
+	// regular file (a directory, or a symlink: links are never followed) or
+	// larger than maxBytes.
+	ReadVolumeFile(ctx context.Context, lockerID, path string, maxBytes int64) ([]byte, error)
+	// WriteVolumeFile writes content to path (relative, normalized) of a
+	// locker's volume without starting a runtime, creating parent
+	// directories owned by the sandbox user. Returns validation_error if a
+	// component of the path is a symlink or not a directory.
+	WriteVolumeFile(ctx context.Context, lockerID, path string, content []byte) error
 }
