@@ -1,0 +1,237 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bayhq/bay/core"
+)
+
+// Registry holds every series.
+type Registry struct {
+	mu       sync.Mutex
+	families []*family
+	byName   map[string]*family
+	collect  []func(ctx context.Context, r *Registry)
+}
+
+type kind string
+
+const (
+	counterKind   kind = "counter"
+	gaugeKind     kind = "gauge"
+	histogramKind kind = "histogram"
+)
+
+type family struct {
+	name, help string
+	kind       kind
+	labels     []string
+	buckets    []float64
+	series     map[string]*series
+}
+
+type series struct {
+	labelValues []string
+	value       float64
+	counts      []uint64 // histogram: per bucket (not cumulative)
+	sum         float64
+	count       uint64
+}
+
+// New returns a Registry with Bay's series declared.
+func New() *Registry {
+	r := &Registry{byName: map[string]*family{}}
+	r.declare("bay_http_requests_total", "HTTP requests by route pattern, method and status.", counterKind, nil, "route", "method", "status")
+	r.declare("bay_http_request_duration_seconds", "HTTP request latency by route pattern and method.", histogramKind,
+		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, "route", "method")
+	r.declare("bay_sandboxes", "Live sandboxes by computed status, read at scrape time.", gaugeKind, nil, "status")
+	r.declare("bay_session_starts_total", "Runtime session starts by outcome.", counterKind, nil, "outcome")
+	r.declare("bay_session_start_duration_seconds", "Time from claiming a session start to its runtime answering /health.", histogramKind,
+		[]float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120}, "outcome")
+	r.declare("bay_runtime_errors_total", "Errors from the container runtime by operation.", counterKind, nil, "op")
+	r.declare("bay_gc_runs_total", "Garbage collection cycles.", counterKind, nil)
+	r.declare("bay_gc_cleaned_total", "Items cleaned by garbage collection, by task.", counterKind, nil, "task")
+	r.declare("bay_gc_skipped_total", "Items skipped by garbage collection, by task.", counterKind, nil, "task")
+	r.declare("bay_gc_errors_total", "Item errors of garbage collection, by task.", counterKind, nil, "task")
+	r.declare("bay_gc_duration_seconds", "Duration of garbage collection cycles.", histogramKind,
+		[]float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60})
+	return r
+}
+
+func (r *Registry) declare(name, help string, k kind, buckets []float64, labels ...string) {
+	f := &family{name: name, help: help, kind: k, labels: labels, buckets: buckets, series: map[string]*series{}}
+	r.families = append(r.families, f)
+	r.byName[name] = f
+}
+
+func (r *Registry) get(name string, values ...string) *series {
+	f := r.byName[name]
+	key := strings.Join(values, "\xff")
+	s := f.series[key]
+	if s == nil {
+		s = &series{labelValues: values}
+		if f.kind == histogramKind {
+			s.counts = make([]uint64, len(f.buckets))
+		}
+		f.series[key] = s
+	}
+	return s
+}
+
+func (r *Registry) add(name string, v float64, values ...string) {
+	r.mu.Lock()
+	r.get(name, values...).value += v
+	r.mu.Unlock()
+}
+
+func (r *Registry) set(name string, v float64, values ...string) {
+	r.mu.Lock()
+	r.get(name, values...).value = v
+	r.mu.Unlock()
+}
+
+func (r *Registry) observe(name string, v float64, values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.byName[name]
+	s := r.get(name, values...)
+	for i, b := range f.buckets {
+		if v <= b {
+			s.counts[i]++
+			break
+		}
+	}
+	s.sum += v
+	s.count++
+}
+
+// ObserveRequest records one HTTP request.
+func (r *Registry) ObserveRequest(route, method string, status int, d time.Duration) {
+	r.add("bay_http_requests_total", 1, route, method, strconv.Itoa(status))
+	r.observe("bay_http_request_duration_seconds", d.Seconds(), route, method)
+}
+
+// SessionStart records a runtime start and how long it took.
+func (r *Registry) SessionStart(d time.Duration, err error) {
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+	}
+	r.add("bay_session_starts_total", 1, outcome)
+	r.observe("bay_session_start_duration_seconds", d.Seconds(), outcome)
+}
+
+// RuntimeError records a failed runtime operation.
+func (r *Registry) RuntimeError(op string) { r.add("bay_runtime_errors_total", 1, op) }
+
+// GCCycle records one garbage collection cycle.
+func (r *Registry) GCCycle(rep *core.GCReport) {
+	r.add("bay_gc_runs_total", 1)
+	r.observe("bay_gc_duration_seconds", rep.Duration.Seconds())
+	for _, t := range rep.Results {
+		r.add("bay_gc_cleaned_total", float64(t.CleanedCount), t.TaskName)
+		r.add("bay_gc_skipped_total", float64(t.SkippedCount), t.TaskName)
+		r.add("bay_gc_errors_total", float64(len(t.Errors)), t.TaskName)
+	}
+}
+
+// CollectSandboxes makes every scrape read the live sandboxes by status.
+func (r *Registry) CollectSandboxes(count func(ctx context.Context) (map[core.SandboxStatus]int64, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.collect = append(r.collect, func(ctx context.Context, r *Registry) {
+		counts, err := count(ctx)
+		if err != nil {
+			return
+		}
+		for _, st := range core.SandboxStatuses {
+			if st == core.StatusDeleted {
+				continue
+			}
+			r.set("bay_sandboxes", float64(counts[st]), string(st))
+		}
+	})
+}
+
+// ServeHTTP writes every series in the Prometheus text format.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	collectors := append([]func(context.Context, *Registry){}, r.collect...)
+	r.mu.Unlock()
+	for _, c := range collectors {
+		c(ctx, r)
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	r.Write(w)
+}
+
+// Write writes every series in the Prometheus text format.
+func (r *Registry) Write(w io.Writer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.families {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		keys := make([]string, 0, len(f.series))
+		for k := range f.series {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s := f.series[k]
+			if f.kind != histogramKind {
+				fmt.Fprintf(w, "%s%s %s\n", f.name, labels(f.labels, s.labelValues, "", ""), num(s.value))
+				continue
+			}
+			var cum uint64
+			for i, b := range f.buckets {
+				cum += s.counts[i]
+				fmt.Fprintf(w, "%s_bucket%s %d\n", f.name, labels(f.labels, s.labelValues, "le", num(b)), cum)
+			}
+			fmt.Fprintf(w, "%s_bucket%s %d\n", f.name, labels(f.labels, s.labelValues, "le", "+Inf"), s.count)
+			fmt.Fprintf(w, "%s_sum%s %s\n", f.name, labels(f.labels, s.labelValues, "", ""), num(s.sum))
+			fmt.Fprintf(w, "%s_count%s %d\n", f.name, labels(f.labels, s.labelValues, "", ""), s.count)
+		}
+	}
+}
+
+func num(v float64) string {
+	if math.IsInf(v, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+var escaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func labels(names, values []string, extraName, extraValue string) string {
+	if len(names) == 0 && extraName == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `%s="%s"`, n, escaper.Replace(values[i]))
+	}
+	if extraName != "" {
+		if len(names) > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `%s="%s"`, extraName, extraValue)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
