@@ -112,12 +112,17 @@ type Runtime interface {
 	// error; a volume still used by a container, running or not, is a
 	// conflict.
 	DeleteVolume(ctx context.Context, lockerID string) error
-	// CreateContainer creates (does not start) the session's container with
-	// the locker's volume at MountPath and returns its id. If a container for
-	// the session exists already (a crash between create and recording its
-	// id), it is adopted: its id is returned when its labels name the same
-	// session, otherwise it is removed and a new one created. A missing image
-	// is internal_error with ErrImageMissing in the chain.
+	// CreateContainer creates (does not start) the session's container, named
+	// ContainerName(spec.SessionID), with the locker's volume at MountPath,
+	// and returns its id. The container carries the Label* labels (owner,
+	// sandbox, session, locker, profile, runtime port, instance, managed=true),
+	// the profile's environment overlaid with EnvSessionID, EnvSandboxID and
+	// EnvWorkspacePath, and the profile's limits (DefaultPidsLimit when the
+	// profile gives none). If a container for the session exists already (a
+	// crash between create and recording its id), it is adopted: its id is
+	// returned when its labels name the same session, otherwise it is removed
+	// and a new one created. A missing image is internal_error with
+	// ErrImageMissing in the chain.
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
 	// StartContainer starts the container (starting a running one is not an
 	// error) and returns the endpoint (http://host:port) at which its runtime

@@ -20,9 +20,6 @@ import (
 	"github.com/bayhq/bay/core"
 )
 
-// ContainerName returns the name of a session's container.
-func ContainerName(sessionID string) string { return "bay-session-" + sessionID }
-
 // capsRoot are the capabilities Ship keeps of Docker's default set. Ship's
 // entrypoint runs as root only to prepare /workspace and then runs every
 // user-facing process as uid/gid 1000 (ship.md §2); everything else is
@@ -56,12 +53,22 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 		return "", err
 	}
 	cfg, hostCfg := r.containerConfig(spec, netName)
-	name := ContainerName(spec.SessionID)
+	name := core.ContainerName(spec.SessionID)
 
 	// A conflicting container that cannot be adopted is removed and the
-	// create retried; a few rounds cover a container that is still being
-	// removed or a concurrent create of the same session.
-	for range 4 {
+	// create retried. Docker reserves the name before a concurrent create
+	// makes the container inspectable, and a removal takes a moment, so the
+	// rounds back off: 8 rounds wait at most about 3 s in total.
+	wait := 25 * time.Millisecond
+	for round := range 8 {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return "", translate(ctx, ctx.Err(), "create container "+name)
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
 		resp, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
 		switch {
 		case err == nil:
