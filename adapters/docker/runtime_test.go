@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/stretchr/testify/assert"
@@ -59,7 +61,7 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// sweep removes test containers and volumes older than age, left behind by
+// sweep removes test containers, volumes and networks older than age, left behind by
 // test binaries that were killed before their cleanups ran.
 func sweep(ctx context.Context, cli *client.Client, age time.Duration) {
 	cutoff := time.Now().Add(-age)
@@ -77,6 +79,14 @@ func sweep(ctx context.Context, cli *client.Client, age time.Duration) {
 		for _, v := range vs.Volumes {
 			if created, err := time.Parse(time.RFC3339, v.CreatedAt); err == nil && created.Before(cutoff) {
 				_ = cli.VolumeRemove(ctx, v.Name, false)
+			}
+		}
+	}
+	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err == nil {
+		for _, n := range ns {
+			if n.Created.Before(cutoff) {
+				_ = cli.NetworkRemove(ctx, n.ID)
 			}
 		}
 	}
@@ -307,4 +317,51 @@ func TestOpen(t *testing.T) {
 		_, err = docker.Open(docker.Options{ConnectMode: "carrier-pigeon"})
 		require.Equal(t, core.CodeValidation, core.CodeOf(err))
 	})
+}
+
+func TestRuntime_ContainerNetwork(t *testing.T) {
+	t.Parallel()
+	if testCli == nil {
+		t.Skip("skipping Docker runtime test: " + noDocker)
+	}
+	// The network is made before setup so that its removal, registered
+	// first, runs after the containers on it are gone.
+	name := "bay-test-net-" + core.RandomIDs{}.New("")
+	_, err := testCli.NetworkCreate(context.Background(), name, network.CreateOptions{Labels: map[string]string{testLabel: name}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, testCli.NetworkRemove(context.Background(), name)) })
+
+	rt, b := setup(t, docker.Options{ConnectMode: docker.ConnectAuto, Network: name, PublishPorts: true})
+	s := spec(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner}))
+	id, err := rt.CreateContainer(b.ctx, s)
+	require.NoError(t, err)
+	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+	require.NoError(t, err)
+	info, err := testCli.ContainerInspect(b.ctx, id)
+	require.NoError(t, err)
+	require.Contains(t, info.NetworkSettings.Networks, name)
+	require.Equal(t, fmt.Sprintf("http://%s:%d", info.NetworkSettings.Networks[name].IPAddress, fakeRuntimePort), ep,
+		"auto prefers the address on the configured network")
+	require.NotEmpty(t, info.HostConfig.PortBindings, "auto publishes the port as well")
+}
+
+func TestRuntime_FixedHostPort(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+
+	opts := hostPortOptions()
+	opts.HostPort = port
+	rt, b := setup(t, opts)
+	s := spec(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner}))
+	id, err := rt.CreateContainer(b.ctx, s)
+	require.NoError(t, err)
+	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ep)
+	fetchMeta(t, b.ctx, ep)
 }
