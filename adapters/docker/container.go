@@ -180,6 +180,8 @@ func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*con
 		secOpt = []string{"no-new-privileges:true"}
 	}
 	hostCfg := &container.HostConfig{
+		// Docker creates a missing named volume on the fly, without Bay's
+		// labels; core creates the locker's volume before any container.
 		Mounts: []mount.Mount{{
 			Type:   mount.TypeVolume,
 			Source: core.VolumeName(spec.LockerID),
