@@ -32,6 +32,9 @@ type Locker struct {
 // VolumeName returns the Docker volume name of a locker id.
 func VolumeName(lockerID string) string { return "bay-" + lockerID }
 
+// ContainerName returns the name of a session's runtime container.
+func ContainerName(sessionID string) string { return "bay-session-" + sessionID }
+
 // LockerFilter selects a page of one owner's lockers.
 type LockerFilter struct {
 	Owner   string

@@ -1,0 +1,403 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/bayhq/bay/core"
+)
+
+// capsRoot are the capabilities Ship keeps of Docker's default set. Ship's
+// entrypoint runs as root only to prepare /workspace and then runs every
+// user-facing process as uid/gid 1000 (ship.md §2); everything else is
+// dropped so that a process escaping to root can do little.
+var capsRoot = []string{
+	"CHOWN",        // chown /workspace and files Ship creates to 1000:1000
+	"DAC_OVERRIDE", // read and write workspace files owned by other uids while root
+	"FOWNER",       // chmod and set times on files root does not own
+	"SETUID",       // switch to uid 1000 before spawning the kernel and shells
+	"SETGID",       // switch to gid 1000 and set supplementary groups
+	"KILL",         // signal the user's processes (timeouts, kernel restart) across uids
+}
+
+// capsSudo are added for profiles with allow_sudo: sudo writes an audit
+// record for each use and refuses to run in some configurations when it
+// cannot.
+var capsSudo = []string{"AUDIT_WRITE"}
+
+// CreateContainer creates the session's container (lifecycle.md §13.1). A
+// name conflict means a container of an earlier attempt survived a crash
+// before its id was recorded; it is adopted (§5.3).
+func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) (string, error) {
+	if spec.Profile == nil || spec.Profile.Image == "" {
+		return "", core.Invalid("container spec of session %s has no profile image", spec.SessionID)
+	}
+	if spec.SessionID == "" || spec.LockerID == "" {
+		return "", core.Invalid("container spec needs a session id and a locker id")
+	}
+	netName, err := r.resolveNetwork(ctx)
+	if err != nil {
+		return "", err
+	}
+	cfg, hostCfg := r.containerConfig(spec, netName)
+	name := core.ContainerName(spec.SessionID)
+
+	// A conflicting container that cannot be adopted is removed and the
+	// create retried. Docker reserves the name before a concurrent create
+	// makes the container inspectable, and a removal takes a moment, so the
+	// rounds back off: 8 rounds wait at most about 3 s in total.
+	wait := 25 * time.Millisecond
+	for round := range 8 {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return "", translate(ctx, ctx.Err(), "create container "+name)
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		resp, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
+		switch {
+		case err == nil:
+			return resp.ID, nil
+		case cerrdefs.IsConflict(err):
+			id, err := r.adopt(ctx, name, spec)
+			if err != nil || id != "" {
+				return id, err
+			}
+		case cerrdefs.IsNotFound(err):
+			return "", r.missingImage(ctx, spec.Profile.Image, err, name)
+		default:
+			return "", translate(ctx, err, "create container "+name)
+		}
+	}
+	return "", core.Conflict("container %s: name still taken after removing the old container", name)
+}
+
+// missingImage explains a 404 from container create. The daemon answers 404
+// for a missing image but also for a network that vanished since it was
+// checked, so the image is looked up to tell which.
+func (r *Runtime) missingImage(ctx context.Context, image string, createErr error, name string) error {
+	_, err := r.cli.ImageInspect(ctx, image)
+	if err == nil || !cerrdefs.IsNotFound(err) {
+		return translate(ctx, createErr, "create container "+name)
+	}
+	return &core.Error{
+		Code:    core.CodeInternal,
+		Message: fmt.Sprintf("image %q is not present on the docker host (Bay does not pull images)", image),
+		Details: map[string]any{"image": image},
+		Err:     fmt.Errorf("%w: %w", core.ErrImageMissing, createErr),
+	}
+}
+
+// adopt inspects the container holding name. It returns the container's id
+// if it belongs to the same session, sandbox and locker and can still run.
+// Otherwise it removes the container and returns "" so the caller creates it
+// anew.
+func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpec) (string, error) {
+	info, err := r.cli.ContainerInspect(ctx, name)
+	if cerrdefs.IsNotFound(err) {
+		return "", nil // removed meanwhile; create again
+	}
+	if err != nil {
+		return "", translate(ctx, err, "inspect conflicting container "+name)
+	}
+	var labels map[string]string
+	if info.Config != nil {
+		labels = info.Config.Labels
+	}
+	state := stateOf(info.State)
+	if labels[core.LabelManaged] == "true" &&
+		labels[core.LabelSessionID] == spec.SessionID &&
+		labels[core.LabelSandboxID] == spec.SandboxID &&
+		labels[core.LabelLockerID] == spec.LockerID &&
+		state != core.ContainerRemoving {
+		r.log.InfoContext(ctx, "adopting existing container", "container_id", info.ID, "session_id", spec.SessionID)
+		return info.ID, nil
+	}
+	r.log.WarnContext(ctx, "removing container in the way of a session",
+		"container_id", info.ID, "session_id", spec.SessionID, "state", string(state))
+	if err := r.RemoveContainer(ctx, info.ID); err != nil {
+		return "", err
+	}
+	return "", nil
+}
+
+// containerConfig builds the create request of lifecycle.md §13.1.
+func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*container.Config, *container.HostConfig) {
+	p := spec.Profile
+	port := p.RuntimePort
+	if port <= 0 {
+		port = core.DefaultRuntimePort
+	}
+	instance := spec.InstanceID
+	if instance == "" {
+		instance = r.opts.InstanceID
+	}
+	labels := r.labels(map[string]string{
+		core.LabelOwner:       spec.Owner,
+		core.LabelSandboxID:   spec.SandboxID,
+		core.LabelSessionID:   spec.SessionID,
+		core.LabelLockerID:    spec.LockerID,
+		core.LabelProfileID:   p.ID,
+		core.LabelRuntimePort: strconv.Itoa(port),
+		core.LabelInstanceID:  instance,
+		core.LabelManaged:     "true",
+	})
+	natPort := nat.Port(strconv.Itoa(port) + "/tcp")
+
+	cfg := &container.Config{
+		Image:        p.Image,
+		Env:          env(spec),
+		Labels:       labels,
+		ExposedPorts: nat.PortSet{natPort: struct{}{}},
+	}
+
+	pids := p.PidsLimit
+	if pids <= 0 {
+		pids = core.DefaultPidsLimit
+	}
+	caps := slices.Clone(capsRoot)
+	var secOpt []string
+	if p.AllowSudo {
+		caps = append(caps, capsSudo...)
+	} else {
+		// Keeps setuid binaries such as sudo from raising privileges, for
+		// the kernel, the shells and everything they start.
+		secOpt = []string{"no-new-privileges:true"}
+	}
+	hostCfg := &container.HostConfig{
+		// Docker creates a missing named volume on the fly, without Bay's
+		// labels; core creates the locker's volume before any container.
+		Mounts: []mount.Mount{{
+			Type:   mount.TypeVolume,
+			Source: core.VolumeName(spec.LockerID),
+			Target: core.MountPath,
+		}},
+		Resources: container.Resources{
+			Memory:    p.MemoryBytes,
+			NanoCPUs:  int64(p.CPUs * 1e9),
+			PidsLimit: &pids,
+		},
+		CapDrop:       []string{"ALL"},
+		CapAdd:        caps,
+		SecurityOpt:   secOpt,
+		Privileged:    false,
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		AutoRemove:    false,
+	}
+	if r.opts.PublishPorts && (r.opts.ConnectMode == ConnectHostPort || r.opts.ConnectMode == ConnectAuto) {
+		hostPort := ""
+		if r.opts.HostPort > 0 {
+			hostPort = strconv.Itoa(r.opts.HostPort)
+		}
+		hostCfg.PortBindings = nat.PortMap{natPort: {{HostIP: "0.0.0.0", HostPort: hostPort}}}
+	}
+	if netName != "" {
+		hostCfg.NetworkMode = container.NetworkMode(netName)
+	}
+	return cfg, hostCfg
+}
+
+// env returns the profile's environment plus Bay's own variables, which
+// replace profile entries of the same name. Sorted so that equal specs give
+// equal requests.
+func env(spec core.ContainerSpec) []string {
+	own := map[string]string{
+		core.EnvSessionID:     spec.SessionID,
+		core.EnvSandboxID:     spec.SandboxID,
+		core.EnvWorkspacePath: core.MountPath,
+	}
+	all := make(map[string]string, len(spec.Profile.Env)+len(own))
+	maps.Copy(all, spec.Profile.Env)
+	maps.Copy(all, own)
+	out := make([]string, 0, len(all))
+	for _, k := range slices.Sorted(maps.Keys(all)) {
+		out = append(out, k+"="+all[k])
+	}
+	return out
+}
+
+// resolveNetwork returns the network to attach containers to, or "" for
+// Docker's default. A configured network that does not exist is ignored with
+// a warning (config.md §2.3); the answer is kept once the daemon gave one.
+func (r *Runtime) resolveNetwork(ctx context.Context) (string, error) {
+	if r.opts.Network == "" || r.opts.ConnectMode == ConnectHostPort {
+		return "", nil
+	}
+	r.netMu.Lock()
+	defer r.netMu.Unlock()
+	if r.netChecked {
+		return r.netName, nil
+	}
+	_, err := r.cli.NetworkInspect(ctx, r.opts.Network, network.InspectOptions{})
+	switch {
+	case err == nil:
+		r.netName = r.opts.Network
+	case cerrdefs.IsNotFound(err):
+		r.log.WarnContext(ctx, "docker network not found; using the default network", "network", r.opts.Network)
+	default:
+		return "", translate(ctx, err, "inspect network "+r.opts.Network)
+	}
+	r.netChecked = true
+	return r.netName, nil
+}
+
+// StartContainer starts the container and derives its endpoint from an
+// inspect after the start (lifecycle.md §13.4). Docker answers a start of a
+// running container with 304, which the client reports as success.
+func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
+	if runtimePort <= 0 {
+		runtimePort = core.DefaultRuntimePort
+	}
+	if err := r.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
+		return "", translate(ctx, err, "start container "+containerID)
+	}
+	info, err := r.cli.ContainerInspect(ctx, containerID)
+	if err != nil {
+		return "", translate(ctx, err, "inspect container "+containerID)
+	}
+	if info.State == nil || !info.State.Running {
+		st := stateOf(info.State)
+		msg := fmt.Sprintf("container %s is %s right after start", containerID, st)
+		if info.State != nil {
+			msg += fmt.Sprintf(" (exit code %d", info.State.ExitCode)
+			if info.State.Error != "" {
+				msg += ": " + info.State.Error
+			}
+			msg += ")"
+		}
+		return "", core.Errorf(core.CodeInternal, "%s", msg)
+	}
+	return endpoint(r.opts, info, runtimePort), nil
+}
+
+// StopContainer stops the container, giving it grace (rounded up to whole
+// seconds, the unit of Docker's API) before it is killed.
+func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace time.Duration) error {
+	secs := max(int(math.Ceil(grace.Seconds())), 0)
+	err := r.cli.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs})
+	if cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	return translate(ctx, err, "stop container "+containerID)
+}
+
+// RemoveContainer force-removes the container and keeps its volumes.
+func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error {
+	err := r.cli.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true})
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+		return nil
+	case cerrdefs.IsConflict(err):
+		// "removal already in progress": another caller got there first.
+		if st, serr := r.ContainerState(ctx, containerID); serr == nil &&
+			(st == core.ContainerRemoving || st == core.ContainerNotFound) {
+			return nil
+		}
+	}
+	return translate(ctx, err, "remove container "+containerID)
+}
+
+// ContainerState inspects the container (lifecycle.md §13.3).
+func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.ContainerState, error) {
+	info, err := r.cli.ContainerInspect(ctx, containerID)
+	if cerrdefs.IsNotFound(err) {
+		return core.ContainerNotFound, nil
+	}
+	if err != nil {
+		return "", translate(ctx, err, "inspect container "+containerID)
+	}
+	return stateOf(info.State), nil
+}
+
+// stateOf maps Docker's state: dead and anything unknown (paused,
+// restarting) count as exited.
+func stateOf(s *container.State) core.ContainerState {
+	if s == nil {
+		return core.ContainerExited
+	}
+	switch s.Status {
+	case container.StateRunning:
+		return core.ContainerRunning
+	case container.StateCreated:
+		return core.ContainerCreated
+	case container.StateRemoving:
+		return core.ContainerRemoving
+	default:
+		return core.ContainerExited
+	}
+}
+
+// ListContainers lists matching containers, then inspects each one for the
+// details the list call does not return (environment, limits). A container
+// removed between the two calls is left out.
+func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) ([]core.ContainerInfo, error) {
+	f := filters.NewArgs()
+	for k, v := range labels {
+		f.Add("label", k+"="+v)
+	}
+	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, translate(ctx, err, "list containers")
+	}
+	out := make([]core.ContainerInfo, 0, len(list))
+	for _, c := range list {
+		info, err := r.cli.ContainerInspect(ctx, c.ID)
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, translate(ctx, err, "inspect container "+c.ID)
+		}
+		out = append(out, infoOf(info))
+	}
+	return out, nil
+}
+
+// infoOf converts an inspect response.
+func infoOf(in container.InspectResponse) core.ContainerInfo {
+	out := core.ContainerInfo{}
+	if in.ContainerJSONBase != nil {
+		out.ID = in.ID
+		out.Name = strings.TrimPrefix(in.Name, "/")
+		out.State = stateOf(in.State)
+		out.Created, _ = time.Parse(time.RFC3339Nano, in.Created) // zero if the daemon sent none
+		if hc := in.HostConfig; hc != nil {
+			out.NanoCPUs = hc.NanoCPUs
+			out.MemoryBytes = hc.Memory
+			if hc.PidsLimit != nil {
+				out.PidsLimit = *hc.PidsLimit
+			}
+		}
+	}
+	if in.Config != nil {
+		out.Image = in.Config.Image
+		out.Labels = in.Config.Labels
+		out.Env = make(map[string]string, len(in.Config.Env))
+		for _, kv := range in.Config.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			out.Env[k] = v
+		}
+	}
+	for _, m := range in.Mounts {
+		if m.Type != mount.TypeVolume {
+			continue
+		}
+		out.Mounts = append(out.Mounts, core.Mount{Volume: m.Name, Target: m.Destination, ReadOnly: !m.RW})
+	}
+	return out
+}

@@ -1,0 +1,137 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/client"
+
+	"github.com/bayhq/bay/core"
+)
+
+// ConnectMode says how Bay reaches the runtime inside a container
+// (lifecycle.md §13.4).
+type ConnectMode string
+
+// Connect modes.
+const (
+	// ConnectContainerNetwork reaches the container by its IP on a Docker
+	// network; Bay itself must be on that network.
+	ConnectContainerNetwork ConnectMode = "container_network"
+	// ConnectHostPort reaches the container through a port published on the
+	// host.
+	ConnectHostPort ConnectMode = "host_port"
+	// ConnectAuto tries the container's IP first, then a published port.
+	ConnectAuto ConnectMode = "auto"
+)
+
+// DefaultHost is the Docker API address used when Options.Host is empty.
+const DefaultHost = "unix:///var/run/docker.sock"
+
+// Options configures a Runtime (config.md §2.3 driver.docker).
+type Options struct {
+	// Host is the Docker API address: unix:///path, tcp://host:port, or a
+	// bare path taken as a unix socket. Empty means DefaultHost.
+	Host string
+	// ConnectMode defaults to ConnectAuto.
+	ConnectMode ConnectMode
+	// Network is the Docker network runtime containers join in the
+	// container_network and auto modes. A network that does not exist is
+	// ignored with a warning and the default bridge is used.
+	Network string
+	// HostAddress replaces a wildcard bind address in host_port endpoints;
+	// empty means 127.0.0.1.
+	HostAddress string
+	// PublishPorts publishes the runtime port on the host in the host_port
+	// and auto modes.
+	PublishPorts bool
+	// HostPort is the fixed host port to publish on; 0 picks a random one.
+	// A fixed port allows only one running container at a time.
+	HostPort int
+	// InstanceID is written to the bay.instance_id label of containers whose
+	// spec gives none.
+	InstanceID string
+	// Labels are added to every container and volume this runtime creates,
+	// beneath the bay.* labels (which win on a clash). Tests use them to tag
+	// and sweep their objects.
+	Labels map[string]string
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Runtime is core.Runtime on Docker.
+type Runtime struct {
+	cli  *client.Client
+	opts Options
+	log  *slog.Logger
+
+	// netMu guards the one check of whether Options.Network exists.
+	netMu      sync.Mutex
+	netChecked bool
+	netName    string
+}
+
+var _ core.Runtime = (*Runtime)(nil)
+
+// Open returns a Runtime talking to the Docker daemon at opts.Host. It does
+// not contact the daemon, so Bay starts even when Docker is down; errors
+// surface on use. It fails only on invalid options.
+func Open(opts Options) (*Runtime, error) {
+	host, err := hostURL(opts.Host)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.ConnectMode {
+	case "":
+		opts.ConnectMode = ConnectAuto
+	case ConnectAuto, ConnectHostPort, ConnectContainerNetwork:
+	default:
+		return nil, core.Invalid("docker connect mode %q: want container_network, host_port or auto", opts.ConnectMode)
+	}
+	if opts.HostAddress == "" {
+		opts.HostAddress = "127.0.0.1"
+	}
+	if opts.HostPort < 0 || opts.HostPort > 65535 {
+		return nil, core.Invalid("docker host port %d out of range", opts.HostPort)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The daemon may be older than the client (Docker 20.10 speaks API 1.41):
+	// negotiation picks the highest version both know, on the first request.
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, core.Wrap(err, core.CodeValidation, fmt.Sprintf("docker host %q", opts.Host))
+	}
+	return &Runtime{cli: cli, opts: opts, log: log.With("component", "docker")}, nil
+}
+
+// hostURL turns the configured address into the client's form: a value
+// without a scheme is a unix socket path.
+func hostURL(host string) (string, error) {
+	switch {
+	case host == "":
+		return DefaultHost, nil
+	case strings.HasPrefix(host, "unix://"), strings.HasPrefix(host, "tcp://"):
+		return host, nil
+	case strings.Contains(host, "://"):
+		return "", core.Invalid("docker host %q: want unix://, tcp:// or a socket path", host)
+	default:
+		return "unix://" + host, nil
+	}
+}
+
+// Ping checks that the daemon answers.
+func (r *Runtime) Ping(ctx context.Context) error {
+	if _, err := r.cli.Ping(ctx); err != nil {
+		return translate(ctx, err, "ping docker")
+	}
+	return nil
+}
+
+// Close releases the client's idle connections.
+func (r *Runtime) Close() error { return r.cli.Close() }

@@ -1,0 +1,367 @@
+package docker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bayhq/bay/adapters/docker"
+	"github.com/bayhq/bay/core"
+	"github.com/bayhq/bay/core/conformance"
+)
+
+// testLabel tags every container and volume the tests create; its value is
+// unique per test. The key is this package's own, so the sweep never touches
+// objects that other tests on a shared daemon tag with a plain bay.test.
+const testLabel = "bay.test.id"
+
+var (
+	// testCli is the tests' own client, for building the image, inspecting
+	// what the adapter made and sweeping. Nil when the daemon did not answer.
+	testCli *client.Client
+	// noDocker says why the Docker tests skip.
+	noDocker string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		noDocker = fmt.Sprintf("docker client: %v", err)
+		return m.Run()
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(ctx); err != nil {
+		noDocker = fmt.Sprintf("docker daemon does not answer: %v", err)
+		return m.Run()
+	}
+	testCli = cli
+	sweep(ctx, cli, time.Hour)
+	return m.Run()
+}
+
+// sweep removes test containers, volumes and networks older than age, left behind by
+// test binaries that were killed before their cleanups ran.
+func sweep(ctx context.Context, cli *client.Client, age time.Duration) {
+	cutoff := time.Now().Add(-age)
+	f := filters.NewArgs(filters.Arg("label", testLabel))
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err == nil {
+		for _, c := range cs {
+			if time.Unix(c.Created, 0).Before(cutoff) {
+				_ = cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+			}
+		}
+	}
+	vs, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err == nil {
+		for _, v := range vs.Volumes {
+			if created, err := time.Parse(time.RFC3339, v.CreatedAt); err == nil && created.Before(cutoff) {
+				_ = cli.VolumeRemove(ctx, v.Name, false)
+			}
+		}
+	}
+	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err == nil {
+		for _, n := range ns {
+			if n.Created.Before(cutoff) {
+				_ = cli.NetworkRemove(ctx, n.ID)
+			}
+		}
+	}
+}
+
+// removeLabelled removes every container, then every volume, carrying
+// testLabel=value.
+func removeLabelled(t *testing.T, value string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := filters.NewArgs(filters.Arg("label", testLabel+"="+value))
+	cs, err := testCli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	require.NoError(t, err)
+	for _, c := range cs {
+		require.NoError(t, testCli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}))
+	}
+	vs, err := testCli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	require.NoError(t, err)
+	for _, v := range vs.Volumes {
+		require.NoError(t, testCli.VolumeRemove(ctx, v.Name, true))
+	}
+}
+
+// testBundle is what setup returns besides the runtime.
+type testBundle struct {
+	ctx   context.Context
+	image string
+	label string
+}
+
+// setup opens a Runtime whose objects carry a label unique to t and are
+// removed when t ends. It skips t when the daemon does not answer.
+func setup(t *testing.T, opts docker.Options) (*docker.Runtime, *testBundle) {
+	t.Helper()
+	if testCli == nil {
+		t.Skip("skipping Docker runtime test: " + noDocker)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	image, err := fakeRuntimeImage(ctx, testCli)
+	require.NoError(t, err)
+
+	label := core.RandomIDs{}.New("t-")
+	opts.Host = os.Getenv("DOCKER_HOST") // test helpers may read the environment
+	opts.Labels = map[string]string{testLabel: label}
+	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	rt, err := docker.Open(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		removeLabelled(t, label)
+		_ = rt.Close()
+	})
+	return rt, &testBundle{ctx: ctx, image: image, label: label}
+}
+
+// hostPortOptions reach containers through ports published on loopback,
+// which works wherever the tests run on the Docker host.
+func hostPortOptions() docker.Options {
+	return docker.Options{ConnectMode: docker.ConnectHostPort, PublishPorts: true, HostAddress: "127.0.0.1"}
+}
+
+func TestRuntime_Conformance(t *testing.T) {
+	t.Parallel()
+	if testCli == nil {
+		t.Skip("skipping Docker runtime test: " + noDocker)
+	}
+	image, err := fakeRuntimeImage(context.Background(), testCli)
+	require.NoError(t, err)
+	conformance.RunRuntime(t, conformance.RuntimeHarness{
+		New: func(t *testing.T) core.Runtime {
+			rt, _ := setup(t, hostPortOptions())
+			return rt
+		},
+		Image:        image,
+		RuntimePort:  fakeRuntimePort,
+		MissingImage: "bay-test-missing-image:" + core.RandomIDs{}.New(""),
+		Probe:        conformance.ProbeHealth,
+	})
+}
+
+// spec returns a container spec for the fake runtime image.
+func spec(image string) core.ContainerSpec {
+	ids := core.RandomIDs{}
+	return core.ContainerSpec{
+		SessionID: ids.New(core.SessionIDPrefix),
+		SandboxID: ids.New(core.SandboxIDPrefix),
+		LockerID:  ids.New(core.LockerIDPrefix),
+		Owner:     "docker-test",
+		Profile: &core.Profile{
+			ID: "test", Image: image, RuntimeType: core.RuntimeTypeShip, RuntimePort: fakeRuntimePort,
+			CPUs: 1, MemoryBytes: 128 << 20,
+		},
+	}
+}
+
+func TestRuntime_Hardening(t *testing.T) {
+	t.Parallel()
+	for _, sudo := range []bool{false, true} {
+		t.Run(fmt.Sprintf("AllowSudo=%v", sudo), func(t *testing.T) {
+			t.Parallel()
+			rt, b := setup(t, docker.Options{ConnectMode: docker.ConnectHostPort, PublishPorts: true, InstanceID: "inst-1"})
+			s := spec(b.image)
+			s.Profile.AllowSudo = sudo
+			require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner, Managed: true}))
+			id, err := rt.CreateContainer(b.ctx, s)
+			require.NoError(t, err)
+
+			info, err := testCli.ContainerInspect(b.ctx, id)
+			require.NoError(t, err)
+			hc := info.HostConfig
+			require.Equal(t, []string{"ALL"}, []string(hc.CapDrop))
+			want := []string{"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"}
+			if sudo {
+				want = append(want, "AUDIT_WRITE")
+			}
+			var got []string
+			for _, c := range hc.CapAdd {
+				got = append(got, strings.TrimPrefix(c, "CAP_")) // the daemon normalizes to CAP_X
+			}
+			require.ElementsMatch(t, want, got)
+			require.Equal(t, !sudo, slices.Contains(hc.SecurityOpt, "no-new-privileges:true"), "security options %v", hc.SecurityOpt)
+			require.False(t, hc.Privileged)
+			require.False(t, hc.AutoRemove)
+			require.True(t, hc.RestartPolicy.IsNone(), "restart policy %q", hc.RestartPolicy.Name)
+			require.Equal(t, "inst-1", info.Config.Labels[core.LabelInstanceID], "the instance id of the options fills an empty spec's")
+			require.Equal(t, b.label, info.Config.Labels[testLabel])
+			bindings := hc.PortBindings["8123/tcp"]
+			require.Len(t, bindings, 1)
+			require.Equal(t, "0.0.0.0", bindings[0].HostIP)
+			require.Empty(t, bindings[0].HostPort, "a random host port")
+
+			ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(ep, "http://127.0.0.1:"), ep)
+			meta := fetchMeta(t, b.ctx, ep)
+			require.Equal(t, s.SessionID, meta["session_id"])
+			require.Equal(t, core.MountPath, meta["workspace"])
+			require.Equal(t, true, meta["workspace_writable"], "the locker volume is writable at /workspace")
+		})
+	}
+}
+
+// fetchMeta polls GET <ep>/meta until it answers and returns its body.
+func fetchMeta(t *testing.T, ctx context.Context, ep string) map[string]any {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 2 * time.Second}
+	var meta map[string]any
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/meta", nil)
+		require.NoError(c, err)
+		resp, err := hc.Do(req)
+		require.NoError(c, err)
+		defer resp.Body.Close()
+		require.Equal(c, http.StatusOK, resp.StatusCode)
+		require.NoError(c, json.NewDecoder(resp.Body).Decode(&meta))
+	}, time.Minute, 100*time.Millisecond)
+	return meta
+}
+
+func TestRuntime_MissingNetworkIsIgnored(t *testing.T) {
+	t.Parallel()
+	rt, b := setup(t, docker.Options{
+		ConnectMode: docker.ConnectContainerNetwork,
+		Network:     "bay-test-no-such-network-" + core.RandomIDs{}.New(""),
+	})
+	s := spec(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner}))
+	id, err := rt.CreateContainer(b.ctx, s)
+	require.NoError(t, err)
+	info, err := testCli.ContainerInspect(b.ctx, id)
+	require.NoError(t, err)
+	require.Empty(t, info.HostConfig.PortBindings, "container_network publishes no port")
+
+	// The endpoint is the container's address on the default network. The
+	// test does not call it: a test on another host could not reach it.
+	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+	require.NoError(t, err)
+	info, err = testCli.ContainerInspect(b.ctx, id)
+	require.NoError(t, err)
+	require.Contains(t, info.NetworkSettings.Networks, "bridge")
+	require.Equal(t, fmt.Sprintf("http://%s:%d", info.NetworkSettings.Networks["bridge"].IPAddress, fakeRuntimePort), ep)
+}
+
+func TestRuntime_VolumeLabels(t *testing.T) {
+	t.Parallel()
+	rt, b := setup(t, hostPortOptions())
+	lockerID := core.RandomIDs{}.New(core.LockerIDPrefix)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: lockerID, Owner: "alice", Managed: false}))
+	v, err := testCli.VolumeInspect(b.ctx, core.VolumeName(lockerID))
+	require.NoError(t, err)
+	require.Equal(t, "alice", v.Labels[core.LabelOwner])
+	require.Equal(t, lockerID, v.Labels[core.LabelLockerID])
+	require.Equal(t, "false", v.Labels[core.LabelManaged], "on volumes bay.managed means a managed locker")
+	require.Equal(t, b.label, v.Labels[testLabel])
+}
+
+func TestRuntime_DeadlineIsTimeout(t *testing.T) {
+	t.Parallel()
+	rt, _ := setup(t, hostPortOptions())
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := rt.ContainerState(ctx, "whatever")
+	require.Equal(t, core.CodeTimeout, core.CodeOf(err), "error: %v", err)
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	t.Run("DaemonDownStartsAndFailsOnUse", func(t *testing.T) {
+		t.Parallel()
+		rt, err := docker.Open(docker.Options{Host: t.TempDir() + "/no-docker.sock"})
+		require.NoError(t, err, "Bay starts without Docker")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = rt.Ping(ctx)
+		require.Equal(t, core.CodeInternal, core.CodeOf(err), "error: %v", err)
+		require.Contains(t, err.Error(), "unreachable")
+		_, err = rt.ListContainers(ctx, nil)
+		require.Equal(t, core.CodeInternal, core.CodeOf(err), "error: %v", err)
+	})
+	t.Run("Hosts", func(t *testing.T) {
+		t.Parallel()
+		for _, host := range []string{"", "unix:///var/run/docker.sock", "/var/run/docker.sock", "tcp://127.0.0.1:2375"} {
+			_, err := docker.Open(docker.Options{Host: host})
+			require.NoError(t, err, host)
+		}
+		_, err := docker.Open(docker.Options{Host: "ftp://example"})
+		require.Equal(t, core.CodeValidation, core.CodeOf(err))
+		_, err = docker.Open(docker.Options{ConnectMode: "carrier-pigeon"})
+		require.Equal(t, core.CodeValidation, core.CodeOf(err))
+	})
+}
+
+func TestRuntime_ContainerNetwork(t *testing.T) {
+	t.Parallel()
+	if testCli == nil {
+		t.Skip("skipping Docker runtime test: " + noDocker)
+	}
+	// The network is made before setup so that its removal, registered
+	// first, runs after the containers on it are gone.
+	name := "bay-test-net-" + core.RandomIDs{}.New("")
+	_, err := testCli.NetworkCreate(context.Background(), name, network.CreateOptions{Labels: map[string]string{testLabel: name}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, testCli.NetworkRemove(context.Background(), name)) })
+
+	rt, b := setup(t, docker.Options{ConnectMode: docker.ConnectAuto, Network: name, PublishPorts: true})
+	s := spec(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner}))
+	id, err := rt.CreateContainer(b.ctx, s)
+	require.NoError(t, err)
+	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+	require.NoError(t, err)
+	info, err := testCli.ContainerInspect(b.ctx, id)
+	require.NoError(t, err)
+	require.Contains(t, info.NetworkSettings.Networks, name)
+	require.Equal(t, fmt.Sprintf("http://%s:%d", info.NetworkSettings.Networks[name].IPAddress, fakeRuntimePort), ep,
+		"auto prefers the address on the configured network")
+	require.NotEmpty(t, info.HostConfig.PortBindings, "auto publishes the port as well")
+}
+
+func TestRuntime_FixedHostPort(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+
+	opts := hostPortOptions()
+	opts.HostPort = port
+	rt, b := setup(t, opts)
+	s := spec(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: s.LockerID, Owner: s.Owner}))
+	id, err := rt.CreateContainer(b.ctx, s)
+	require.NoError(t, err)
+	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ep)
+	fetchMeta(t, b.ctx, ep)
+}

@@ -1,0 +1,48 @@
+package docker
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/bayhq/bay/core"
+)
+
+// CreateVolume creates the locker's volume bay-<locker id>. Docker answers a
+// create of an existing name with that volume, so the call is idempotent.
+func (r *Runtime) CreateVolume(ctx context.Context, v core.VolumeSpec) error {
+	name := core.VolumeName(v.LockerID)
+	labels := r.labels(map[string]string{
+		core.LabelOwner:    v.Owner,
+		core.LabelLockerID: v.LockerID,
+		core.LabelManaged:  strconv.FormatBool(v.Managed),
+	})
+	if _, err := r.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
+		return translate(ctx, err, "create volume "+name)
+	}
+	return nil
+}
+
+// DeleteVolume removes the locker's volume. Docker answers 404 for a missing
+// volume (success here) and 409 for one still referenced by a container.
+func (r *Runtime) DeleteVolume(ctx context.Context, lockerID string) error {
+	name := core.VolumeName(lockerID)
+	err := translate(ctx, r.cli.VolumeRemove(ctx, name, false), "delete volume "+name)
+	if core.CodeOf(err) == core.CodeNotFound {
+		return nil
+	}
+	return err
+}
+
+// labels returns the configured extra labels overlaid with own.
+func (r *Runtime) labels(own map[string]string) map[string]string {
+	out := make(map[string]string, len(r.opts.Labels)+len(own))
+	for k, v := range r.opts.Labels {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,336 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bayhq/bay/core"
+)
+
+// Op names a Runtime method, for FailNext and Calls.
+type Op string
+
+// Runtime operations.
+const (
+	OpCreateVolume    Op = "CreateVolume"
+	OpDeleteVolume    Op = "DeleteVolume"
+	OpCreateContainer Op = "CreateContainer"
+	OpStartContainer  Op = "StartContainer"
+	OpStopContainer   Op = "StopContainer"
+	OpRemoveContainer Op = "RemoveContainer"
+	OpContainerState  Op = "ContainerState"
+	OpListContainers  Op = "ListContainers"
+)
+
+// RuntimeOptions configures a fake Runtime.
+type RuntimeOptions struct {
+	// Clock stamps container creation; nil means core.SystemClock.
+	Clock core.Clock
+	// Images, when non-nil, lists the images that exist; creating a
+	// container from any other fails as on Docker. Nil accepts every image.
+	Images []string
+	// Endpoint returns a started container's endpoint; nil gives
+	// http://<container name>:<port>. Tests of services that call the
+	// runtime point it at an httptest server.
+	Endpoint func(info core.ContainerInfo, port int) string
+}
+
+// Runtime is an in-memory core.Runtime that mirrors the Docker adapter's
+// behaviour: names, labels, environment, adoption, volume conflicts. It is
+// safe for concurrent use.
+type Runtime struct {
+	opts   RuntimeOptions
+	images map[string]bool
+
+	mu         sync.Mutex
+	seq        int
+	containers map[string]*core.ContainerInfo // by id
+	volumes    map[string]core.VolumeSpec     // by volume name
+	labels     map[string]map[string]string   // volume labels by name
+	fail       map[Op][]error
+	calls      map[Op]int
+}
+
+var _ core.Runtime = (*Runtime)(nil)
+
+// NewRuntime returns an empty fake Runtime.
+func NewRuntime(opts RuntimeOptions) *Runtime {
+	if opts.Clock == nil {
+		opts.Clock = core.SystemClock{}
+	}
+	r := &Runtime{
+		opts:       opts,
+		containers: make(map[string]*core.ContainerInfo),
+		volumes:    make(map[string]core.VolumeSpec),
+		labels:     make(map[string]map[string]string),
+		fail:       make(map[Op][]error),
+		calls:      make(map[Op]int),
+	}
+	if opts.Images != nil {
+		r.images = make(map[string]bool, len(opts.Images))
+		for _, img := range opts.Images {
+			r.images[img] = true
+		}
+	}
+	return r
+}
+
+// FailNext makes the next call of op return err instead of doing anything.
+// Several calls queue errors for successive calls.
+func (r *Runtime) FailNext(op Op, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail[op] = append(r.fail[op], err)
+}
+
+// Calls returns how often op was called, failed calls included.
+func (r *Runtime) Calls(op Op) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[op]
+}
+
+// Exit marks a container as exited, as if its runtime had crashed.
+func (r *Runtime) Exit(containerID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.containers[containerID]; c != nil {
+		c.State = core.ContainerExited
+	}
+}
+
+// VolumeLabels returns the labels of a volume, nil if it does not exist.
+func (r *Runtime) VolumeLabels(lockerID string) map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.labels[core.VolumeName(lockerID)])
+}
+
+// begin counts a call of op and returns its injected error, if any. The
+// caller holds r.mu.
+func (r *Runtime) begin(ctx context.Context, op Op) error {
+	r.calls[op]++
+	if q := r.fail[op]; len(q) > 0 {
+		r.fail[op] = q[1:]
+		return q[0]
+	}
+	if err := ctx.Err(); err != nil {
+		return core.Wrap(err, core.CodeTimeout, string(op))
+	}
+	return nil
+}
+
+// CreateVolume records the volume; an existing one is kept as it is.
+func (r *Runtime) CreateVolume(ctx context.Context, v core.VolumeSpec) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpCreateVolume); err != nil {
+		return err
+	}
+	name := core.VolumeName(v.LockerID)
+	if _, ok := r.volumes[name]; ok {
+		return nil
+	}
+	r.volumes[name] = v
+	r.labels[name] = map[string]string{
+		core.LabelOwner:    v.Owner,
+		core.LabelLockerID: v.LockerID,
+		core.LabelManaged:  strconv.FormatBool(v.Managed),
+	}
+	return nil
+}
+
+// DeleteVolume forgets the volume unless a container, running or not, uses
+// it.
+func (r *Runtime) DeleteVolume(ctx context.Context, lockerID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpDeleteVolume); err != nil {
+		return err
+	}
+	name := core.VolumeName(lockerID)
+	for _, c := range r.containers {
+		for _, m := range c.Mounts {
+			if m.Volume == name {
+				return core.Conflict("volume %s is in use by container %s", name, c.ID)
+			}
+		}
+	}
+	delete(r.volumes, name)
+	delete(r.labels, name)
+	return nil
+}
+
+// CreateContainer records a created container, adopting one of the same
+// session as the Docker adapter does.
+func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpCreateContainer); err != nil {
+		return "", err
+	}
+	if spec.Profile == nil || spec.Profile.Image == "" {
+		return "", core.Invalid("container spec of session %s has no profile image", spec.SessionID)
+	}
+	if spec.SessionID == "" || spec.LockerID == "" {
+		return "", core.Invalid("container spec needs a session id and a locker id")
+	}
+	p := spec.Profile
+	if r.images != nil && !r.images[p.Image] {
+		return "", &core.Error{
+			Code:    core.CodeInternal,
+			Message: fmt.Sprintf("image %q is not present on the runtime host", p.Image),
+			Details: map[string]any{"image": p.Image},
+			Err:     core.ErrImageMissing,
+		}
+	}
+	name := core.ContainerName(spec.SessionID)
+	for id, c := range r.containers {
+		if c.Name != name {
+			continue
+		}
+		if c.Labels[core.LabelSessionID] == spec.SessionID &&
+			c.Labels[core.LabelSandboxID] == spec.SandboxID &&
+			c.Labels[core.LabelLockerID] == spec.LockerID {
+			return id, nil
+		}
+		delete(r.containers, id)
+	}
+
+	port := p.RuntimePort
+	if port <= 0 {
+		port = core.DefaultRuntimePort
+	}
+	pids := p.PidsLimit
+	if pids <= 0 {
+		pids = core.DefaultPidsLimit
+	}
+	env := make(map[string]string, len(p.Env)+3)
+	maps.Copy(env, p.Env)
+	env[core.EnvSessionID] = spec.SessionID
+	env[core.EnvSandboxID] = spec.SandboxID
+	env[core.EnvWorkspacePath] = core.MountPath
+
+	vol := core.VolumeName(spec.LockerID)
+	if _, ok := r.volumes[vol]; !ok {
+		// Docker creates a missing named volume, without labels.
+		r.volumes[vol] = core.VolumeSpec{LockerID: spec.LockerID}
+		r.labels[vol] = map[string]string{}
+	}
+	r.seq++
+	id := fmt.Sprintf("%064x", r.seq)
+	r.containers[id] = &core.ContainerInfo{
+		ID:    id,
+		Name:  name,
+		Image: p.Image,
+		Labels: map[string]string{
+			core.LabelOwner:       spec.Owner,
+			core.LabelSandboxID:   spec.SandboxID,
+			core.LabelSessionID:   spec.SessionID,
+			core.LabelLockerID:    spec.LockerID,
+			core.LabelProfileID:   p.ID,
+			core.LabelRuntimePort: strconv.Itoa(port),
+			core.LabelInstanceID:  spec.InstanceID,
+			core.LabelManaged:     "true",
+		},
+		State:       core.ContainerCreated,
+		Created:     r.opts.Clock.Now(),
+		Env:         env,
+		Mounts:      []core.Mount{{Volume: vol, Target: core.MountPath}},
+		NanoCPUs:    int64(p.CPUs * 1e9),
+		MemoryBytes: p.MemoryBytes,
+		PidsLimit:   pids,
+	}
+	return id, nil
+}
+
+// StartContainer marks the container running and returns its endpoint.
+func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpStartContainer); err != nil {
+		return "", err
+	}
+	c := r.containers[containerID]
+	if c == nil {
+		return "", core.NotFound("container %s not found", containerID)
+	}
+	if runtimePort <= 0 {
+		runtimePort = core.DefaultRuntimePort
+	}
+	c.State = core.ContainerRunning
+	if r.opts.Endpoint != nil {
+		return r.opts.Endpoint(clone(c), runtimePort), nil
+	}
+	return fmt.Sprintf("http://%s:%d", c.Name, runtimePort), nil
+}
+
+// StopContainer marks the container exited.
+func (r *Runtime) StopContainer(ctx context.Context, containerID string, _ time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpStopContainer); err != nil {
+		return err
+	}
+	if c := r.containers[containerID]; c != nil && c.State == core.ContainerRunning {
+		c.State = core.ContainerExited
+	}
+	return nil
+}
+
+// RemoveContainer forgets the container.
+func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpRemoveContainer); err != nil {
+		return err
+	}
+	delete(r.containers, containerID)
+	return nil
+}
+
+// ContainerState returns the recorded state.
+func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.ContainerState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpContainerState); err != nil {
+		return "", err
+	}
+	if c := r.containers[containerID]; c != nil {
+		return c.State, nil
+	}
+	return core.ContainerNotFound, nil
+}
+
+// ListContainers returns copies of the containers carrying every label.
+func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) ([]core.ContainerInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpListContainers); err != nil {
+		return nil, err
+	}
+	var out []core.ContainerInfo
+next:
+	for _, c := range r.containers {
+		for k, v := range labels {
+			if have, ok := c.Labels[k]; !ok || have != v {
+				continue next
+			}
+		}
+		out = append(out, clone(c))
+	}
+	return out, nil
+}
+
+// clone deep-copies a container record so callers cannot change it.
+func clone(c *core.ContainerInfo) core.ContainerInfo {
+	out := *c
+	out.Labels = maps.Clone(c.Labels)
+	out.Env = maps.Clone(c.Env)
+	out.Mounts = append([]core.Mount(nil), c.Mounts...)
+	return out
+}
