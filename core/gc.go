@@ -216,19 +216,8 @@ func (g *GC) orphanLockers(ctx context.Context, r *GCTaskResult) error {
 	return nil
 }
 
-// Container labels Bay sets (lifecycle.md §13.1).
-const (
-	LabelManaged    = "bay.managed"
-	LabelInstanceID = "bay.instance_id"
-	LabelSessionID  = "bay.session_id"
-	LabelSandboxID  = "bay.sandbox_id"
-	LabelLockerID   = "bay.locker_id"
-	LabelOwner      = "bay.owner"
-	LabelProfileID  = "bay.profile_id"
-	LabelPort       = "bay.runtime_port"
-	// ContainerNamePrefix starts the name of every session container.
-	ContainerNamePrefix = "bay-session-"
-)
+// ContainerNamePrefix starts the name of every session container.
+const ContainerNamePrefix = "bay-session-"
 
 func (g *GC) orphanContainers(ctx context.Context, r *GCTaskResult) error {
 	list, err := g.o.Runtime.ListContainers(ctx, map[string]string{LabelManaged: "true", LabelInstanceID: g.o.InstanceID})

@@ -58,6 +58,10 @@ type Options struct {
 	// beneath the bay.* labels (which win on a clash). Tests use them to tag
 	// and sweep their objects.
 	Labels map[string]string
+	// HelperImage is the image of the short-lived, never-started containers
+	// that mount a locker for direct file access (any image will do; the
+	// default profile's image is the natural choice).
+	HelperImage string
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }

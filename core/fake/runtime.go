@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,7 @@ type Runtime struct {
 	labels     map[string]map[string]string   // volume labels by name
 	fail       map[Op][]error
 	calls      map[Op]int
+	files      map[string]map[string][]byte // volume name → path → content
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -333,4 +335,59 @@ func clone(c *core.ContainerInfo) core.ContainerInfo {
 	out.Env = maps.Clone(c.Env)
 	out.Mounts = append([]core.Mount(nil), c.Mounts...)
 	return out
+}
+
+// Volume file operations.
+const (
+	OpReadVolumeFile  Op = "ReadVolumeFile"
+	OpWriteVolumeFile Op = "WriteVolumeFile"
+)
+
+// ReadVolumeFile returns a file written with WriteVolumeFile.
+func (r *Runtime) ReadVolumeFile(ctx context.Context, lockerID, path string, maxBytes int64) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpReadVolumeFile); err != nil {
+		return nil, err
+	}
+	files := r.files[core.VolumeName(lockerID)]
+	b, ok := files[path]
+	if !ok {
+		for p := range files {
+			if strings.HasPrefix(p, path+"/") {
+				return nil, core.Invalid("Path is not a file: %s", path)
+			}
+		}
+		return nil, core.Errorf(core.CodeFileNotFound, "File not found: %s", path)
+	}
+	if int64(len(b)) > maxBytes {
+		return nil, core.Invalid("File is larger than %d bytes: %s", maxBytes, path)
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// WriteVolumeFile stores a file in the volume's in-memory tree.
+func (r *Runtime) WriteVolumeFile(ctx context.Context, lockerID, path string, content []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpWriteVolumeFile); err != nil {
+		return err
+	}
+	name := core.VolumeName(lockerID)
+	if r.files == nil {
+		r.files = map[string]map[string][]byte{}
+	}
+	if r.files[name] == nil {
+		r.files[name] = map[string][]byte{}
+	}
+	for p := range r.files[name] {
+		if strings.HasPrefix(path, p+"/") {
+			return core.Invalid("Path component is not a directory: %s", p)
+		}
+		if strings.HasPrefix(p, path+"/") {
+			return core.Invalid("Path is not a file: %s", path)
+		}
+	}
+	r.files[name][path] = append([]byte(nil), content...)
+	return nil
 }
