@@ -132,6 +132,9 @@ func setup(t *testing.T, opts docker.Options) (*docker.Runtime, *testBundle) {
 	label := core.RandomIDs{}.New("t-")
 	opts.Host = os.Getenv("DOCKER_HOST") // test helpers may read the environment
 	opts.Labels = map[string]string{testLabel: label}
+	if opts.HelperImage == "" {
+		opts.HelperImage = image
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	rt, err := docker.Open(opts)
 	require.NoError(t, err)

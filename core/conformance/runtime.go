@@ -75,6 +75,31 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		require.NoError(t, f.rt.DeleteVolume(f.ctx, v.LockerID), "a missing volume is not an error")
 	})
 
+	t.Run("VolumeFile/WriteReadRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		lid := core.RandomIDs{}.New(core.LockerIDPrefix)
+		f.volume(lid)
+		content := []byte("Hello from a locker!\r\nline 2 \u2713\n")
+		require.NoError(t, f.rt.WriteVolumeFile(f.ctx, lid, "a/b/notes.txt", content))
+		got, err := f.rt.ReadVolumeFile(f.ctx, lid, "a/b/notes.txt", 1<<20)
+		require.NoError(t, err)
+		require.Equal(t, content, got, "bytes come back exactly")
+		require.NoError(t, f.rt.WriteVolumeFile(f.ctx, lid, "a/b/notes.txt", []byte("v2")))
+		got, err = f.rt.ReadVolumeFile(f.ctx, lid, "a/b/notes.txt", 1<<20)
+		require.NoError(t, err)
+		require.Equal(t, "v2", string(got), "a write overwrites")
+
+		_, err = f.rt.ReadVolumeFile(f.ctx, lid, "a/missing.txt", 1<<20)
+		requireCode(t, core.CodeFileNotFound, err)
+		_, err = f.rt.ReadVolumeFile(f.ctx, lid, "a/b", 1<<20)
+		requireCode(t, core.CodeValidation, err)
+		_, err = f.rt.ReadVolumeFile(f.ctx, lid, "a/b/notes.txt", 1)
+		requireCode(t, core.CodeValidation, err)
+		requireCode(t, core.CodeValidation, f.rt.WriteVolumeFile(f.ctx, lid, "a/b/notes.txt/x", []byte("x")))
+		requireCode(t, core.CodeValidation, f.rt.WriteVolumeFile(f.ctx, lid, "a/b", []byte("x")))
+	})
+
 	t.Run("Volume/DeleteInUseIsConflict", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
