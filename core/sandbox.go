@@ -136,4 +136,7 @@ type SandboxStore interface {
 	// ListByLocker returns the ids of live sandboxes that mount the locker,
 	// ordered by id.
 	ListByLocker(ctx context.Context, lockerID string) ([]string, error)
+	// CountByStatus counts live sandboxes of every owner by their status at
+	// now; statuses with none are absent.
+	CountByStatus(ctx context.Context, now time.Time) (map[SandboxStatus]int64, error)
 }

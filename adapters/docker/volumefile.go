@@ -190,4 +190,3 @@ func (r *Runtime) WriteVolumeFile(ctx context.Context, lockerID, rel string, con
 		return nil
 	})
 }
-

@@ -175,3 +175,15 @@ func sandboxFromRow(r pgdb.SandboxGetRow) (*core.Sandbox, error) {
 	}
 	return sb, nil
 }
+
+func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[core.SandboxStatus]int64, error) {
+	rows, err := st.s.q.SandboxCountByStatus(ctx, ts(now))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[core.SandboxStatus]int64, len(rows))
+	for _, r := range rows {
+		out[core.SandboxStatus(r.Status)] += r.N
+	}
+	return out, nil
+}

@@ -183,3 +183,15 @@ func notFoundOr(err error, kind, id string) error {
 	}
 	return err
 }
+
+func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[core.SandboxStatus]int64, error) {
+	rows, err := st.s.q.SandboxCountByStatus(ctx, timeString(now))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[core.SandboxStatus]int64, len(rows))
+	for _, r := range rows {
+		out[core.SandboxStatus(r.Status)] += r.N
+	}
+	return out, nil
+}

@@ -352,6 +352,11 @@ func RunSandboxStore(t *testing.T, h Harness) {
 			}
 			require.ElementsMatch(t, ids, got, "status %s", status)
 		}
+		counts, err := s.Sandboxes().CountByStatus(ctx, now)
+		require.NoError(t, err)
+		for status, ids := range want {
+			require.EqualValues(t, len(ids), counts[status], "count of %s", status)
+		}
 		// An unknown status is no filter.
 		page, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: 50, Now: now, Status: "bogus"})
 		require.NoError(t, err)

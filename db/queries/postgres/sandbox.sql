@@ -88,3 +88,18 @@ FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.id = @id
 FOR UPDATE OF sb;
+
+-- name: SandboxCountByStatus :many
+SELECT CAST(CASE
+           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz THEN 'expired'
+           WHEN ss.id IS NULL THEN 'idle'
+           WHEN ss.observed_state = 'running' THEN 'ready'
+           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
+           WHEN ss.observed_state = 'failed' THEN 'failed'
+           ELSE 'idle'
+       END AS TEXT) AS status,
+       COUNT(*) AS n
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.deleted_at IS NULL
+GROUP BY 1;

@@ -77,3 +77,18 @@ ORDER BY id;
 SELECT id FROM sandboxes
 WHERE locker_id = sqlc.arg(locker_id) AND deleted_at IS NULL
 ORDER BY id;
+
+-- name: SandboxCountByStatus :many
+SELECT CAST(CASE
+           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(sqlc.arg(now) AS TEXT) THEN 'expired'
+           WHEN ss.id IS NULL THEN 'idle'
+           WHEN ss.observed_state = 'running' THEN 'ready'
+           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
+           WHEN ss.observed_state = 'failed' THEN 'failed'
+           ELSE 'idle'
+       END AS TEXT) AS status,
+       COUNT(*) AS n
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.deleted_at IS NULL
+GROUP BY 1;

@@ -9,6 +9,50 @@ import (
 	"context"
 )
 
+const sandboxCountByStatus = `-- name: SandboxCountByStatus :many
+SELECT CAST(CASE
+           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?1 AS TEXT) THEN 'expired'
+           WHEN ss.id IS NULL THEN 'idle'
+           WHEN ss.observed_state = 'running' THEN 'ready'
+           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
+           WHEN ss.observed_state = 'failed' THEN 'failed'
+           ELSE 'idle'
+       END AS TEXT) AS status,
+       COUNT(*) AS n
+FROM sandboxes sb
+LEFT JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.deleted_at IS NULL
+GROUP BY 1
+`
+
+type SandboxCountByStatusRow struct {
+	Status string
+	N      int64
+}
+
+func (q *Queries) SandboxCountByStatus(ctx context.Context, now string) ([]SandboxCountByStatusRow, error) {
+	rows, err := q.db.QueryContext(ctx, sandboxCountByStatus, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SandboxCountByStatusRow
+	for rows.Next() {
+		var i SandboxCountByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sandboxGet = `-- name: SandboxGet :one
 SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
        sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
