@@ -50,9 +50,9 @@ type series struct {
 // New returns a Registry with Bay's series declared.
 func New() *Registry {
 	r := &Registry{byName: map[string]*family{}}
-	r.declare("bay_http_requests_total", "HTTP requests by route pattern, method and status.", counterKind, nil, "route", "method", "status")
-	r.declare("bay_http_request_duration_seconds", "HTTP request latency by route pattern and method.", histogramKind,
-		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, "route", "method")
+	r.declare("bay_http_requests_total", "HTTP requests by route pattern (method and path) and status.", counterKind, nil, "route", "status")
+	r.declare("bay_http_request_duration_seconds", "HTTP request latency by route pattern.", histogramKind,
+		[]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, "route")
 	r.declare("bay_sandboxes", "Live sandboxes by computed status, read at scrape time.", gaugeKind, nil, "status")
 	r.declare("bay_session_starts_total", "Runtime session starts by outcome.", counterKind, nil, "outcome")
 	r.declare("bay_session_start_duration_seconds", "Time from claiming a session start to its runtime answering /health.", histogramKind,
@@ -114,10 +114,15 @@ func (r *Registry) observe(name string, v float64, values ...string) {
 	s.count++
 }
 
-// ObserveRequest records one HTTP request.
-func (r *Registry) ObserveRequest(route, method string, status int, d time.Duration) {
-	r.add("bay_http_requests_total", 1, route, method, strconv.Itoa(status))
-	r.observe("bay_http_request_duration_seconds", d.Seconds(), route, method)
+// ObserveRequest records one HTTP request. route is the matched pattern
+// ("GET /v1/sandboxes/{sandbox_id}"); "" (no route matched) is recorded as
+// "unmatched" so that arbitrary paths never become label values.
+func (r *Registry) ObserveRequest(route string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	r.add("bay_http_requests_total", 1, route, strconv.Itoa(status))
+	r.observe("bay_http_request_duration_seconds", d.Seconds(), route)
 }
 
 // SessionStart records a runtime start and how long it took.

@@ -17,8 +17,8 @@ import (
 func TestRegistry_Exposition(t *testing.T) {
 	t.Parallel()
 	r := metrics.New()
-	r.ObserveRequest("GET /v1/sandboxes/{sandbox_id}", "GET", 200, 3*time.Millisecond)
-	r.ObserveRequest("GET /v1/sandboxes/{sandbox_id}", "GET", 404, 300*time.Microsecond)
+	r.ObserveRequest("GET /v1/sandboxes/{sandbox_id}", 200, 3*time.Millisecond)
+	r.ObserveRequest("GET /v1/sandboxes/{sandbox_id}", 404, 300*time.Microsecond)
 	r.SessionStart(800*time.Millisecond, nil)
 	r.SessionStart(2*time.Second, errors.New("boom"))
 	r.RuntimeError("create_container")
@@ -33,11 +33,11 @@ func TestRegistry_Exposition(t *testing.T) {
 	body := rec.Body.String()
 	require.Equal(t, "text/plain; version=0.0.4; charset=utf-8", rec.Header().Get("Content-Type"))
 	for _, want := range []string{
-		`bay_http_requests_total{route="GET /v1/sandboxes/{sandbox_id}",method="GET",status="200"} 1`,
-		`bay_http_requests_total{route="GET /v1/sandboxes/{sandbox_id}",method="GET",status="404"} 1`,
-		`bay_http_request_duration_seconds_bucket{route="GET /v1/sandboxes/{sandbox_id}",method="GET",le="0.0005"} 1`,
-		`bay_http_request_duration_seconds_bucket{route="GET /v1/sandboxes/{sandbox_id}",method="GET",le="0.005"} 2`,
-		`bay_http_request_duration_seconds_count{route="GET /v1/sandboxes/{sandbox_id}",method="GET"} 2`,
+		`bay_http_requests_total{route="GET /v1/sandboxes/{sandbox_id}",status="200"} 1`,
+		`bay_http_requests_total{route="GET /v1/sandboxes/{sandbox_id}",status="404"} 1`,
+		`bay_http_request_duration_seconds_bucket{route="GET /v1/sandboxes/{sandbox_id}",le="0.0005"} 1`,
+		`bay_http_request_duration_seconds_bucket{route="GET /v1/sandboxes/{sandbox_id}",le="0.005"} 2`,
+		`bay_http_request_duration_seconds_count{route="GET /v1/sandboxes/{sandbox_id}"} 2`,
 		`bay_session_starts_total{outcome="failure"} 1`,
 		`bay_session_start_duration_seconds_bucket{outcome="success",le="1"} 1`,
 		`bay_runtime_errors_total{op="create_container"} 1`,
