@@ -203,7 +203,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // start creates and starts the claimed session's container, waits for its
 // runtime to answer, and records the outcome.
-func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Session, locker *Locker, p *Profile, busy time.Duration) (*Session, error) {
+func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Session, locker *Locker, p *Profile, busy time.Duration) (_ *Session, err error) {
+	began := time.Now()
+	defer func() { s.opts.Metrics.SessionStart(time.Since(began), err) }()
 	// The start outlives a cancelled request: other callers wait on it.
 	ctx = context.WithoutCancel(ctx)
 	if sess.ContainerID != "" {
@@ -223,6 +225,7 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 		InstanceID: s.opts.InstanceID, Profile: p,
 	})
 	if err != nil {
+		s.opts.Metrics.RuntimeError("create_container")
 		s.recordFailure(ctx, sandboxID, sess, "")
 		return nil, Wrap(err, CodeInternal, "create runtime container")
 	}
@@ -232,6 +235,7 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 	}
 	ep, err := s.runtime.StartContainer(ctx, cid, p.RuntimePort)
 	if err != nil {
+		s.opts.Metrics.RuntimeError("start_container")
 		s.recordFailure(ctx, sandboxID, sess, cid)
 		return nil, Wrap(err, CodeInternal, "start runtime container")
 	}

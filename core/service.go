@@ -30,7 +30,23 @@ type SandboxServiceOptions struct {
 	// instance before then is a leftover of a crash.
 	StartedAt time.Time
 	Logger    *slog.Logger
+	// Metrics, when set, counts session starts and runtime errors.
+	Metrics Metrics
 }
+
+// Metrics receives the events of the sandbox service worth counting.
+type Metrics interface {
+	// SessionStart records a runtime start, from its claim to its runtime
+	// answering (err nil) or failing.
+	SessionStart(d time.Duration, err error)
+	// RuntimeError records a failed runtime operation.
+	RuntimeError(op string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SessionStart(time.Duration, error) {}
+func (noMetrics) RuntimeError(string)               {}
 
 // SandboxService holds every rule about sandboxes and their sessions:
 // create, lookup, TTLs, stop, delete, and running capability calls on a
@@ -66,6 +82,9 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = noMetrics{}
 	}
 	if o.StartedAt.IsZero() {
 		o.StartedAt = o.Clock.Now()
@@ -163,6 +182,7 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		managed.DriverRef = VolumeName(managed.ID)
 		sb.LockerID = managed.ID
 		if err := s.runtime.CreateVolume(ctx, VolumeSpec{LockerID: managed.ID, Owner: owner, Managed: true}); err != nil {
+			s.opts.Metrics.RuntimeError("create_volume")
 			return nil, Wrap(err, CodeInternal, "create locker volume")
 		}
 	}
@@ -370,6 +390,7 @@ func (s *SandboxService) destroyContainers(ctx context.Context, sessions []*Sess
 			continue
 		}
 		if err := s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID); err != nil {
+			s.opts.Metrics.RuntimeError("remove_container")
 			s.log.WarnContext(ctx, "remove container", "session_id", sess.ID, "container_id", sess.ContainerID, "err", err)
 		}
 	}
@@ -452,6 +473,7 @@ func (s *SandboxService) destroy(ctx context.Context, id string, check func(*San
 // deleteLocker removes a locker's volume, then its row.
 func (s *SandboxService) deleteLocker(ctx context.Context, l *Locker) error {
 	if err := s.runtime.DeleteVolume(ctx, l.ID); err != nil {
+		s.opts.Metrics.RuntimeError("delete_volume")
 		return Wrap(err, CodeOf(err), "delete locker volume "+l.ID)
 	}
 	if err := s.store.Lockers().Delete(ctx, l.ID); err != nil && CodeOf(err) != CodeNotFound {
