@@ -97,8 +97,9 @@ func readBody(body io.Reader, spec *bodySpec) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, shape(jsonError(err))
 	}
+	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, shape(fieldErr("JSON decode error: unexpected data after the JSON value", "json_invalid", "body", dec.InputOffset()))
+		return nil, shape(fieldErr("JSON decode error: unexpected data after the JSON value", "json_invalid", "body", end))
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
