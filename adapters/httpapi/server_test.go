@@ -644,9 +644,9 @@ func TestServer_Download(t *testing.T) {
 	ctx := context.Background()
 	id := b.createSandbox(t, "", "python-default")
 	for name, want := range map[string]string{
-		"data/report.csv":   `attachment; filename="report.csv"`,
+		"data/report.csv":    `attachment; filename="report.csv"`,
 		"données/résumé.txt": `attachment; filename="r_sum_.txt"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt`,
-		`q/say"hi".txt`:     `attachment; filename="say_hi_.txt"; filename*=UTF-8''say%22hi%22.txt`,
+		`q/say"hi".txt`:      `attachment; filename="say_hi_.txt"; filename*=UTF-8''say%22hi%22.txt`,
 	} {
 		_, err := b.client.WriteFileWithResponse(ctx, id, oapigen.WriteFileRequest{Path: name, Content: "a,b\n1,2\n"})
 		require.NoError(t, err)
