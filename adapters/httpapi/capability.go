@@ -215,14 +215,15 @@ func (u *upload) part(part *multipart.Part) error {
 	}
 }
 
-// send hands body to the service and makes sure an upload cut off by the
-// size limit answers 413 whatever the service made of the read error.
+// send hands body to the service. A body cut off by the size limit answers
+// 413 and a malformed one 422, whatever the service made of the read error.
 func (u *upload) send(body io.Reader) (*core.UploadResult, error) {
 	tr := &trackingReader{r: body}
 	res, err := u.s.sandboxes.Upload(u.ctx, u.owner, u.id, *u.path, tr)
-	var mbe *http.MaxBytesError
-	if errors.As(tr.err, &mbe) {
-		return nil, tooLarge(mbe.Limit)
+	if tr.err != nil {
+		// The request body itself broke (size limit or malformed multipart):
+		// the client's fault, whatever the service made of it.
+		return nil, partError(tr.err)
 	}
 	return res, err
 }

@@ -778,6 +778,13 @@ func TestServer_Upload(t *testing.T) {
 		resp := b.do(t, "POST", "/v1/sandboxes/"+id+"/filesystem/upload", strings.NewReader(`{}`), "Content-Type", "application/json")
 		requireError(t, resp, readAll(t, resp), 422, core.CodeValidation)
 	})
+	t.Run("TruncatedBody", func(t *testing.T) {
+		body := "--X\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\na.txt\r\n" +
+			"--X\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nhello"
+		resp := b.do(t, "POST", "/v1/sandboxes/"+id+"/filesystem/upload", strings.NewReader(body),
+			"Content-Type", "multipart/form-data; boundary=X")
+		requireError(t, resp, readAll(t, resp), 422, core.CodeValidation)
+	})
 	t.Run("InvalidPath", func(t *testing.T) {
 		resp, body := upload(t, 10, "path=../escape", "file")
 		requireError(t, resp, body, 400, core.CodeInvalidPath)
