@@ -1038,3 +1038,10 @@ func TestStatusTableCoversEveryCode(t *testing.T) {
 	}
 	require.Len(t, statusOf, len(core.Codes))
 }
+
+func TestOpenAPISpecIsValid(t *testing.T) {
+	t.Parallel()
+	spec, err := oapigen.GetSwagger()
+	require.NoError(t, err)
+	require.NoError(t, spec.Validate(context.Background()))
+}
