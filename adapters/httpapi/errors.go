@@ -111,6 +111,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch ce.Code {
 	case core.CodeGCRunning:
 		detail = gcRunningDetail
+	case core.CodeUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bay"`)
 	case core.CodeSessionNotReady:
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(ce.Details), 10))
 	}

@@ -263,6 +263,7 @@ func TestServer_Auth(t *testing.T) {
 				body := readAll(t, resp)
 				if want == 401 {
 					env := requireError(t, resp, body, 401, core.CodeUnauthorized)
+					require.Equal(t, `Bearer realm="bay"`, resp.Header.Get("WWW-Authenticate"))
 					if c.apiKey != "" && len(header) > 0 && strings.HasPrefix(header[1], "Bearer ") {
 						require.Equal(t, "Invalid API key", env.Error.Message)
 					} else {

@@ -6271,7 +6271,8 @@ type TimeoutJSONResponse struct {
 }
 
 type UnauthorizedResponseHeaders struct {
-	XRequestId string
+	WWWAuthenticate string
+	XRequestId      string
 }
 type UnauthorizedJSONResponse struct {
 	Body ErrorResponse
@@ -6341,6 +6342,7 @@ type RunGC401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response RunGC401JSONResponse) VisitRunGCResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6415,6 +6417,7 @@ type GetGCStatus401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response GetGCStatus401JSONResponse) VisitGetGCStatusResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6460,6 +6463,7 @@ type ListLockers401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ListLockers401JSONResponse) VisitListLockersResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6516,6 +6520,7 @@ type CreateLocker401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response CreateLocker401JSONResponse) VisitCreateLockerResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6588,6 +6593,7 @@ type DeleteLocker401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response DeleteLocker401JSONResponse) VisitDeleteLockerResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6653,6 +6659,7 @@ type GetLocker401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response GetLocker401JSONResponse) VisitGetLockerResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6719,6 +6726,7 @@ type ReadLockerFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ReadLockerFile401JSONResponse) VisitReadLockerFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6805,6 +6813,7 @@ type WriteLockerFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response WriteLockerFile401JSONResponse) VisitWriteLockerFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6904,6 +6913,7 @@ type ListSandboxes401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ListSandboxes401JSONResponse) VisitListSandboxesResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -6970,6 +6980,7 @@ type CreateSandbox401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response CreateSandbox401JSONResponse) VisitCreateSandboxResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7052,6 +7063,7 @@ type DeleteSandbox401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response DeleteSandbox401JSONResponse) VisitDeleteSandboxResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7107,6 +7119,7 @@ type GetSandbox401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response GetSandbox401JSONResponse) VisitGetSandboxResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7174,6 +7187,7 @@ type ExtendSandboxTTL401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ExtendSandboxTTL401JSONResponse) VisitExtendSandboxTTLResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7270,6 +7284,7 @@ type ListDirectory401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ListDirectory401JSONResponse) VisitListDirectoryResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7399,6 +7414,7 @@ type DownloadFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response DownloadFile401JSONResponse) VisitDownloadFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7516,6 +7532,7 @@ type DeleteFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response DeleteFile401JSONResponse) VisitDeleteFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7633,6 +7650,7 @@ type ReadFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ReadFile401JSONResponse) VisitReadFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7750,6 +7768,7 @@ type WriteFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response WriteFile401JSONResponse) VisitWriteFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7877,6 +7896,7 @@ type UploadFile401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response UploadFile401JSONResponse) VisitUploadFileResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -7993,6 +8013,7 @@ type KeepaliveSandbox401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response KeepaliveSandbox401JSONResponse) VisitKeepaliveSandboxResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -8059,6 +8080,7 @@ type ExecPython401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ExecPython401JSONResponse) VisitExecPythonResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -8186,6 +8208,7 @@ type ExecShell401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ExecShell401JSONResponse) VisitExecShellResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -8302,6 +8325,7 @@ type StopSandbox401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response StopSandbox401JSONResponse) VisitStopSandboxResponse(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 
@@ -9156,145 +9180,146 @@ func (sh *strictHandler) StopSandbox(w http.ResponseWriter, r *http.Request, san
 // Base64 encoded, gzipped, json marshaled Swagger object
 var swaggerSpec = []string{
 
-	"H4sIAAAAAAAC/+x9bXPcNvLnV+niXZVHWc5oJMvZjVR54chOVrde2yXJt3sbuoYQ2TODFQfgAqCkiUvf",
-	"/QoN8GlI6sGRlOw/emNr+ASg0f1Dd6O78SVI5CqXAoXRwf6XYIksRUV/HqNR69dzg8r+SlEniueGSxHs",
-	"ByeYSJFqMBIuGTdwhnOpEJR9hYsFjBLkGcg5xCkaxjM9oVszZj83W+kYtmFnOp2GkOKcFZmBna1JEAY6",
-	"WeKK2fbMOsdgP+DC4AJVcH0dBv88xv8UqM1R2u3Q6dK2TrdfaPjn2D86PkpDkAoYLFCgYgZT+PTp6M3F",
-	"Xm9r2iguFsG1bS1niq3QeGIcFkrLHkJ8ENkauMGVhsul1Ag8BS2V0UBDBbPkGi5YViCMzBIhV3jBZaEh",
-	"Zwt8oSEWeGVmCX09JhJw+9n/FKjWQRgItrL9cvdv7HEYHKW4yqVBkaz/hutuV3fGO7t/gWTJFEvssGh6",
-	"fn49/hcb/zIdfzcbf44PAFe5WcMKmdAgJJzjegInicwxhRwVyEuBahKJo4WQClO4XKIAOy6N6gIVpFyz",
-	"sww18Lozk0iUw3LcVY+r0eWx7fPNA3zHV9x0x/WRLRA0/wVD2BnvTqcw2tvdBVkYzVMcJGlGH2s26Dkx",
-	"2H81DYMVu+KrYhXs707tLy7cr52wjzHfyeQc1dGbfrbM6K5ljFHs/h7H8CfY2YUlXjXmo+5qzsyy0VN6",
-	"Z8bTIAwsi3OFabBvVIE3k+sjM8vj6vku1cwSFGbM8Au0cmxn8VKqc52zBCfw+kzLrDAItjM6hHgyiQF1",
-	"wnIr362Hw0i8//QOztYGNTCR0l3HSK47wIS+RAV70ynEXFywjKcz+924wRsb8+NpcJ8BnzCRnsmroXnQ",
-	"7rabCP/jfjPhX7rvVFzbh3UuhUbCkh9Y6uHJ/kqkMCjoT5bnGU+Y7fP2v7Xt+JfGZ/+3wnmwH/yv7Rqx",
-	"t91dvf1WKamOfSOuyTYBfig0F6gJi3hKTcAorn/M0H4h3gppvttPtWYsjMQlN8sa2OccszSmeW+APdNS",
-	"xFsOehOWszOecbN2UOHnIZVoMcZEQs7nqGAU1w/OhDQzXeS5VAbTeMvxSWNxaiL8EHH849uNdYMocyjF",
-	"POPJE1I/TnyTMYwayGjhFVYsm0u1wtQSS2GhMYW5pZuQZomqXNXCCkdEJAqNIayYYAtM/fWtEEqmnuFV",
-	"bjkztl+sLhqTzbiYc8ENxg9Kz58OjwshLK8/GUFfw0+HkKyTDIFrYJlClq5BuW7AKF4kM/8j3joo+TIG",
-	"riMR/3TY884EPmbINDp1xtLfsmpSKIXC+JaMBNvXDA1O4ock4JEwqATLaNhPR8RPAq9yTKxONGc8KxSS",
-	"sLu+lIBwQIRYodZ2meXaKVI8mTzc8N9L86MsRPqUIz8X8lJY7dPOJomeVWD5QoBCLQuVWFpYEJrbnllc",
-	"ZLDiWlv2mvMMIzGK7f+z1jMktlC4r4OSdv1sfgaa0LkPkR060Nij4IFB7iNbZ5Klp1K+Y2qBT0dbu9Se",
-	"yXRNQnYmrXJR6YcvNJDeBaM4d/2bGSlnme1hHNbrBz00I4XCKcUPRJQT1JpL8V6aYyv8T0sUVQjDVwgp",
-	"T+2yB2eYyJW1WiwMcQF0cxRr10diLLpnl9yKMrUK0qTXhnHV5SSy5caVMXcTzRpmn7W5fg21lzx/Ykhr",
-	"0tliGqYhXDINhVDIkqW1TZyQWn0U7TwIjUIT3Zc8L0HvAVnulK9QFuZpSZCwLCt1+pIc9p/UmkUwio3r",
-	"1IMO9JNghVlKxX/BJ0Tyv3tMllYxIjUVEoUpCsNZpmEUF41uPeh4/2+lIv9IjPZgY64/fOvofZdAL1mO",
-	"QMzbq9XvN9YuzGi5q9wbIVwqKRaR+D8nH96DtV3Chk5qL4aWa8ZyPlZMLNB7M6SqvrkqMsNzpoz9qJnA",
-	"6RIj4XwiTKGFtkoBs1aC/U39mpTwRb/0Qyql16U95pw3CplBZ6U3LK9cyRyV4c4q0/wXnLmFZ3XWtSDf",
-	"F1lG0HGmrUZYaNTthc27DyyHWdox45wE3+4FDW/Ct69evfy27U8QRZZZXCrtyB7/gr8kz/6NibGo7Abk",
-	"7d3BEdWOg85oXhvDkqXzTuGV0/hqA0MbZCnIuRUlZsiAr6wNKdAOcaDXpc0b2q5Y/ajlWAnytVlKMS4v",
-	"bLLzR/cO8PSgqUdJgR6xNexNp7b5TnPGZMNeSouAGcTOLNIzZuIDsAMIYWqnVODCeUG82wsvUPVO49dM",
-	"1RuuMDFSrd9xbbyN1J4mFEb5P0lobsOHH3mGb4VR66BujynF1oHzNJRuiZ+rL3/u6Rdhyw/SKUHtDiUy",
-	"xTsB86F9kECJ5JhgL025pT7LPja+6ci1MTlGFYkp7Crs3z8AueLGlG5F8iA1Jrvuu7dGuhP+12LFxNhq",
-	"TbTSG7wyB6RraWMv9HKOt697xeSErUq8Y07cm5AEpVcHHAj1fH5jQoiydf9bjQ9O0qGfjk3y0RBXLFly",
-	"gfWY3SJgG7LdQWFR5udgc0kg/1bt1QnCYMj3EoRBcwl1YnHG0xQtWFemjb3eModomGYpU7rEskxe0tul",
-	"JyQIgw13ReNK01cRhEHHVgjCoLbwgzD4TyENm+FVgpjSh9pWrP1ypd3ZH5sqtp04r6d97mGR9jrc61x0",
-	"ZEdxgZnMifRtmXIsPrB/IAXM7Wp8KdW5+5Leh7htHcKoZVZuhfaBvxOF4b00kXjtSBwFcUicWhOI5ICM",
-	"U3s949pYbG+4+NxaPdrb3SXL4ToMsFTbb8UAgpAO8NDrvRx9ZVCkp6fvBlctpCdmZ+sbd51Ymh7AqtDW",
-	"jIJcak4APtqbToHcZpdcO99/B8R7QLvV9ar5vu5b7D2slbxN3Kxu3AYD7sGhFhy6d77P9SzlqvH5Mykz",
-	"ZDRhXM/K5bZ7cyVTPueYziyTd8n6SfArZ31yAdrRuEW6VBZ21RtcAEWxOnPmonOUf+lRByzKdNWQ5iaD",
-	"VTx46twFlkKMi15MDUlVG9DQ5lJB6pdcjvprl/HmbNGYwnIroCR0WE6H784mlfvm9qfDY7So2p3atFAO",
-	"nd3yfyvT0o5CkZm7aw0/HZ4yfX5Mb3UVhzAw0rBslliWcbZMt0n3iMOngS3aJt3KHm5+e+NDYWvwA2Qr",
-	"xCBeGKbPdZcbHKVBWnw1S9QI9CCMrGmMws5/6i9pw7PM2slbB5XOaSfdmy9uq5O2hEpCdzhygKVqtaxn",
-	"UCeGmUL36YPUuQE5F9owkaBXVzodoYXvgmUzL8f9M8l1tXj2tlLRtF+duwun+dF1h97RUd1oW51qj7Nn",
-	"VGUX+9nFtv/eI1GpAfE0w5lf+K1i5HSOmdc4gjCQKl8yMXNGUP27QqJezaAlVd0FwXH8LJFFa1lozEQt",
-	"TcPMtSmq+pzn+c2ftdSZDYDxxgTUj4YbHd5sqertMNW/gqcH+KGvjb8iy9wysmG6V62Wsy3Pe6ZroyX/",
-	"Vl9DzlXQbeiMJefoNirKllJnZF/IrGihfj19ZERjOmOmBe0pMzimpWLznTC4Gi/k2F885SvUhq1yEtx+",
-	"qc+YNjOWJKj1AzXkzf0urjrXQwp8lWc84SZb05prbfRyY5eJtNpYoQ0PbhrLeFMvcY3Mztazxtb6/pfb",
-	"vQu3OGuOMZEqJW9FtnYWIIq5VInD8fvqhIRBJUWGuh1W3LHZvRYL9EzWMAe+430rXoUUd1r4PS/34Egj",
-	"9OgORN+kCbXd/sjwQI6xFfPQHk+pG97cID3V18LH2tO0Ab+lSbtJt1sRdmhxtWuIqR36/daJnAMXLDH8",
-	"gpu1DwO7XPJkSbvHVtvlGhQmGeOrO/JjGPCVd3j0+C/cfuWtjODpdFw938vmrqHmZ8M2ITfIcMOMPAT3",
-	"lpN7m6vLfeyGzhw3ybTBJ3nRo0AefvwEiVSoYbRia2tmzpWdVasMbfWbRx1zaIUrqdb9HoNEijlfkP/L",
-	"Pea2RkO4QHXGDF/BCCeLCcQ7C7dvcYtNaQdRtdhLCHK+vr3C5A0zrM/wxqQgPbxSLO5tOoXBOSqB2UzZ",
-	"pYT8R93BqwLrwEFS7XKFVkqWLIWUY+qDyLh2G1mKCWuZMpgr1Eu71ISgJSBTGUcFdh13kQneN91daGRh",
-	"cieyN/IaEeiDe7brF2hTp/poz5Bvpv4gDia9jj73IjjuPQDPi5vO0QaWNfHJO95fTsN+sJo0Nyde3iHU",
-	"sePNvG2s/Zpx6jnw9umo+LXplerbmhGgC1pUQ8BMOzeCUSxBuyy7QDRPmjKa5U77GDXrbHAxXhlwN0Mw",
-	"iq9WmJbhs3wOos2LDc3FdbL7wR+Z7XUlF5a4oBjXLjql2r3tY/BNxdY30WDR0vNJdB+esg/VYO/ux29s",
-	"ub/QniLgPlxBWQjCIkmWrSH+EgUGr0wU7MNkMgkhckuOthd+/uJ/bediYS9EQVRMpy+TM6bx2z36G6Pg",
-	"+vN1XElC/OU67t0l8Ntjt+sF3fH4zasXGprPAtNlRFi2buB3Y9pN/XITke6ueTyksVDvd/XslDCVwunp",
-	"O0iRpRkX6HbEBrfAmh24WWbub72QPnFTZ9/4PraUKftWr0blR0KSZDV/pjbVrAcZzA27q07nhZVdKOxq",
-	"ZiDerqKl/d6j80x5lvE7r0JCJsUCFeAV10bfd6O1CzaVYXwT0HpBqT022sh85mJ4b33XyPzYPdmrTvoe",
-	"1N0MW/HsG5ply05qcESXR9qd/Dws/g+hhJZIcrsNtRljrwk0Yp/fUcWV2rcoA6TJq+XmDBcLoG35JSu0",
-	"caz7OLZZe+I3nGVu8pRxYlBuk7mgqtqB1uvxOFlilt2i6qxWTPTDQXLZI1L/kOrcEqb07a+HcxdaSNbO",
-	"ariLPD2l/uSI0Ds1NQn7NagBXai9GtNDXh/ShonUon7zoqXGnaiCV9zM+hXU8U5Ta6EhtdWVr7AihrSu",
-	"k3IQG5rX/VQtskD43GGvHZnTtriG6a9Tr2oq9c4pydmHvz2BA9M1ZcE5dybYbe1p/+iva7RaC7ryu2wl",
-	"f1jNyi/dGdMGfPNedPkcuHFKSHmnGcxQaHLQe5AyJqtm4PMdOPlTnskbnFHlWlox7RkXjBKT7rinecrU",
-	"Ao3b0bwhv+oERQp15iQFk8f2OW0UshU5Tq2tonMpMy4Wt3sA/PI66CcrB96PJwODsYsVqe78F0zdoC4V",
-	"NwbFPXZmf6DMMIUJ8os7e7x+lUxU27XUoT5qbERZHhlc9UbQdUcTR8GZTNcUaBFHLm8tClyyTUTt2l9z",
-	"6eIx4Mwxvgu8FGyFMPJawNnaIMj5XCMFZLSDLreadkOP4rHSixsMis0+O0+SD9i0/ebCzHKmyp/u/Zl9",
-	"2f5ckB6mZmbJxAz/U7DMXs1Q641L/9ZSzHwkUXw7i1p6uq77J+8wM824m6GYmjtpcX0z3kPYBwl9KWPi",
-	"egf4D8UN/kg+yUH1aCiSJLyPtzy8IdLEShgmheJmfWIH5Te4kClUr4shLGg4LV9/PHLpwfZ6/AO9CDHk",
-	"Cuf8Csh3p3GsUbjYnANgYm2WVoezmkckyI1G6rGQYOQ5igm8dlFJlBfHEneXUo4h9rqYDxKmeaBFmtqt",
-	"GW9pDFln9NZfXbpxN+xESLFeyULDyq771hILyedINpk3HMEPibpmx6NRmH0SXPp4JChGwKI5jJiBldQG",
-	"dl996/JgD0pLrhG4ujWBt4306o0h9SZI/3P8wbZVj4/l/G+4drHgXMxlD9gySr0po2iUzCDPmLBIAww0",
-	"ZvPxUlq7otqvyzNmLPKQefL6CNjC8vokEocZt3+BYdm5j6SQ8ANbH9h/gKwDl/BrF2ldZRpUW+YaRidL",
-	"nm/ZZyIxl+qSqVQ380ETlmUaRs77FIK2Wm9ICVZ6rQ2utvzKuZpEIhLffFMGvB+90ZNvvoG3F0iWgLv4",
-	"99f/DxKm1BriZphm7LqLyVKiBk6RcJEo6wFoYL4iQAhSAPov+sDOkVf2aJQk2luOUxTmyIz9HDAdCR/Q",
-	"XodzxsCFDwo8kylHbZk7IXr6gFLPHxZPYXc6baQfR0Iqt3HaTNZ3+eyQKy5c6Ofrk8OjI+f5yDOWuKWm",
-	"WehACvRkswKNwvh8BEu5+LUP6aQr+yWzO28by7kVQedui6vCBU6uI9EW7K0J/GOjCgBFe1qalWLGvGPW",
-	"00dX2g2LREvMWGLKSFsn91YOaGCxF4WYls9KdrYmEG8vKS4gjgQlIW9f7Gx7b4OOKYQnL84ynkyg2gMi",
-	"WfD5ta6dKkN9z5OMEL7BZNVcVtJVBnuSS5NuR8E+fInILx4FIURloG8UhJGIGsG+7q4Pe46C6+u4SlLV",
-	"sf1+TyA0lBxNyR6R8Cmbuur67i50Uz+IWVmaAquTMDKuTSSoGEG8Ha/0It6OaeXfOoCznjzxBoT1tDCJ",
-	"xKdmZKpu0PLGfMcQmEs9ARcoDHvTV5GIu1HD3bTJOu4V6rDXCXQTWrXlCerNK1d7oJXc6r7LypTWal+g",
-	"jTVOfr/5hliJkmRIIApSpwFFmksujJ21KhFmy/bF0cS+EAnS/trxZHDkdF0o72VakqDkhjbFFoplMM+k",
-	"RZlR/HI6mcYeSEWxou66pd/ejYKX0yiw8+cLLvhvKiQ3vNuQJAgiBqYYagc9kTDtZd3lZ1ZTvvMSelI1",
-	"iXCNrMRmvqanXuUrLSl3/OMhvHz58jv4dHpYdZ0mAK9YYrI1aH7V2GOFlC+40U6oGcT/ikEX8zm/CsFp",
-	"s7vT3W/H053xy+np9M/70+n+dDrZ2X259+rbf8WUtbymSiwWT3xzvmuNqiMEhR8/nJyCRQ2/IKK2qm33",
-	"6vaXOtzjetsHChuTlcBTveE8nBZ83HQyAfFGqZMYRj31WCKxUZBly86ZW2vQqUVEMWdJr1q2WbkK0mqw",
-	"JoiKhDZUpsVZRYQFxABkedjV3v5xAAxSPp8jpbqXn6ENs9okscuBqIHgO6hLGjj1xXBjDWdSP15/PArC",
-	"4AKV9pVnJtPJlLSyHAXLebAfvJxMJy+9mUaapwdx++cC+6q8eAx/7ftgl8xyFUmWmJy7OiNrSDFHkdLk",
-	"BtSiCy49SoN9+2UfQ7ZRkmN3On2w/D3fQl8RDqeaFfnkIfPcvBYf7P/8OQx0sVoxtQ72g3f8AgnJiToU",
-	"MbnQ1jRYoWHBZ/uq5VWWrrjYXiTbqqAx5lL3UP+4ENrrRs3YWdBrkSyVFLLQ2dqtNX5+apcg1U5AkWoY",
-	"2UmzOBcJd5vCbxW6TBOf+VDqEzHdpdWQ0ZIVlsG8UiP44GKLLJGovjAaDN8lQXJdKSs/cAG5kgvl1DvP",
-	"2bsvI9GsHgHMgBRUEEeUuX9S+Q0/kqXajqGdSBKGNtepQvx0WCf7lElXD8Jsrdjo626tmYdk7Cp8fSjr",
-	"2JL3RTmhD5hquzfdGXqlGux2K//YvrTz8vaXNqsk2Pd2d29/r5P8Sy/eocG6Vsp1GLxyk3PzG+3iICTx",
-	"lYwfFy47csHUGVvgOJFZhrR+usloSD3JeY/Y1242D7sdxKwi1R+Vtcrdx37Wss+lRUaJthTv81tz16+e",
-	"ujc0xjMXp+LnD/z8kQNpYOK8bjE4YRYp3/ln2kXsfu7vbv3Itiuwdh3e+qCvhmef3PCNzlmmS5PR22hb",
-	"hN6dPGMdQmxUgXEztdjqqLQ+OM1JQ7yzPbXa2Br1tpD2Lym25Xwekz/J5XqVGZoVhu8OlxWro3h7Cr9R",
-	"53v2fz4/Iuc3An17eP+DQNontgarJ9tvjqtfi4+/WmQskZxKwTIHBVnF6KW0lFc+X4cDqowLYLdKRW4V",
-	"VG3IJUPh+9YioqCujF+ghkrxJ8UmYQLOEBhlzlv9R4LAy0hYrvUGahXZEN9ZXYAPKkVFufZWTdP7EZG7",
-	"dtZUThNf5IGyNMNmfUUYWX2ciodZzX+rTwVJGhUQ7g0LG4UlnTg8vCrTV6WhV6PZeWDhG1p0BF56DvvN",
-	"ZW763e0vVWXtfgvl51cLt5t9aypvrBO9wt1eDLe/VJJ37QQ+Q4N9fv9OsQuX+0dF98h7Wuew1KbuhrOD",
-	"Qvuxkfqh7WK0UY7PV4MtP+eacVFdbTu6XUyxN7Wk16hwY6wkekNE9vqC6FxGzqgGo63fnq/3bn+pKg/3",
-	"NYLwAHqaJZs1QYe5MRzUnYfmZ/pEEOaZcVSpWKqSgP++yf/Vc/kTmtsm8p4Kc1n49/rzMCJt007EtkLm",
-	"InG+toUhheYYWaphruSKlCOvylTxIz6Gr8a2CbxulTJsYN1eJDarGlpoE1KMFS6KjCmqlyPF+NPpj+O/",
-	"uNcHtwW6jhBkqRvQjy5W5THUiG7C2XV7c9waHY/pJmnWiBgQy8ulzNATX4OjpcGrh/WZ3EFYGpWInw7C",
-	"/+tUE8tLwGiC3Jy5INRs7YSOfZ2i4mHhUnGnqjw4LpSGTs7Isd+oiuFiHS5QUeMaRhSDRz8UXHLhCmC3",
-	"ZZfuPrrwdkJjnlh2qxDNHsH9Rx339iyjvzcZJcbpF1IujLyTkJZBA7fuQbmIgMamqX8zBC6qy27vXFrz",
-	"/gCEhJwtuHDxFx3hyrg2H8vWH5G9m4m5A0tTSYSn2aIqHTodUurBDavKKzM4TX/DtaYI3JLgbhacicfT",
-	"CbxlyZKKXr3QEDsHOO0z+ZDktNqRZjoSXED809ubtoLjCbx12RANl5GQBtZoSpcupm6rioskK1JM+9Qj",
-	"ywUn1eie3nnbPMvE7TI3aeL3kEcxTzN0MaNOs7R/14WKXYKIvVZWoac6xWR70nb2hteW63KLDkZCWtE1",
-	"qLhYbA37cKsY3+EjFx7TY9tMLLrFZVuxw7PTtnba6gaLlyJeX7uL47ZRaCSEQmSoddP5Wu7+CudwoZDT",
-	"ttsnjETHYTOXCriZwHtZBzBS2KdL6vZFRF0ot9KmEcUYCTu2e+wQb/p84WtdvrT1nbH1VlgVriqzT0d7",
-	"0+lWdWhEJuV5kduLe1ubJ0fQx27wGp9UJZJ+x27jjVq4j+w3rhIChx3HJY+OmgtMhZ0b6Yx0UxTZAztl",
-	"fq/a5R/Hmw11fbE+qNtUaVpqxU2e7DeojZJrDdzoRrx1CFrOzdi9pVun7dRFmdxLZbHnuYsALH/qChys",
-	"rmQm8NpXhPQvN51Fw27pGjL+IH7ph3Mz38www57mQZJPnwr1fD/DsuaXLlXGSoWsfJTluTq+Ht8f1RN9",
-	"21zfb72tjz+rvNG3hq7e3/HUbGVIU2tUWofvYcWuRvWFEIS83II/QVVoN55YW8H/8BkI38M0bsadH1iF",
-	"rYSy0rV9evqutU/Xf9QVlZIvY/68TUK79u13SmuluyN/s3YWia56FjYGFNeaWFMFs30f1Lvcy57Sp6fv",
-	"fq+qV6eY81N7624GpCJPWSPP6Vm1+h+hWjmmq9HzhQYnIvdWsLbrPLPthnd80K90WOetxfWr8QTeNFzr",
-	"ZBxSBXZhVShK+KWEKS6qlKlsfeCzB+vtORcHMHEJSz79p7lTR6nXFJQvpBjXZTA8AEbi1XQXmocYDXmY",
-	"qgMpuqiyoZjdpdRGeXxvPIknN5/k2RNvF/RlDD+m66ZzGMcAcviDM54Row8xnlLy7Vt3aK4+aYzeuAOk",
-	"bZ4ER+/dgXTlcV49Ti5WF6dpoFGrwtFjKnVNMJOXwgL2/ZHshIpPOMtRsUuXy3z/gIEanpoHmfr0YJdJ",
-	"eRe4KsfxY1nZ4j6Uax1/fE9UkYlBM3aVONrocmtZkH5A8dXkHDnbqOJDBcZvuHbnWPSVT4ld2OkKhTmg",
-	"j1ls/b6sjkfbt7RAaFzYZ8pCefGB94VSYKtdWYQ0kGeMi0i4/GFKO3RZ00xQkt6r7/7yZ8cW9t1vvqfw",
-	"hBcvXFM5qsT2FkUiU0x9inAjKX/gbOZylO9QLPqKC5xYc7A+TZz/QjsD5NJsn9R+l9rNz0D9DNT9QP3G",
-	"Iwow8OVyfkucrnabh9x8wxqn9+S5YbiDZ1u10ZJCadI0G+AdCcKIEr07CAyfRMbPXUaKg+w3b9+9PX1b",
-	"5ThrtyVYqZxlDiYwctsN+wOfHMAfLurDuyefVcFnhLkbwpSOXNKU2nJ5E9zcT09rK2RhR+VyrdOqz/0h",
-	"+y7KcFj460/GdNB/M58qpM1U8s9LgZHYc8UU6gPkBsM9f+eS/xyr+YwIj40Im+Gjj6N0hEFvwcxBBLl7",
-	"dGgVRFHFhfVEhj7HhD5jwX+ja/m/BEM64a3DIHJn68MVMHqcHcBB2ImrGknb1pIfp8ywqg6TL4JKR4mP",
-	"uKHaf5EoPRGNUMEt8EWBnKZiXDltf/Y4/aXpeIBEukMtkVtzJhI+GlejSBuKjovnytBoX9eOCrAa77ax",
-	"vxlfLA2YpZLFYhnWJ4xGgpOCRUVaXU6wnaNVLhVTa/f6yNWxXWJGR5+7A1q22q595ertiEg4JaurgU3g",
-	"Yw9QKwRfMj3cgGkXbVqiuKHiiqKsWcXO5AW2Ty/3dzrVn/r0OvfsrYjfM9N3B912ld4nRvxWpdwe1Hf3",
-	"n43CZ9h/ZNj/lN/JWXUz5J8j5izjF/g4UH9icXMzoBG+ByEv4U/QPCssnsB7X9ObENrHBYWu0nckkiUT",
-	"C9Stg/opHvdMpusD72QKgc+pFGvYWA/6UKoa9lNERt3kQPJnwPyxApw+Sm3sG+6YFn82y1dt0udUG3Yb",
-	"rzB5fF3FNRZPgAqeuVMBxEbh+kbZkCN/OJc7ASyMRLWdb+pzGOg4KDqYfgKH9ot15U6FVR07iH2p2X1w",
-	"NXS6ceIUou6KsDVK6JbO2c04JRjtTXe2wrLjkWgHIJVx4o0v0enpcX2BNvV0kbviavFWFfkUiVZgOnmV",
-	"G/VCR1330FboQq9c5HokOmFX9uOeXERDGL2avtx+RZFTVV3hdlfrOy4A376yu/1qujcQU4WJm61HMlO7",
-	"B7w9sdbSOXVtKLihPMnOF9F71mKetZjHdYAVAjxQ0tkoX6nHUHHwJ1oHqK1yGWgdbONsQIjPmF7COEti",
-	"YJRqVIhc8Que4QLTSBQalVVdxPgXVJLOmLkN7jfjTu1351JFwpOuEtshdKMjgx4J3DonOj21D27jOKSh",
-	"CpRulqgG5TO0PUPbk0Abc8cWlMz31fBmZP5IFhqdztDOFDpoKrVhMyPIopxzIWnD1hOoYsnNJBJfa4zZ",
-	"wT2ZHVYee9UDEif1aVJ/LHvMDrwVM+2N7yGTrJ213z4Y5ufP1+GX9gkrdMlyoHMoOtYtVBbsB9vEmb6R",
-	"L1UdTqQjfavfdeONiy35aVwvKzc0Lrkqqdefr/9/AAAA///aZ0u10aQAAA==",
+	"H4sIAAAAAAAC/+y9a3PcNvIv/FW6+DxVHmU5o5Es57+RKi8U2c76rNd2WfLJng1dQ4jsmcGKA3ABUNLE",
+	"pe9+Cg3wNiR1sSUle6I3toY3AI3uH7ob3Y0vQSJXuRQojA72vwRLZCkq+vMjGrU+nBtU9leKOlE8N1yK",
+	"YD84xkSKVIORcMG4gVOcS4Wg7CtcLGCUIM9AziFO0TCe6QndmjH7udlKx7ANO9PpNIQU56zIDOxsTYIw",
+	"0MkSV8y2Z9Y5BvsBFwYXqIKrqzD450f8T4HavEm7HTpZ2tbp9jMN/xz7R8dv0hCkAgYLFKiYwRQ+fXrz",
+	"8nyvtzVtFBeL4Mq2ljPFVmg8MY4KpWUPId6LbA3c4ErDxVJqBJ6ClspooKGCWXIN5ywrEEZmiZArPOey",
+	"0JCzBT7TEAu8NLOEvh4TCbj97H8KVOsgDARb2X65+9f2OAzepLjKpUGRrP+O625Xd8Y7u3+FZMkUS+yw",
+	"aHp+PRz/i41/m45/mI0/xweAq9ysYYVMaBASznA9geNE5phCjgrkhUA1icSbhZAKU7hYogA7Lo3qHBWk",
+	"XLPTDDXwujOTSJTDctxVj6vR5bHt8/UDfMtX3HTH9YEtEDT/DUPYGe9OpzDa290FWRjNUxwkaUYfazbo",
+	"OTHYfzENgxW75KtiFezvTu0vLtyvnbCPMd/K5AzVm5f9bJnRXcsYo9j9PY7hL7CzC0u8bMxH3dWcmWWj",
+	"p/TOjKdBGFgW5wrTYN+oAq8n1wdmlh+r57tUM0tQmDHDz9HKsZ3FC6nOdM4SnMDhqZZZYRBsZ3QI8WQS",
+	"A+qE5Va+Ww+HkXj36S2crg1qYCKlu46RXHeACX2BCvamU4i5OGcZT2f2u3GDNzbmx9PgLgM+ZiI9lZdD",
+	"86DdbTcR/sfdZsK/dNepuLIP61wKjYQlP7HUw5P9lUhhUNCfLM8znjDb5+1/a9vxL43P/v8K58F+8P9t",
+	"14i97e7q7VdKSfXRN+KabBPgp0JzgZqwiKfUBIzi+scM7RfirZDmu/1Ua8bCSFxws6yBfc4xS2Oa9wbY",
+	"My1FvOWgN2E5O+UZN2sHFX4eUokWY0wk5HyOCkZx/eBMSDPTRZ5LZTCNtxyfNBanJsIPEcc/vt1YN4gy",
+	"R1LMM548IvXjxDcZw6iBjBZeYcWyuVQrTC2xFBYaU5hbuglplqjKVS2scEREotAYwooJtsDUX98KoWTq",
+	"GV7mljNj+8XqojHZjIs5F9xgfK/0/PnoYyGE5fVHI+gh/HwEyTrJELgGlilk6RqU6waM4kUy8z/irYOS",
+	"L2PgOhLxz0c970zgQ4ZMo1NnLP0tqyaFUiiMb8lIsH3N0OAkvk8CvhEGlWAZDfvxiPhJ4GWOidWJ5oxn",
+	"hUISdteXEhAOiBAr1Nous1w7RYonk/sb/jtpXstCpI858jMhL4TVPu1skuhZBZYvBCjUslCJpYUFobnt",
+	"mcVFBiuutWWvOc8wEqPY/j9rPUNiC4X7Oihp18/mZ6AJnfsQ2aEDjT0K7hnkPrB1Jll6IuVbphb4eLS1",
+	"S+2pTNckZKfSKheVfvhMA+ldMIpz17+ZkXKW2R7GYb1+0EMzUiicUnxPRDlGrbkU76T5aIX/cYmiCmH4",
+	"CiHlqV324BQTubJWi4UhLoBujmLt+kiMRffskltRplZBmvTaMK66nES23Lgy5q6jWcPsszbXt1B7yfNH",
+	"hrQmnS2mYRrCBdNQCIUsWVrbxAmp1UfRzoPQKDTRfcnzEvTukeVO+AplYR6XBAnLslKnL8lh/0mtWQSj",
+	"2LhO3etAPwlWmKVU/Dd8RCT/h8dkaRUjUlMhUZiiMJxlGkZx0ehWZ7y//PLL+LAwS/t4wgx2DYf4J2SK",
+	"tDCWrX6MglO2joL4BkP1W8j4vyvN+zXx772Rsv7wjUT1XQK9ZDkCyUSvsbDfWBIxo1W08pqEcKGkWETi",
+	"fx2/fweWRmFD1bUXQ8uMYzkfKyYW6J0kUlXfXBWZ4TlTxn7UTOBkiZFwrham0CJmpddZ48P+pn5NSlSk",
+	"X/o+dd2rct6dT0ghM+iM/4ZBlyuZozLcGXua/4Yzt56tTrv89a7IMkKkU20VzUKjbq+X3ithGdfSjhnn",
+	"e/h+L2g4Kb5/8eL59203hSiyzMJdaZ72uC38JXn6b0yMBXs3IG9GD46o9kd0RnNoDEuWzumFl06RrO0W",
+	"bZClIOdWQpkhv0BlxEiBdogDvS5lK7RdsWpXy18T5GuzlGJcXthk5w/uHeDpQVM9kwL9QqBhbzq1zXea",
+	"MyYbdn5aYM0gdtaWnjETH4AdQAhTO6UCF8654r1peI6qdxq/ZqpecoWJkWr9lmvjTa/2NKEwyv9JQnMT",
+	"PrzmGb4SRq2Duj2mFFsHzoFRejt+rb78uadfhC0/SadbtTuUyBRvhfdH9kECJZJjgr005Zb6LPvQ+KYj",
+	"18bkGFUkprCLu3//AOSKG1N6K8kx1Zjsuu/eyOlO+N+KFRNjq4yRAmHw0hyQCqeNvdDLOd5s7xWTY7Yq",
+	"8Y45cW9CEpTOInAg1PP5jQkhytb9bzU+OElHfjo2yUdDXLFkyQXWY3aLgG3IdgeFRZlfg80lgdxmtbMo",
+	"CIMhl04QBs2V2YnFKU9TtGBdWUz2esvKomGapUzpEssyeUFvlw4WuzK3vSCNK00XSBAGHRMkCIPacRCE",
+	"wX8KadgMLxPElD7UNo7tlyul0f7Y1NztxHn173MPi7TX4V6fpSM7inPMZE6kb8uUY/GBbQkpYG5X4wup",
+	"ztyX9D7EbaMTRi1rdSu0D/yDKAzvpInEoSNxFMQhcWpNIJIDsnnt9YxrY7G94Tl0a/Vob3eXDJKrMMDS",
+	"GrgRAwhCOsBDr/dy9KVBkZ6cvB1ctZCemJ2ur93MYml6AKtCW+sMcqk5AfhobzoF8sZdcO22FDog3gPa",
+	"ra5Xzfd132LvUa3kbeJmdeMmGHAPDrXg0L3zfa5nKVeNz59KmSGjCeN6Vi633ZsrmfI5x3RmmbxL1k+C",
+	"XzqjlgvQjsYt0qWysKve4AIoitWps0Kd//1LjzpgUaarhjT3LqziwVPnhbAUYlz0YmpIqtqAhjaXClK/",
+	"5HLUX7uMN2eLxhSWOwwlocNyOnx3NqncN7c/H31Ei6rdqU0L5dDZLf83Mi1tVBSZub3W8PPRCdNnH+mt",
+	"ruIQBkYals0SyzLOluk26R5x+DSw89ukW9nDzW9vfChsDX6AbIUYxAvD9JnucoOjNEiLr2aJGoEehJG1",
+	"uFHY+U/9JW14llnze+ug0jntpHvzxe2g0k5TSegORw6wVK2W9Qzq2DBT6D59kDo3IOdCGyYS9OpKpyO0",
+	"8J2zbObluH8mua4Wz95WKpr2q3O34TQ/uu7QOzqqG22rU+1x9oyq7GI/u9j233kkKjUgnmY48wu/VYyc",
+	"zjHzGkcQBlLlSyZmzgiqf1dI1KsZtKSquyA4jp8lsmgtC42ZqKVpmLk2RVWf8Ty//rOWOrMBMN6YgPrR",
+	"cKPDmy1VvR2m+lfw9AA/9LXxN2SZW0Y2TPeq1XK25VnPdG205N/qa8i5CroNnbLkDN3+R9lS6ozsc5kV",
+	"LdSvp4+MaExnzLSgPWUGx7RUbL4TBpfjhRz7iyd8hdqwVU6C2y/1GdNmxpIEtb6nhry538VV53pIga/y",
+	"jCfcZGtac62NXu4XM5FW+zW0j8JNYxlv6iWukdnpetbYsd//crN34QZnzUdMpErJW5GtnQWIYi5V4nD8",
+	"rjohYVBJkaFuhxV3bHavxQI9kzXMgW9534pXIcWtFn7Pyz040ohougXRN2lCbbc/MjyQj9gKpWiPp9QN",
+	"r2+Qnupr4UPtadqA39Kk3aTbjQg7tLjaNcTU+wT91omcAxcsMfycm7WPLrtY8mRJm9JW2+UaFCYZ46tb",
+	"8mMY8JV3ePT4L9w26I2M4On0sXq+l81dQ83Phm1CbpDhmhm5D+4tJ/cmV5f72DWd+dgk0waf5EWPAnn0",
+	"4RMkUqGG0YqtrZk5V3ZWrTK01W8edcyhFa6kWvd7DBIp5nxB/i/3mNtxDeEc1SkzfAUjnCwmEO8s3HbI",
+	"DTalHUTVYi8hyPn66hKTl8ywPsMbk4L08EqxuLPpFAZnqARmM2WXEvIfdQevCqzjEUm1yxVaKVmyFFKO",
+	"qY9N49rtjykmrGXKYK5QL+1SE4KWgExlHBXYddwFPHjfdHehkYXJnchey2tEoPfu2a5foE2d6qM9Q76e",
+	"+oM4mPQ6+tyL4Lj3ADwvbjpHG1jWxCfveH8+DfvBatLcnHh+iwjKjjfzprH2a8ap58Cbp6Pi16ZXqm9r",
+	"RoAuaFENATPt3AhGsQTtsuzi2zxpyiCZW+1j1KyzwcV4acDdDMEovlphWkbl8jmINi82NBfXye4HXzPb",
+	"60ouLHFBMa5d0Eu1KdzH4JuKrW+iwaKl55PoPjxl76vB3t6P39jJf6Y9RcB9uIKyEIRFkixbQ/wlCgxe",
+	"mijYh8lkEkLklhxtL/z6xf/azsXCXoiCqJhOnyenTOP3e/Q3RsHV56u4koT4y1Xcu0vgt8du1gu64/Gb",
+	"V880NJ8FpstAs2zdwO/GtJv65SYi3V7zuE9jod7v6tkpYSqFk5O3kCJLMy7Q7YgNboE1O3C9zNzdeiF9",
+	"4rrOvvR9bClT9q1ejcqPhCTJav5MbapZ9zKYa3ZXnc4LK7tQ2NXMQLxdBWH7vUfnmfIs43dehYRMigUq",
+	"wEuujb7rRmsXbCrD+Dqg9YJSe2y0kfnMhQbf+K6R+Uf3ZK866XtQdzNshclvaJYtO6nBEV0eaXfy87D4",
+	"34cSWiLJzTbUZui+JtCIfdpIFa5q36LEkiavlpszXCyAtuWXrNDGse7D2Gbtid9wlrnJU8aJQblN5mK1",
+	"agdar8fjeIlZdoOqs1ox0Q8HyUWPSP0i1ZklTOnbXw+nRLSQrJ0scRt5ekz9yRGhd2pqEvZrUAO6UHs1",
+	"poe8PqQNE6lF/eZFS41bUQUvuZn1K6jjnabWQkNqqytfYUUMaV3H5SA2NK+7qVpkgfC5w147MqdtcQ3T",
+	"b1Ovair1zinJ2fu/P4ID0zVlwTl3JthN7Wn/6Lc1Wq0FXfldtnJKrGbll+6MaQO+eS+6fA7cOCWkvNMM",
+	"Zig0Oeg9SBmTVTPw+Rac/CnP5DXOqHItrZj2lAtG+U633NM8YWqBxu1oXpO2dYwihTohk2LUY/ucNgrZ",
+	"ihyn1lbRuZQZF4ubPQB+eR30k5UD78eTgcHYxYpUd/4bpm5QF4obg+IOO7M/UcKZwgT5+a09Xt8kE9V2",
+	"LXWojxobUZZvDK56I+h6Ik2j4FSmawq0iCOXDhcFLocnonbtr7l08Rhw6hjfBV4KtkIYeS3gdG0Q5Hyu",
+	"kQIy2kGXW027oUfxWOnFNQbFZp+dJ8kHbNp+c2FmOVPlT/f+zL5sfy5ID1Mzs2Rihv8pWGavZqj1xqV/",
+	"aylmPpIovplFLT1d1/2Tt5iZZtzNUEzNrbS4vhnvIey9hL6UMXG9A/xFcYOvySc5qB4NRZKEd/GWh9dE",
+	"mlgJw6RQ3KyP7aD8BhcFUR8WQ1jQcFoefnjjso7t9TL6OoZc4ZxfAvnuNI41ChebcwBMrM3S6nBW84gE",
+	"udFIPRYSjDxDMYFDF5VE6XYscXcpkxlir4v5IGGaB1qkqd2a8ZbGkHVGb/3NZTF3w06EFOuVLDSs7Lpv",
+	"LbGQfI5kk3nDEfyQqGt2PBqF2SfBpY9HgmIELJrDiBlYSW1g98X3Lr32oLTkGoGrWxN41cja3hhSb971",
+	"P8fvbVv1+FjO/45rFwvOxVz2gC2jjJ4yikbJDPKMCYs0wEBjNh8vpbUrqv26PGPGIg+ZJ4dvgC0sr08i",
+	"cZRx+xcYlp35SAoJP7H1gf0HyDpwecR2kdZVAkO1Za5hdLzk+ZZ9JhJzqS6YSnUzzTRhWaZh5LxPIWir",
+	"9YaUt6XX2uBqy6+cq0kkIvHdd2XA+5uXevLdd/DqHMkScBf/cfh/IGFKrSFuhmnGrruYLCVq4BQJF4my",
+	"zIAG5gsNhCAFoP+iD+wceWWPRkmiveU4RWGOzNjPAdOR8AHtdThnDFz4oMBTmXLUlrkToqcPKPX8YfEU",
+	"dqfTRlZzJKRyG6fNGgAuTR5yxYUL/Tw8Pnrzxnk+8owlbqlp1k+QAj3ZGqkTXApLufjQh3TSlf2S2Z23",
+	"jeXciqBzt8VVPQQn15FoC/bWBH7ZKC5A0Z6WZqWYMe+Y9fTRlXbDItESM5aYMtLWyb2VAxpY7EUhpuWz",
+	"kp2tCcTbS4oLiCNBuc3b5zvb3tugYwrhyYvTjCcTqPaASBZ82q5rp0p83/MkI4RvMFk1l5V0lcGe5NKk",
+	"21GwD18i8otHQQhRGegbBWEkokawr7vrw56j4OoqrnJfdWy/3xMIDSVHU7JHJHwmqK66vrsL3dQPYlaW",
+	"psDqJIyMaxMJqnEQb8crvYi3Y1r5tw7gtCf9vAFhPS1MIvGpGZmqG7S8No0yBOZST8AFCsPe9EUk4m7U",
+	"cDcbs457hTrsdQLdPFlteYJ688KVNGjlzLrvsjJTttoXaGONk9/vviNWoiQZEoiC1GlAkeaSC2NnrUqE",
+	"2bJ9cTSxL0SCtL92PBm8cboulPcyLUlQckObYgvFMphn0qLMKH4+nUxjD6SiWFF33dJv70bB82kU2Pnz",
+	"dRz8NxWSG95tSBIEEQNTDLWDnkiY9rLu0j6rKd95Dj0ZoES4RrJjMw3UU6/ylZaU+/j6CJ4/f/4DfDo5",
+	"qrpOE4CXLDHZGjS/bOyxQsoX3Ggn1Azif8Wgi/mcX4bgtNnd6e734+nO+Pn0ZPo/+9Pp/nQ62dl9vvfi",
+	"+3/FlAy9pgIvFk98c75rjWImBIUf3h+fgEUNvyCitqpt9+r2lzrc42rbBwobk5XAU73hPJwWfNx0MgHx",
+	"RgWVGEY9ZV4isVHnZcvOmVtr0KlFRDFnSa9atlm5CtJqsCaIioQ2VP3FWUWEBcQAZHnY1d7+cQAMUj6f",
+	"I2XQl5+hDbPaJLHLgaiB4AeoKyU49cVwYw1nUj8OP7wJwuAclfYFbSbTyZS0shwFy3mwHzyfTCfPvZlG",
+	"mqcHcfvnAvuKx3gMP/R9sEtmuYokS0zOXPmSNaSYo0hpcgNq0QWXvkmDfftlH0O2Ueljdzq9t/w930Jf",
+	"bQ+nmhX55D7z3LwWH+z/+jkMdLFaMbUO9oO3/BwJyYk6FDG50NY0WKFhwWf7quVVlq642F4k26qgMeZS",
+	"91D/YyG0142asbOg1yJZKilkobO1W2v8/NQuQSrJgCLVMLKTZnEuEu42hd8qdJkmPvOh1CdiukurIaMl",
+	"KyyDeaVG8MHFFlkiUX1hNBi+S4LkulIWlOACciUXyql3nrN3n0eiWZQCmAEpqM6OKHP/pPIbfiRLtR1D",
+	"O5EkDG2uU4X4+ahO9imTru6F2Vqx0VfdEjb3ydhV+PpQMrMl77NyQu8xY3lvujP0SjXY7VZas31p5/nN",
+	"L20WX7Dv7e7e/F4n+ZdevEWDdQmWqzB44Sbn+jfaNUdI4isZ/1i47MgFU6dsgeNEZhnS+ukmoyH1JOc9",
+	"Yl+72TzsdhCzilR/UNYqdx/7Wcs+lxYZJdpSvM/vzV3fPHUvaYynLk7Fzx/4+SMH0sDEed1icMIsUr71",
+	"z7Rr4/3a3936kW1Xt+0qvPFBX2TPPrnhG52zTJcmo7fRtgi9O3nGOoTYqALjZmqx1VFpfXCak4Z4Z3tq",
+	"tbE16m0h7V9SbMv5PCZ/ksv1KjM0KwzfHa5WVkfx9tSTo8737P98fkDObwT69vD+e4G0T2wNVk+23x1X",
+	"vxYfv1lkLJGcSsEyBwVZxeiltJRXPl+FA6qMC2C3SkVuFVRtyCVD4fvWIqKgroyfo4ZK8SfFJmECThEY",
+	"Zc5b/UeCwItIWK71BmoV2RDfWl2A9ypFRbn2Vk3T+xGRu3bWVE4TX+SBsjTDZtlGGFl9nGqSWc1/q08F",
+	"SRoVEO4MCxv1Kp043L8q01eloVej2bln4RtadAReeA773WVu+sPNL1XV8n4P5eebhdvNvjWVN9aJXuFu",
+	"L4bbXyrJu3ICn2FfjZjDzsd97h/V8iPvaZ3DUpu6G84OCu3HRuqHtovRRpU/X2S2/JxrxkV1te3odo3G",
+	"3tSSXqPCjbGS6A0R2esLonMZOaMajLZ+f77eu/mlqurc1wjCPehplmzWBB3mxnBQdx6an+kjQZhnxlGl",
+	"YqlKAv77Jv+b5/JnNDdN5B0V5rKe8NXnYUTapp2IbYXMReJ8bQtDCs1HZKmGuZIrUo68KlPFj/gYvhrb",
+	"JnDYqpDYwLq9SGwWS7TQJqQYK1wUGVNUL0eK8aeT1+O/utcHtwW6jhBkqRvQaxer8hBqRDfh7Kq9OW6N",
+	"jod0kzRrRAyI5cVSZuiJr8HR0uDl/fpMbiEsjQLHjwfh/3WqieUlYDRBbs5cEGq2dkLHvk5R8bBwobhT",
+	"Ve4dF0pDJ2fk2G9UxXCxDueoqHENI4rBox8KLrhwdbXbskt3H1x4O6Exjyy7VYhmj+D+Use9PcnoH01G",
+	"iXH6hZQLI28lpGXQwI17UC4ioLFp6t8MgYvqsts7l9a8PwAhIWcLLlz8RUe4Mq7Nh7L1B2TvZmLuwNJU",
+	"EuFxtqhKh06HlHpww6ryygxO099xrSkCtyS4mwVn4vF0Aq9YsqSiV880xM4BTvtMPiQ5rXakmY4EFxD/",
+	"/Oq6reB4Aq9cNkTDZSSkgTWa0qWLqduq4iLJihTTPvXIcsFxNbrHd942j0hxu8xNmvg95FHM0wxdzKjT",
+	"LO3fdf1jlyBir5XF7an8MdmetJ294bXlutyig5GQVnQNKi4WW8M+3CrGd7i060N6bJuJRTe4bCt2eHLa",
+	"1k5b3WDxUsTra7dx3DYKjYRQiAy1bjpfy91f4RwuFHLadvuEkeg4bOZSATcTeCfrAEYK+3RJ3b6IqAvl",
+	"Vto0ohgjYcd2hx3iTZ8vfK3Ll7a+M7beCqvCVWX26WhvOt2qzqLIpDwrcntxb2vzQAr62DVe4+OqRNIf",
+	"2G28UQv3gf3GVULgsOO45NFRc4GpsHMjnZFuiiK7Z6fMH1W7/PN4s6GuL9YHdZsqTUutuM6T/RK1UXKt",
+	"gRvdiLcOQcu5Gbu3dOsQn7ook3upLPY8dxGA5U9dgYPVlcwEDn1FSP9y01k07JauIeNP4pe+Pzfz9Qwz",
+	"7GkeJPn0sVDP9zMsa37pUmWsVMjKR1ke1+Pr8f1ZPdE3zfXd1tv6VLXKG31j6OrdHU/NVoY0tUaldfgR",
+	"VuxyVF8IQciLLfgLVIV244m1FfwPn4HwI0zjZtz5gVXYSigrXdsnJ29b+3T9J2hRKfky5s/bJLRr336n",
+	"tFa6O/LXa2eR6KpnYWNAca2JNVUw2/dBvcu97Cl9cvL2j6p6dYo5P7a37npAKvKUNfKcnlSr/ydUK8d0",
+	"NXo+0+BE5M4K1nadZ7bd8I4P+pWO6ry1uH41nsDLhmudjEOqwC6sCkUJv5QwxUWVMpWtD3z2YL095+IA",
+	"Ji5hyaf/NHfqKPWagvKFFOO6DIYHwEi8mO5C82ykIQ9TdSBFF1U2FLPblNooTwWOJ/Hk+gNCe+Ltgr6M",
+	"4Yd03XQO4xhADn9wxhNi9CHGY0q+fesWzdUHmNEbt4C0zQPm6L1bkK48JazHycXq4jQNNGpVOHpIpa4J",
+	"ZvJCWMC+O5IdU/EJZzkqduFyme8eMFDDU/N8VJ8e7DIpbwNX5Thel5Ut7kK51qnKd0QVmRg0Y1eJo40u",
+	"N5YF6QcUX03OkbONKj5UYPySa3eORV/5lNiFna5QmAP6mMXWH8vqeLR9SwuExoV9piyUFx94XygFttqV",
+	"RUgDeca4iITLH6a0Q5c1zQQl6b344a//49jCvvvdjxSe8OyZaypHldjeokhkiqlPEW4k5Q+ctFaO8i2K",
+	"RV9xgWNrDtaHlPPfaGeAXJrtA+BvU7v5CaifgLofqF96RAEGvlzO74nT1W7zkJtvWOP0njw3DHeebas2",
+	"WlIoTZpmA7wjQRhRoncHgeGTyPiZy0hxkP3y1dtXJ6+qHGfttgQrlbPMwQRGbrthf+CjA/j9RX149+ST",
+	"KviEMLdDmNKRS5pSWy6vg5u76WlthSzsqFyudVr1uT+730UZDgt//cnYwkTczKcKaTOV/PNSYCT2XDGF",
+	"+gC5wXDPP7jkP8VqPiHCQyPCZvjowygdYdBbMHMQQW4fHVoFUVRxYT2RoU8xoU9Y8N/oWv4vwZBOeOsw",
+	"iNza+nAFjB5mB3AQduKqRtK2teTHKTOsqsPki6DSUeIjbqj2XyRKT0QjVHALfFEgp6kYV07bnz1Of2k6",
+	"HiCR7lBL5NaciYSPxtUo0oai4+K5MjTa17WjAqzGu23sb8YXSwNmqWSxWIb1CaOR4KRgUZFWlxNs52iV",
+	"S8XU2r0+cnVsl5jR0efugJattmtfuXo7IhJOyepqYBP40APUCsGXTA83YNpFm5Yobqi4oihrVrFTeY7t",
+	"08v9nU71pz69zj17I+L3zPTtQbddpfeREb9VKbcH9d39J6PwCfYfGPY/5bdyVl0P+WeIOcv4OT4M1B9b",
+	"3NwMaIQfQcgL+As0zwqLJ/DO1/QmhPZxQaGr9B2JZMnEAnXroH6Kxz2V6frAO5lC4HMqxRo21oM+lKqG",
+	"/RiRUdc5kPwZMH+uAKcPUhv7hjumxZ/N8lWb9DnVht3GS0weXldxjcUToIJn7lQAsVG4vlE25I0/nMud",
+	"ABZGotrON/U5DHQcFB1MP4Ej+8W6cqfCqo4dxL7U7D64GjrdOHEKUXdF2BoldEvn7GacEoz2pjtbYdnx",
+	"SLQDkMo48caX6PT0uL5Am3q6yF1xtXirinyKRCswnbzKjXqho657aCt0oVcucj0SnbAr+3FPLqIhjF5M",
+	"n2+/oMipqq5wu6v1HReAb1/Z3X4x3RuIqcLEzdYDmandA94eWWvpnLo2FNxQnmTni+g9aTFPWszDOsAK",
+	"AR4o6WyUr9RjqDj4I60D1Fa5DLQOtnE2IMSnTC9hnCUxMEo1KkSu+DnPcIFpJAqNyqouYvwbKklnzNwE",
+	"95txp/a7c6ki4UlXie0QutGRQQ8Ebp0TnR7bB7dxHNJQBUo3S1SD8gnanqDtUaCNuWMLSub7angzMn8g",
+	"C41OZ2hnCh00ldqwmRFkUc65kLRh6wlUseRmEomvNcbs4B7NDiuPveoBieP6NKk/lz1mB96KmfbG95BJ",
+	"1s7abx8M8+vnq/BL+4QVumQ50DkUHesWKgv2g23iTN/Il6oOJ9KRvtXvuvHGxZb8NK6XlRsal1yV1KvP",
+	"V/83AAD//45onp0opQAA",
 }
 
 // GetSwagger returns the content of the embedded swagger specification file
