@@ -100,6 +100,9 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 			s.writeError(w, r, tooLarge(limit))
 			return
 		}
+		if r.Body == nil {
+			r.Body = http.NoBody
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if rt.query != nil {
 			if items := rt.query(r); len(items) > 0 {
