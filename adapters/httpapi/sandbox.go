@@ -16,8 +16,16 @@ const (
 	maxLimit     = 200
 )
 
-// GetHealth answers the liveness check.
+// GetHealth answers the liveness check, pinging the database when a
+// Health check is configured.
 func (s *Server) GetHealth(ctx context.Context, _ oapigen.GetHealthRequestObject) (oapigen.GetHealthResponseObject, error) {
+	if s.health != nil {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := s.health(hctx); err != nil {
+			return nil, core.Wrap(err, core.CodeInternal, "database unavailable")
+		}
+	}
 	return newReply(http.StatusOK, oapigen.Health{Status: oapigen.HealthStatusOk})
 }
 

@@ -98,6 +98,9 @@ type Options struct {
 	Now func() time.Time
 	// Metrics, if set, observes every request.
 	Metrics Metrics
+	// Health, if set, is checked by GET /health (a database ping): a
+	// failure answers 500 internal_error instead of ok.
+	Health func(ctx context.Context) error
 }
 
 // Server is Bay's HTTP API. It implements http.Handler.
@@ -115,6 +118,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics Metrics
+	health  func(ctx context.Context) error
 
 	mux     *http.ServeMux
 	routes  map[string]route
@@ -137,6 +141,7 @@ func New(opts Options) *Server {
 		log:            opts.Logger,
 		now:            opts.Now,
 		metrics:        opts.Metrics,
+		health:         opts.Health,
 		mux:            http.NewServeMux(),
 	}
 	if opts.IdempotencyEnabled {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,36 +9,20 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/bayhq/bay/core"
 )
 
 // serve runs the API server until ctx is cancelled, then shuts down
-// gracefully.
+// gracefully: the listener stops accepting, requests in flight finish, the
+// background loops stop, the database closes.
 func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logger) error {
-	store, err := openStore(ctx, cfg)
+	a, err := newApp(ctx, cfg, environ, logger)
 	if err != nil {
 		return err
 	}
-	defer closeQuietly(store)
-	if err := applyMigrations(ctx, store, logger); err != nil {
+	defer a.close()
+	if err := a.prepare(ctx, cfg); err != nil {
 		return err
 	}
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		pingCtx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		if err := store.Ping(pingCtx); err != nil {
-			logger.ErrorContext(r.Context(), "health check failed", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-				"code": core.CodeInternal, "message": "database unavailable"}})
-			return
-		}
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
 
 	addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -47,12 +30,17 @@ func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logge
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("bay listening", "addr", ln.Addr().String(), "version", version, "instance_id", cfg.InstanceID(environ))
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	a.background(bgCtx, cfg)
+	logger.Info("bay listening", "addr", ln.Addr().String(), "version", version,
+		"instance_id", cfg.InstanceID(environ), "database", databaseKind(cfg))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -62,7 +50,8 @@ func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logge
 	case <-ctx.Done():
 	}
 	logger.Info("bay shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	stopBackground()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -72,4 +61,9 @@ func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logge
 	}
 	logger.Info("bay stopped")
 	return nil
+}
+
+func databaseKind(cfg Config) string {
+	kind, _, _ := ParseDatabaseURL(cfg.Database.URL)
+	return kind
 }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/bayhq/bay/adapters/docker"
+	"github.com/bayhq/bay/adapters/httpapi"
+	"github.com/bayhq/bay/adapters/metrics"
+	"github.com/bayhq/bay/adapters/shipclient"
+	"github.com/bayhq/bay/core"
+)
+
+// app is Bay wired together: every port bound to its adapter.
+type app struct {
+	store     core.Store
+	runtime   *docker.Runtime
+	ship      *shipclient.Client
+	sandboxes *core.SandboxService
+	lockers   *core.LockerService
+	gc        *core.GC
+	idem      *core.IdempotencyService
+	metrics   *metrics.Registry
+	handler   http.Handler
+	log       *slog.Logger
+}
+
+// newApp wires the adapters to the ports. It opens the store (without
+// migrating) and the Docker client (without contacting the daemon).
+func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logger) (*app, error) {
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	instanceID := cfg.InstanceID(environ)
+	helperImage := ""
+	for _, p := range cfg.Profiles {
+		if p.ID == core.DefaultProfileID || helperImage == "" {
+			helperImage = p.Image
+		}
+	}
+	rt, err := docker.Open(docker.Options{
+		Host:         cfg.Driver.Docker.Socket,
+		ConnectMode:  docker.ConnectMode(cfg.Driver.Docker.ConnectMode),
+		Network:      cfg.Driver.Docker.Network,
+		HostAddress:  cfg.Driver.Docker.HostAddress,
+		PublishPorts: cfg.Driver.Docker.PublishPorts,
+		HostPort:     cfg.Driver.Docker.HostPort,
+		InstanceID:   instanceID,
+		HelperImage:  helperImage,
+		Logger:       logger,
+	})
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	reg := metrics.New()
+	clock := core.SystemClock{}
+	ids := core.RandomIDs{}
+	ship := shipclient.New()
+	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
+		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: ids, Profiles: cfg.Profiles,
+		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID,
+		Logger: logger, Metrics: reg,
+	})
+	gc := core.NewGC(core.GCOptions{
+		Store: store, Runtime: rt, Clock: clock, Sandboxes: sandboxes, InstanceID: instanceID,
+		Enabled: cfg.GC.Enabled, RunOnStartup: cfg.GC.RunOnStartup,
+		Interval: time.Duration(cfg.GC.IntervalSeconds) * time.Second,
+		Tasks: map[string]bool{
+			core.GCIdleSession:     cfg.GC.IdleSession,
+			core.GCExpiredSandbox:  cfg.GC.ExpiredSandbox,
+			core.GCOrphanLocker:    cfg.GC.OrphanLocker,
+			core.GCOrphanContainer: cfg.GC.OrphanContainer,
+		},
+		Logger:  logger.With("component", "gc"),
+		Observe: reg.GCCycle,
+	})
+	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes)
+	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
+	reg.CollectSandboxes(func(ctx context.Context) (map[core.SandboxStatus]int64, error) {
+		return store.Sandboxes().CountByStatus(ctx, clock.Now())
+	})
+
+	api := httpapi.New(httpapi.Options{
+		Sandboxes: sandboxes, Lockers: lockers, GC: gc, Idempotency: idem,
+		APIKey: cfg.Security.APIKey, AllowAnonymous: cfg.Security.AllowAnonymous,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxUploadBytes: cfg.Server.MaxUploadBytes,
+		IdempotencyEnabled: cfg.Idempotency.Enabled,
+		Logger:             logger.With("component", "http"),
+		Metrics:            reg,
+		Health:             store.Ping,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg)
+	mux.Handle("/", api)
+
+	return &app{
+		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, lockers: lockers, gc: gc,
+		idem: idem, metrics: reg, handler: mux, log: logger,
+	}, nil
+}
+
+// prepare migrates the database, repairs what a crash of this instance left
+// and runs the start-up GC cycle, all before serving.
+func (a *app) prepare(ctx context.Context, cfg Config) error {
+	if err := applyMigrations(ctx, a.store, a.log); err != nil {
+		return err
+	}
+	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
+	if err != nil {
+		// Docker may be down: Bay still starts, the next cycle retries.
+		a.log.WarnContext(ctx, "reconcile after restart", "err", err)
+	} else if fixed > 0 {
+		a.log.InfoContext(ctx, "reconciled leftovers of a previous run", "fixed", fixed)
+	}
+	if cfg.GC.Enabled && cfg.GC.RunOnStartup {
+		a.gc.RunCycle(ctx)
+	}
+	return nil
+}
+
+// background runs the GC loop and purges expired idempotency keys until ctx
+// ends.
+func (a *app) background(ctx context.Context, cfg Config) {
+	go a.gc.Loop(ctx)
+	go func() {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := a.idem.PurgeExpired(ctx); err != nil {
+					a.log.WarnContext(ctx, "purge idempotency keys", "err", err)
+				} else if n > 0 {
+					a.log.DebugContext(ctx, "purged idempotency keys", "count", n)
+				}
+			}
+		}
+	}()
+}
+
+func (a *app) close() {
+	a.ship.Close()
+	_ = a.runtime.Close()
+	if err := a.store.Close(); err != nil {
+		a.log.Warn("close store", "err", err)
+	}
+}
+
