@@ -319,7 +319,25 @@ func (s *SandboxService) Stop(ctx context.Context, owner, id string) error {
 // session and idle deadline, recording why. check, when not nil, runs under
 // the row lock first: it returns false to skip the sandbox (GC's double
 // check). It reports whether the sandbox was reclaimed.
+//
+// The sandbox is released in the same transaction that checks it, before
+// any container is touched: another instance's GC that checks it next finds
+// nothing to do, so no two instances reclaim the same sandbox.
 func (s *SandboxService) reclaim(ctx context.Context, id string, reason StopReason, check func(*Sandbox, time.Time) bool) (bool, error) {
+	return s.teardown(ctx, id, check, func(sb *Sandbox, sessions []*Session, now time.Time) {
+		sb.CurrentSessionID = ""
+		sb.IdleExpiresAt = nil
+		if len(sessions) > 0 || reason != StopReasonUser {
+			sb.StopReason = reason
+		}
+	})
+}
+
+// teardown runs the shared shape of stop, idle reclaim and delete: under
+// the row lock, check, mark every session stopping and apply change to the
+// sandbox; then remove the containers; then delete the session rows.
+func (s *SandboxService) teardown(ctx context.Context, id string, check func(*Sandbox, time.Time) bool,
+	change func(sb *Sandbox, sessions []*Session, now time.Time)) (bool, error) {
 	unlock := s.starts.Lock(id)
 	defer unlock()
 	var sessions []*Session
@@ -329,37 +347,32 @@ func (s *SandboxService) reclaim(ctx context.Context, id string, reason StopReas
 		if err != nil {
 			return err
 		}
-		if sb.DeletedAt != nil || (check != nil && !check(sb, s.clock.Now())) {
+		now := s.clock.Now()
+		if sb.DeletedAt != nil || (check != nil && !check(sb, now)) {
 			skip = true
 			return nil
 		}
 		sessions, err = s.markStopping(ctx, tx, id)
-		return err
+		if err != nil {
+			return err
+		}
+		change(sb, sessions, now)
+		sb.UpdatedAt = now
+		return tx.Sandboxes().Save(ctx, sb)
 	})
 	if err != nil || skip {
 		return false, err
 	}
 	s.destroyContainers(ctx, sessions)
 	err = s.store.InTx(ctx, func(tx Store) error {
-		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
 		for _, sess := range sessions {
 			if err := tx.Sessions().Delete(ctx, sess.ID); err != nil && CodeOf(err) != CodeNotFound {
 				return err
 			}
 		}
-		now := s.clock.Now()
-		sb.CurrentSessionID = ""
-		sb.IdleExpiresAt = nil
-		if len(sessions) > 0 || reason != StopReasonUser {
-			sb.StopReason = reason
-		}
-		sb.UpdatedAt = now
-		return tx.Sandboxes().Save(ctx, sb)
+		return nil
 	})
-	return err == nil, err
+	return true, err
 }
 
 // markStopping marks every session of the sandbox as wanted stopped, so
@@ -409,50 +422,15 @@ func (s *SandboxService) Delete(ctx context.Context, owner, id string) error {
 
 // destroy is Delete without the owner check, shared with expired-sandbox GC.
 func (s *SandboxService) destroy(ctx context.Context, id string, check func(*Sandbox, time.Time) bool) (bool, error) {
-	unlock := s.starts.Lock(id)
-	defer unlock()
-	var sessions []*Session
-	skip := false
-	err := s.store.InTx(ctx, func(tx Store) error {
-		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		if sb.DeletedAt != nil || (check != nil && !check(sb, s.clock.Now())) {
-			skip = true
-			return nil
-		}
-		sessions, err = s.markStopping(ctx, tx, id)
-		return err
-	})
-	if err != nil || skip {
-		return false, err
-	}
-	s.destroyContainers(ctx, sessions)
 	var lockerID string
-	err = s.store.InTx(ctx, func(tx Store) error {
-		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		for _, sess := range sessions {
-			if err := tx.Sessions().Delete(ctx, sess.ID); err != nil && CodeOf(err) != CodeNotFound {
-				return err
-			}
-		}
-		now := s.clock.Now()
+	done, err := s.teardown(ctx, id, check, func(sb *Sandbox, _ []*Session, now time.Time) {
 		sb.DeletedAt = &now
 		sb.CurrentSessionID = ""
 		sb.IdleExpiresAt = nil
-		sb.UpdatedAt = now
 		lockerID = sb.LockerID
-		return tx.Sandboxes().Save(ctx, sb)
 	})
-	if err != nil {
-		return false, err
-	}
-	if lockerID == "" {
-		return true, nil
+	if err != nil || !done || lockerID == "" {
+		return done, err
 	}
 	l, err := s.store.Lockers().Get(ctx, lockerID)
 	if CodeOf(err) == CodeNotFound {
@@ -464,10 +442,7 @@ func (s *SandboxService) destroy(ctx context.Context, id string, check func(*San
 	if !l.Managed || l.ManagedBySandboxID != id {
 		return true, nil // external lockers outlive their sandboxes
 	}
-	if err := s.deleteLocker(ctx, l); err != nil {
-		return true, err
-	}
-	return true, nil
+	return true, s.deleteLocker(ctx, l)
 }
 
 // deleteLocker removes a locker's volume, then its row.
