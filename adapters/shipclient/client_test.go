@@ -43,7 +43,10 @@ func TestClient_ErrorMapping(t *testing.T) {
 		case "/fs/list_dir":
 			_, _ = w.Write([]byte(`not json`))
 		case "/ipython/exec":
-			<-r.Context().Done()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(2 * time.Second):
+			}
 		}
 	})
 	_, err := c.ReadFile(ctx, ep, "x")
