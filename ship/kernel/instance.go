@@ -50,10 +50,25 @@ func startInstance(ctx context.Context, cfg Config, gen int) (*instance, error) 
 	cmd := exec.Command(cfg.Python, "-m", "ipykernel_launcher", "-f", connFile,
 		"--InteractiveShell.colors=NoColor")
 	cmd.Dir = cfg.Workspace
-	cmd.Env = cfg.Identity.Env(map[string]string{
+	// IPython and matplotlib would otherwise write .ipython, .cache and
+	// .config into every workspace.
+	env := map[string]string{
 		"IPYTHONDIR":   envOr("IPYTHONDIR", filepath.Join(cfg.StateDir, "ipython")),
 		"MPLCONFIGDIR": envOr("MPLCONFIGDIR", filepath.Join(cfg.StateDir, "matplotlib")),
-	})
+		// Silences debugpy's frozen-modules warning at every start.
+		"PYDEVD_DISABLE_FILE_VALIDATION": "1",
+	}
+	for _, d := range []string{env["IPYTHONDIR"], env["MPLCONFIGDIR"]} {
+		if _, err := os.Stat(d); err != nil {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("create %s: %w", d, err)
+			}
+			if err := cfg.Identity.Chown(d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	cmd.Env = cfg.Identity.Env(env)
 	cmd.Stdout = cfg.Output
 	cmd.Stderr = cfg.Output
 	cmd.SysProcAttr = cfg.Identity.SysProcAttr()
