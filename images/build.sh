@@ -202,13 +202,15 @@ ship_image() {
 	go_binary ./cmd/ship "$ctx/ship"
 	cp "$ROOT/images/ship/bashrc" "$ctx/bashrc"
 	cp "$ROOT/images/ship/matplotlibrc" "$ctx/matplotlibrc"
-	sed -e "s|@BASE@|$base|" -e "s|@IMAGE@|$final|" "$ROOT/images/ship/Dockerfile.in" >"$ctx/Dockerfile"
+	local extra="# no extra step"
 	if [ "$flavour" = data ]; then
 		# Bake matplotlib's font cache so the first plot does not rebuild it.
-		cat >>"$ctx/Dockerfile" <<-'EOF'
-			RUN python3 -c 'import matplotlib.pyplot' && chown -R 1000:1000 /var/cache/ship
-		EOF
+		extra="RUN MPLCONFIGDIR=/var/cache/ship/matplotlib python3 -c 'import matplotlib.pyplot' \&\& chown -R 1000:1000 /var/cache/ship"
 	fi
+	# The binary is copied last so that the layers above stay cached when
+	# only the binary changes.
+	sed -e "s|@BASE@|$base|" -e "s|@IMAGE@|$final|" -e "s|@EXTRA@|$extra|" \
+		"$ROOT/images/ship/Dockerfile.in" >"$ctx/Dockerfile"
 	docker_build_hashed "$ctx" ship "$final"
 	echo "$(date -Is) image $final seconds=$(($(date +%s) - start))" >>"$TIMING_LOG"
 }
