@@ -148,8 +148,8 @@ go_version() {
 		return
 	fi
 	local v
-	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- ship cmd go.mod go.sum 2>/dev/null || echo unknown)
-	if [ -n "$(git -C "$ROOT" status --porcelain -- ship cmd go.mod go.sum 2>/dev/null)" ]; then
+	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- ship cmd/ship cmd/fakeship go.mod go.sum 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$ROOT" status --porcelain -- ship cmd/ship cmd/fakeship go.mod go.sum 2>/dev/null)" ]; then
 		v="$v-dirty"
 	fi
 	echo "$v"
