@@ -179,7 +179,16 @@ docker_build_hashed() {
 			die "docker build of $tag failed"
 		}
 	fi
+	local previous
+	previous=$(docker image inspect -f '{{.Id}}' "$final" 2>/dev/null || true)
 	docker tag "$tag" "$final"
+	# Drop the content tag of the image $final pointed to before, so old
+	# builds do not pile up; `docker rmi` of a tag keeps images still
+	# tagged otherwise.
+	if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$final")" ]; then
+		docker image inspect -f '{{join .RepoTags "\n"}}' "$previous" 2>/dev/null |
+			grep "^$repo:c-" | xargs -r docker rmi >/dev/null 2>&1 || true
+	fi
 	log "$final -> $tag ($(docker image inspect -f '{{.Size}}' "$final" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
