@@ -188,3 +188,22 @@ func TestFakeRuntime(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(b), `"filesystem"`)
 }
+
+func TestShip_KernelOOMRecovers(t *testing.T) {
+	t.Parallel()
+	s := start(t, "ship:latest", "")
+	s.py(t, "lost = 1", 60)
+	// The container has a 1 GiB limit; touching 3 GiB gets the kernel
+	// OOM-killed (Ship raises the kernel's oom_score_adj).
+	out := s.py(t, "big = b'x' * (3 * 1024**3)", 120)
+	require.Equal(t, false, out["success"], out)
+	require.Equal(t, "healthy", func() string {
+		resp, err := http.Get(s.url + "/health")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return "healthy"
+	}())
+	out = s.py(t, "print(lost)", 60)
+	require.Equal(t, true, out["kernel_restarted"], out)
+	require.Contains(t, out["error"], "NameError")
+}

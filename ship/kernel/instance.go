@@ -76,6 +76,9 @@ func startInstance(ctx context.Context, cfg Config, gen int) (*instance, error) 
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w", cfg.Python, err)
 	}
+	// Under memory pressure the kernel, not Ship, should be the one the OOM
+	// killer picks; raising the score needs no privileges (best effort).
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", cmd.Process.Pid), []byte("500"), 0)
 	k := &instance{gen: gen, cmd: cmd, dir: dir, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
