@@ -141,4 +141,3 @@ func prepareWorkspace(dir string, id runas.Identity) error {
 	})
 	return nil
 }
-

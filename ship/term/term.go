@@ -209,4 +209,3 @@ func truncate(s string) string {
 	}
 	return s
 }
-
