@@ -2,6 +2,7 @@ package containertest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"io"
@@ -153,8 +154,13 @@ func TestShip_PersistsAcrossContainers(t *testing.T) {
 	t.Parallel()
 	s := start(t, "ship:latest", "")
 	s.py(t, "v = 1\nopen('kept.txt', 'w').write('still here')", 60)
+	// A root-owned entry (e.g. from an older image) is handed to the user
+	// by the next container's start-up.
+	_, err := docker(context.Background(), "exec", s.id, "sh", "-c", "mkdir -p /workspace/r && touch /workspace/r/f")
+	require.NoError(t, err)
 	s.stop(t)
 	s2 := start(t, "ship:latest", s.volume)
+	require.Equal(t, "1000 1000", s2.sh(t, "stat -c %u r r/f | paste -sd' '")["stdout"])
 	code, out := s2.post(t, "/fs/read_file", map[string]any{"path": "kept.txt"})
 	require.Equal(t, 200, code)
 	require.Equal(t, "still here", out["content"])
