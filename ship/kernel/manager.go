@@ -143,6 +143,7 @@ func (m *Manager) Exec(ctx context.Context, code string, silent bool, timeout ti
 func (m *Manager) settle(k *instance, msgID string) {
 	grace := time.NewTimer(m.cfg.InterruptGrace)
 	defer grace.Stop()
+	shellIn := k.cl.shellIn
 	for {
 		select {
 		case msg, ok := <-k.cl.iopubIn:
@@ -154,7 +155,10 @@ func (m *Manager) settle(k *instance, msgID string) {
 				handleIOPub(msg, &Result{}, nil) {
 				return
 			}
-		case <-k.cl.shellIn:
+		case _, ok := <-shellIn:
+			if !ok {
+				shellIn = nil // closed: stop selecting it
+			}
 		case <-k.exited:
 			k.release()
 			return
