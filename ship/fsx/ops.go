@@ -1,6 +1,8 @@
 package fsx
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -55,21 +57,41 @@ func CheckEncoding(enc string) error {
 	return fmt.Errorf("%w: %s", ErrEncoding, enc)
 }
 
-// mkdirAll creates dir and its missing parents, chowning each one created.
+// chown gives the resolved path p to the sandbox user when switching.
+func (f *FS) chown(p string) error {
+	if !f.ID.Switch {
+		return nil
+	}
+	if err := f.Root.os.Lchown(f.Root.rel(p), f.ID.UID, f.ID.GID); err != nil {
+		return fmt.Errorf("chown %s: %w", p, err)
+	}
+	return nil
+}
+
+// mkdirAll creates the resolved dir and its missing parents, chowning each
+// one created.
 func (f *FS) mkdirAll(dir string) error {
-	if fi, err := os.Stat(dir); err == nil {
+	if !f.Root.Within(dir) {
+		// Only the parent of the root itself gets here (writing to the root
+		// path); the operation that follows fails on its own.
+		return nil
+	}
+	if fi, err := f.Root.os.Stat(f.Root.rel(dir)); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("%s: %w", dir, ErrNotDir)
 		}
 		return nil
 	}
+	if dir == f.Root.Dir {
+		return nil
+	}
 	if err := f.mkdirAll(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := f.Root.os.Mkdir(f.Root.rel(dir), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", dir, err)
 	}
-	return f.ID.Chown(dir)
+	return f.chown(dir)
 }
 
 // openWrite opens the resolved path p for writing, creating parents and
@@ -79,13 +101,14 @@ func (f *FS) openWrite(p string, flag int, perm fs.FileMode) (*os.File, error) {
 	if err := f.mkdirAll(filepath.Dir(p)); err != nil {
 		return nil, err
 	}
-	_, statErr := os.Lstat(p)
-	file, err := os.OpenFile(p, flag|os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, perm)
+	rel := f.Root.rel(p)
+	_, statErr := f.Root.os.Lstat(rel)
+	file, err := f.Root.os.OpenFile(rel, flag|os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, perm)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
 	if errors.Is(statErr, fs.ErrNotExist) {
-		if err := f.ID.Chown(p); err != nil {
+		if err := f.chown(p); err != nil {
 			file.Close()
 			return nil, err
 		}
@@ -146,7 +169,7 @@ func (f *FS) statFile(path string) (string, fs.FileInfo, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	fi, err := os.Stat(p)
+	fi, err := f.Root.os.Stat(f.Root.rel(p))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return "", nil, ErrNotFound
 	}
@@ -167,7 +190,7 @@ func (f *FS) ReadFile(path string, offset, limit *int) (content, resolved string
 	if err != nil {
 		return "", "", 0, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := f.Root.os.ReadFile(f.Root.rel(p))
 	if err != nil {
 		return "", "", 0, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -205,7 +228,7 @@ func (f *FS) EditFile(path, old, new string, all bool) (string, int, int64, erro
 	if old == new {
 		return "", 0, 0, ErrSameStrings
 	}
-	b, err := os.ReadFile(p)
+	b, err := f.Root.os.ReadFile(f.Root.rel(p))
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -218,7 +241,7 @@ func (f *FS) EditFile(path, old, new string, all bool) (string, int, int64, erro
 		return "", 0, 0, &MultipleMatchesError{N: n}
 	}
 	s = strings.ReplaceAll(s, old, new)
-	if err := os.WriteFile(p, []byte(s), fi.Mode().Perm()); err != nil {
+	if err := f.Root.os.WriteFile(f.Root.rel(p), []byte(s), fi.Mode().Perm()); err != nil {
 		return "", 0, 0, fmt.Errorf("write %s: %w", p, err)
 	}
 	return p, n, int64(len(s)), nil
@@ -234,7 +257,8 @@ func (f *FS) Delete(path string) (string, bool, error) {
 	if p == f.Root.Dir {
 		return "", false, ErrIsRoot
 	}
-	fi, err := os.Lstat(p)
+	rel := f.Root.rel(p)
+	fi, err := f.Root.os.Lstat(rel)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return "", false, ErrNotFound
 	}
@@ -243,12 +267,12 @@ func (f *FS) Delete(path string) (string, bool, error) {
 	}
 	switch {
 	case fi.IsDir():
-		if err := os.RemoveAll(p); err != nil {
+		if err := f.Root.os.RemoveAll(rel); err != nil {
 			return "", false, fmt.Errorf("remove %s: %w", p, err)
 		}
 		return p, true, nil
 	case fi.Mode().IsRegular() || fi.Mode()&fs.ModeSymlink != 0 || fi.Mode()&(fs.ModeNamedPipe|fs.ModeSocket) != 0:
-		if err := os.Remove(p); err != nil {
+		if err := f.Root.os.Remove(rel); err != nil {
 			return "", false, fmt.Errorf("remove %s: %w", p, err)
 		}
 		return p, false, nil
@@ -275,7 +299,8 @@ func (f *FS) List(path string, showHidden bool) (string, []FileInfo, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	fi, err := os.Stat(p)
+	rel := f.Root.rel(p)
+	fi, err := f.Root.os.Stat(rel)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return "", nil, ErrNotFound
 	}
@@ -285,7 +310,12 @@ func (f *FS) List(path string, showHidden bool) (string, []FileInfo, error) {
 	if !fi.IsDir() {
 		return "", nil, ErrNotDir
 	}
-	des, err := os.ReadDir(p)
+	dir, err := f.Root.os.Open(rel)
+	if err != nil {
+		return "", nil, fmt.Errorf("open dir %s: %w", p, err)
+	}
+	des, err := dir.ReadDir(-1)
+	dir.Close()
 	if err != nil {
 		return "", nil, fmt.Errorf("read dir %s: %w", p, err)
 	}
@@ -296,7 +326,9 @@ func (f *FS) List(path string, showHidden bool) (string, []FileInfo, error) {
 			continue
 		}
 		full := filepath.Join(p, name)
-		st, err := os.Stat(full)
+		// Through os.Root, a link pointing outside fails to stat and is
+		// skipped like a dangling one.
+		st, err := f.Root.os.Stat(filepath.Join(rel, name))
 		if err != nil {
 			continue
 		}
@@ -328,7 +360,7 @@ func (f *FS) Open(path string) (*os.File, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	file, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	file, err := f.Root.os.OpenFile(f.Root.rel(p), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", p, err)
 	}
@@ -345,6 +377,7 @@ func (f *FS) Open(path string) (*os.File, fs.FileInfo, error) {
 type Upload struct {
 	fs   *FS
 	file *os.File
+	tmp  string // resolved absolute path of the temporary file
 	size int64
 }
 
@@ -362,11 +395,14 @@ func (f *FS) NewUpload(dir string) (*Upload, error) {
 		}
 		d = p
 	}
-	file, err := os.CreateTemp(d, ".ship-upload-*")
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(d, ".ship-upload-"+hex.EncodeToString(rnd[:]))
+	file, err := f.Root.os.OpenFile(f.Root.rel(tmp), os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file: %w", err)
 	}
-	return &Upload{fs: f, file: file}, nil
+	return &Upload{fs: f, file: file, tmp: tmp}, nil
 }
 
 // Write appends to the upload.
@@ -379,8 +415,10 @@ func (u *Upload) Write(b []byte) (int, error) {
 // Abort discards the upload.
 func (u *Upload) Abort() {
 	u.file.Close()
-	_ = os.Remove(u.file.Name())
+	u.remove()
 }
+
+func (u *Upload) remove() { _ = u.fs.Root.os.Remove(u.fs.Root.rel(u.tmp)) }
 
 // Commit moves the upload to path and returns the resolved path and size.
 func (u *Upload) Commit(path string) (string, int64, error) {
@@ -398,19 +436,20 @@ func (u *Upload) Commit(path string) (string, int64, error) {
 		return "", 0, fmt.Errorf("chmod: %w", err)
 	}
 	if err := u.file.Close(); err != nil {
-		_ = os.Remove(u.file.Name())
+		u.remove()
 		return "", 0, fmt.Errorf("close: %w", err)
 	}
-	if err := u.fs.ID.Chown(u.file.Name()); err != nil {
-		_ = os.Remove(u.file.Name())
+	if err := u.fs.chown(u.tmp); err != nil {
+		u.remove()
 		return "", 0, err
 	}
-	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-		_ = os.Remove(u.file.Name())
+	root := u.fs.Root
+	if fi, err := root.os.Lstat(root.rel(p)); err == nil && fi.IsDir() {
+		u.remove()
 		return "", 0, fmt.Errorf("%s: %w", p, ErrNotFile)
 	}
-	if err := os.Rename(u.file.Name(), p); err != nil {
-		_ = os.Remove(u.file.Name())
+	if err := root.os.Rename(root.rel(u.tmp), root.rel(p)); err != nil {
+		u.remove()
 		return "", 0, fmt.Errorf("rename to %s: %w", p, err)
 	}
 	return p, u.size, nil

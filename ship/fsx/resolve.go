@@ -21,9 +21,16 @@ var (
 const maxLinks = 40
 
 // Root is a workspace root directory.
+//
+// Paths are first resolved here, lexically and through symlinks, to decide
+// 403s and to report canonical paths; the I/O itself then goes through an
+// os.Root on the same directory, which refuses to leave it even if a
+// component is swapped for a symlink after resolution (the server is root,
+// the user owns the workspace).
 type Root struct {
 	// Dir is the root's canonical absolute path (symlinks resolved).
 	Dir string
+	os  *os.Root
 }
 
 // NewRoot returns the Root for dir, resolving symlinks in dir itself.
@@ -36,7 +43,26 @@ func NewRoot(dir string) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workspace %s: %w", dir, err)
 	}
-	return &Root{Dir: real}, nil
+	r, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", dir, err)
+	}
+	return &Root{Dir: real, os: r}, nil
+}
+
+// Close releases the root directory handle.
+func (r *Root) Close() error { return r.os.Close() }
+
+// rel turns a resolved absolute path inside the root into a path relative
+// to it ("." for the root itself), for os.Root calls.
+func (r *Root) rel(abs string) string {
+	if abs == r.Dir {
+		return "."
+	}
+	if r.Dir == "/" {
+		return strings.TrimPrefix(abs, "/")
+	}
+	return strings.TrimPrefix(abs, r.Dir+string(filepath.Separator))
 }
 
 // Within reports whether the absolute, clean path p is the root or below it.

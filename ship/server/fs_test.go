@@ -27,6 +27,13 @@ func TestServer_Files(t *testing.T) {
 		_, out = b.post(t, "/fs/write_file", map[string]any{"path": "nested/dir/a.txt", "content": "+", "mode": "a"})
 		require.Equal(t, float64(len(content)+1), out["size"])
 	})
+	t.Run("WriteToDirectoryFails", func(t *testing.T) {
+		for _, p := range []string{".", "nested"} {
+			code, out := b.post(t, "/fs/write_file", map[string]any{"path": p, "content": "x"})
+			require.Equal(t, 500, code, out)
+			require.Contains(t, out["detail"], "Failed to write file")
+		}
+	})
 	t.Run("ReadOffsetLimit", func(t *testing.T) {
 		b.post(t, "/fs/write_file", map[string]any{"path": "lines.txt", "content": "1\n2\n3\n4\n"})
 		_, out := b.post(t, "/fs/read_file", map[string]any{"path": "lines.txt", "offset": 2, "limit": 2})

@@ -94,8 +94,11 @@ func New(cfg Config) (*Server, error) {
 // Kernel returns the kernel manager, e.g. to pre-start the kernel.
 func (s *Server) Kernel() *kernel.Manager { return s.kernel }
 
-// Close stops the kernel.
-func (s *Server) Close() { s.kernel.Close() }
+// Close stops the kernel and releases the workspace handle.
+func (s *Server) Close() {
+	s.kernel.Close()
+	_ = s.root.Close()
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
