@@ -72,7 +72,7 @@ type ship struct {
 
 // start runs image with a fresh named volume (or the given one) at
 // /workspace and a random loopback port, and waits for /health.
-func start(t *testing.T, image, volume string) *ship {
+func start(t *testing.T, image, volume string, dockerArgs ...string) *ship {
 	t.Helper()
 	requireImage(t, image)
 	ctx := context.Background()
@@ -82,8 +82,9 @@ func start(t *testing.T, image, volume string) *ship {
 		require.NoError(t, err)
 		t.Cleanup(func() { _, _ = docker(context.Background(), "volume", "rm", "-f", volume) })
 	}
-	id, err := docker(ctx, "run", "-d", "--label", label, "-p", "127.0.0.1::8123",
-		"-v", volume+":/workspace", "--memory", "1g", "--pids-limit", "256", image)
+	args := append([]string{"run", "-d", "--label", label, "-p", "127.0.0.1::8123",
+		"-v", volume + ":/workspace", "--memory", "1g", "--pids-limit", "256"}, dockerArgs...)
+	id, err := docker(ctx, append(args, image)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", id) })
 	port, err := docker(ctx, "port", id, "8123/tcp")
