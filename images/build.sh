@@ -142,14 +142,17 @@ build_base() {
 	echo "$tag"
 }
 
+# Test-only changes do not change the binary's version (and so the image).
+VERSION_EXCLUDES=(':!*_test.go' ':!ship/containertest')
+
 go_version() {
 	if [ -n "${SHIP_VERSION:-}" ]; then
 		echo "$SHIP_VERSION"
 		return
 	fi
 	local v
-	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- ship cmd/ship cmd/fakeship go.mod go.sum 2>/dev/null || echo unknown)
-	if [ -n "$(git -C "$ROOT" status --porcelain -- ship cmd/ship cmd/fakeship go.mod go.sum 2>/dev/null)" ]; then
+	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- ship cmd/ship cmd/fakeship go.mod go.sum "${VERSION_EXCLUDES[@]}" 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$ROOT" status --porcelain -- ship cmd/ship cmd/fakeship go.mod go.sum "${VERSION_EXCLUDES[@]}" 2>/dev/null)" ]; then
 		v="$v-dirty"
 	fi
 	echo "$v"
@@ -203,9 +206,12 @@ trap cleanup EXIT
 
 # ship_image FLAVOUR BASE_PKGS FINAL_TAG
 ship_image() {
-	local flavour=$1 pkgs=$2 final=$3 base ctx start
+	local flavour=$1 pkgs=$2 final=$3 base ctx start cold=no lines
 	start=$(date +%s)
+	lines=$(cat "$TIMING_LOG" 2>/dev/null | wc -l)
 	base=$(build_base "$flavour" "$pkgs")
+	# build_base runs in a subshell; a new base shows as a new log line.
+	[ "$(cat "$TIMING_LOG" 2>/dev/null | wc -l)" -gt "$lines" ] && cold=yes
 	ctx=$(new_ctx "$flavour")
 	CTXS+=("$ctx")
 	go_binary ./cmd/ship "$ctx/ship"
@@ -221,7 +227,7 @@ ship_image() {
 	sed -e "s|@BASE@|$base|" -e "s|@IMAGE@|$final|" -e "s|@EXTRA@|$extra|" \
 		"$ROOT/images/ship/Dockerfile.in" >"$ctx/Dockerfile"
 	docker_build_hashed "$ctx" ship "$final"
-	echo "$(date -Is) image $final seconds=$(($(date +%s) - start))" >>"$TIMING_LOG"
+	echo "$(date -Is) image $final seconds=$(($(date +%s) - start)) with_new_base=$cold" >>"$TIMING_LOG"
 }
 
 fake_image() {
