@@ -157,7 +157,11 @@ func bench(image string, runs, execs int, build bool) error {
 			if len(f) < 4 || (f[1] == "image" && !strings.Contains(l, "with_new_base=yes")) {
 				continue
 			}
-			k := f[1] + " " + strings.Split(f[2], "-")[0]
+			name := f[2] // ship-base:<flavour>-<hash> or an image tag
+			if i := strings.LastIndex(name, "-"); f[1] == "base" && i > 0 {
+				name = name[:i]
+			}
+			k := f[1] + " " + name
 			if _, ok := last[k]; !ok {
 				keys = append(keys, k)
 			}
