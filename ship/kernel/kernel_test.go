@@ -3,7 +3,6 @@ package kernel
 import (
 	"context"
 	"encoding/base64"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -128,6 +127,17 @@ func TestManager_RealKernel(t *testing.T) {
 		require.Equal(t, "7", res.Text)
 		require.False(t, res.KernelRestarted)
 	})
+	t.Run("UninterruptibleCellIsKilled", func(t *testing.T) {
+		run(t, m, "lost = 1")
+		res, err := m.Exec(context.Background(),
+			"import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(60)", false, time.Second)
+		require.NoError(t, err)
+		require.Equal(t, "Code execution timed out after 1 seconds", res.Error)
+		// The next call waits for the grace period, the kill and a new kernel.
+		res = run(t, m, "print(lost)")
+		require.True(t, res.KernelRestarted)
+		require.Contains(t, res.Error, "NameError")
+	})
 	t.Run("CrashRestarts", func(t *testing.T) {
 		run(t, m, "gone = 1")
 		res := run(t, m, "import os\nos._exit(1)")
@@ -149,7 +159,6 @@ func TestManager_RealKernel(t *testing.T) {
 		res := run(t, m, "print('fresh')")
 		require.Equal(t, "fresh", res.Text)
 	})
-	_ = os.Getpid
 }
 
 func TestManager_BadPython(t *testing.T) {
