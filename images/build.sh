@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Builds the Ship runtime images without any registry:
+#   mmdebstrap (host, Debian mirror from the host's apt config) → docker import
+#   → docker build with the static Go binary on top.
+#
+# Usage: images/build.sh ship|data|fake|all
+#
+# Every step is content-addressed: the base rootfs image is tagged with a hash
+# of its package list and recipe, the final images with a hash of their build
+# context (Dockerfile + binary + files). Existing tags are reused, so an
+# unchanged rebuild only re-runs `go build` (cached) and a few `docker image
+# inspect` calls.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SUITE=bookworm
+BUILD_DIR="$ROOT/build"
+TIMING_LOG="$BUILD_DIR/image-timings.log"
+
+log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
+
+# Bumped by hand whenever the mmdebstrap recipe below changes in a way the
+# package list does not capture.
+RECIPE_VERSION=1
+
+PKGS_COMMON=python3-ipykernel,python3-venv,python3-pip,tini,sudo,procps,ca-certificates,less,git,curl,nodejs,npm
+# python3-munkres is mandatory next to matplotlib: without it apt satisfies
+# fonttools' "scipy | munkres" with scipy, which drags in a compiler chain.
+PKGS_DATA=$PKGS_COMMON,python3-numpy,python3-pandas,python3-matplotlib,python3-munkres
+
+MMDEBSTRAP_OPTS=(
+	--variant=minbase --mode=root
+	# Without the merged-usr hook mmdebstrap installs usrmerge and perl (+48 MB).
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+	--aptopt='APT::Install-Recommends "false"'
+	--dpkgopt='path-exclude=/usr/share/doc/*'
+	--dpkgopt='path-include=/usr/share/doc/*/copyright'
+	--dpkgopt='path-exclude=/usr/share/man/*'
+	--dpkgopt='path-exclude=/usr/share/info/*'
+	--dpkgopt='path-exclude=/usr/share/locale/*'
+	--dpkgopt='path-include=/usr/share/locale/locale.alias'
+)
+
+hash_of() { sha256sum | cut -c1-16; }
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap --mode=root and apt-get need it)"
+}
+
+ensure_docker() {
+	command -v docker >/dev/null || die "docker CLI not found; install docker.io"
+	docker info >/dev/null 2>&1 || die "the Docker daemon does not answer 'docker info'; start dockerd first"
+}
+
+ensure_mmdebstrap() {
+	command -v mmdebstrap >/dev/null && return 0
+	need_root
+	log "mmdebstrap missing; installing it with apt-get"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >/dev/null 2>&1; then
+		log "apt-get install failed; running apt-get update first"
+		apt-get update -q >&2 || die "apt-get update failed: the Debian mirror in the host's apt config is unreachable"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >&2 ||
+			die "cannot install mmdebstrap with apt-get (install it by hand: apt-get install -y mmdebstrap)"
+	fi
+	command -v mmdebstrap >/dev/null || die "mmdebstrap still not on PATH after installing it"
+}
+
+# host_deb_uri SUITE_REGEX prints the URI of the first host apt source whose
+# suites match. deb822 files (*.sources) are read first, then one-line
+# sources.list entries.
+host_deb_uri() {
+	local want=$1 f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v want="$want" 'BEGIN { RS = ""; FS = "\n" }
+			{ uri = ""; suites = ""; enabled = 1
+			  for (i = 1; i <= NF; i++) {
+				if ($i ~ /^URIs:/)   { split($i, f, /[ \t]+/); uri = f[2] }
+				if ($i ~ /^Suites:/) { suites = $i " " }
+				if ($i ~ /^Enabled:[ \t]*no/) { enabled = 0 }
+			  }
+			  if (enabled && uri != "" && suites ~ want) { print uri; exit } }' "$f"
+	done | head -n1 | grep . && return 0
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		# deb [opts] URI SUITE COMPONENTS...
+		awk -v want="$want" '$1 == "deb" {
+				i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+				if ((" " $(i+1) " ") ~ want) { print $i; exit } }' "$f"
+	done | head -n1 | grep .
+}
+
+find_mirrors() {
+	MIRROR=$(host_deb_uri "[ \t]$SUITE[ \t]") || die "no '$SUITE' source in /etc/apt/sources.list{,.d}; cannot pick a Debian mirror"
+	SECURITY=$(host_deb_uri "[ \t]$SUITE-security[ \t]") || SECURITY=""
+	log "mirror: $MIRROR${SECURITY:+, security: $SECURITY}"
+	APT_PROXY=$(apt-config dump 2>/dev/null | sed -n 's/^Acquire::http::Proxy "\(.*\)";$/\1/p' | head -n1)
+}
+
+check_mirror() {
+	command -v curl >/dev/null || return 0
+	curl -fsS -o /dev/null --max-time 20 ${APT_PROXY:+--proxy "$APT_PROXY"} "$MIRROR/dists/$SUITE/Release" ||
+		die "Debian mirror unreachable: $MIRROR/dists/$SUITE/Release (check the host's network and apt config)"
+}
+
+# build_base NAME PKGS prints the tag of the imported rootfs image, building it
+# when no image with that content hash exists yet.
+build_base() {
+	local name=$1 pkgs=$2 hash tag start
+	hash=$( { echo "$RECIPE_VERSION $SUITE $pkgs"; printf '%s\n' "${MMDEBSTRAP_OPTS[@]}"; } | hash_of)
+	tag="ship-base:$name-$hash"
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		log "base $tag exists, skipping mmdebstrap"
+		echo "$tag"
+		return 0
+	fi
+	need_root
+	ensure_mmdebstrap
+	find_mirrors
+	check_mirror
+	local sources=("deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main")
+	[ -n "$SECURITY" ] && sources+=("deb $SECURITY $SUITE-security main")
+	local extra=()
+	[ -n "${APT_PROXY:-}" ] && extra+=(--aptopt="Acquire::http::Proxy \"$APT_PROXY\"")
+	log "building base $tag with mmdebstrap (1.5-3 min; apt progress follows)"
+	start=$(date +%s)
+	# mmdebstrap writes its progress to stderr; a heartbeat line every 15 s
+	# shows the build is alive during the long download/unpack phases.
+	(while sleep 15; do log "mmdebstrap still running ($(($(date +%s) - start)) s)"; done) &
+	local beat=$!
+	local rc=0
+	mmdebstrap "${MMDEBSTRAP_OPTS[@]}" "${extra[@]}" --include="$pkgs" "$SUITE" - "${sources[@]}" |
+		docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["/bin/bash"]' - "$tag" >/dev/null || rc=$?
+	kill "$beat" 2>/dev/null || true
+	wait "$beat" 2>/dev/null || true
+	[ "$rc" -eq 0 ] || die "mmdebstrap/docker import of $tag failed (exit $rc); see the messages above"
+	local secs=$(($(date +%s) - start))
+	log "base $tag built in ${secs} s"
+	mkdir -p "$BUILD_DIR"
+	echo "$(date -Is) base $tag cold_seconds=$secs" >>"$TIMING_LOG"
+	echo "$tag"
+}
+
+# Test-only changes do not change the binary's version (and so the image).
+VERSION_EXCLUDES=(':!*_test.go' ':!ship/containertest')
+
+go_version() {
+	if [ -n "${SHIP_VERSION:-}" ]; then
+		echo "$SHIP_VERSION"
+		return
+	fi
+	local v
+	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- ship cmd/ship cmd/fakeship go.mod go.sum "${VERSION_EXCLUDES[@]}" 2>/dev/null || echo unknown)
+	if [ -n "$(git -C "$ROOT" status --porcelain -- ship cmd/ship cmd/fakeship go.mod go.sum "${VERSION_EXCLUDES[@]}" 2>/dev/null)" ]; then
+		v="$v-dirty"
+	fi
+	echo "$v"
+}
+
+# go_binary PKG OUT builds a static binary.
+go_binary() {
+	local pkg=$1 out=$2 version
+	version=$(go_version)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath \
+		-ldflags="-s -w -X main.version=$version" -o "$out" "$pkg") ||
+		die "go build $pkg failed"
+}
+
+# docker_build_hashed CTX REPO FINAL_TAG builds CTX as REPO:<hash of CTX>
+# unless that exists, then points FINAL_TAG at it.
+docker_build_hashed() {
+	local ctx=$1 repo=$2 final=$3 hash tag
+	hash=$(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | hash_of)
+	tag="$repo:c-$hash"
+	if docker image inspect "$tag" >/dev/null 2>&1; then
+		log "$tag exists (inputs unchanged), skipping docker build"
+	else
+		log "docker build $tag"
+		DOCKER_BUILDKIT=0 docker build -q -t "$tag" "$ctx" >/dev/null 2>"$ctx.err" || {
+			cat "$ctx.err" >&2
+			die "docker build of $tag failed"
+		}
+	fi
+	local previous
+	previous=$(docker image inspect -f '{{.Id}}' "$final" 2>/dev/null || true)
+	docker tag "$tag" "$final"
+	# Drop the content tag of the image $final pointed to before, so old
+	# builds do not pile up; `docker rmi` of a tag keeps images still
+	# tagged otherwise.
+	if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$final")" ]; then
+		docker image inspect -f '{{join .RepoTags "\n"}}' "$previous" 2>/dev/null |
+			grep "^$repo:c-" | xargs -r docker rmi >/dev/null 2>&1 || true
+	fi
+	log "$final -> $tag ($(docker image inspect -f '{{.Size}}' "$final" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
+new_ctx() {
+	mkdir -p "$BUILD_DIR"
+	mktemp -d "$BUILD_DIR/ctx-$1.XXXXXX"
+}
+
+CTXS=()
+cleanup() { for c in "${CTXS[@]}"; do rm -rf "$c" "$c.err"; done; }
+trap cleanup EXIT
+
+# ship_image FLAVOUR BASE_PKGS FINAL_TAG
+ship_image() {
+	local flavour=$1 pkgs=$2 final=$3 base ctx start cold=no lines
+	start=$(date +%s)
+	lines=$(cat "$TIMING_LOG" 2>/dev/null | wc -l)
+	base=$(build_base "$flavour" "$pkgs")
+	# build_base runs in a subshell; a new base shows as a new log line.
+	[ "$(cat "$TIMING_LOG" 2>/dev/null | wc -l)" -gt "$lines" ] && cold=yes
+	ctx=$(new_ctx "$flavour")
+	CTXS+=("$ctx")
+	go_binary ./cmd/ship "$ctx/ship"
+	cp "$ROOT/images/ship/bashrc" "$ctx/bashrc"
+	cp "$ROOT/images/ship/matplotlibrc" "$ctx/matplotlibrc"
+	local extra="# no extra step"
+	if [ "$flavour" = data ]; then
+		# Bake matplotlib's font cache so the first plot does not rebuild it.
+		extra="RUN MPLCONFIGDIR=/var/cache/ship/matplotlib python3 -c 'import matplotlib.pyplot' \&\& chown -R 1000:1000 /var/cache/ship"
+	fi
+	# The binary is copied last so that the layers above stay cached when
+	# only the binary changes.
+	sed -e "s|@BASE@|$base|" -e "s|@IMAGE@|$final|" -e "s|@EXTRA@|$extra|" \
+		"$ROOT/images/ship/Dockerfile.in" >"$ctx/Dockerfile"
+	docker_build_hashed "$ctx" ship "$final"
+	echo "$(date -Is) image $final seconds=$(($(date +%s) - start)) with_new_base=$cold" >>"$TIMING_LOG"
+}
+
+fake_image() {
+	local ctx
+	ctx=$(new_ctx fake)
+	CTXS+=("$ctx")
+	go_binary ./cmd/fakeship "$ctx/fake"
+	mkdir -p "$ctx/tmp"
+	touch "$ctx/tmp/.keep"
+	cp "$ROOT/images/fake/Dockerfile" "$ctx/Dockerfile"
+	docker_build_hashed "$ctx" bay-fake-runtime bay-fake-runtime:latest
+}
+
+main() {
+	local what=${1:-}
+	case "$what" in
+	ship | data | fake | all | bases) ;;
+	*) die "usage: $0 ship|data|fake|all" ;;
+	esac
+	command -v go >/dev/null || die "go toolchain not found on PATH"
+	ensure_docker
+	local start
+	start=$(date +%s)
+	case "$what" in
+	ship) ship_image ship "$PKGS_COMMON" ship:latest ;;
+	data) ship_image data "$PKGS_DATA" ship:data ;;
+	fake) fake_image ;;
+	bases)
+		build_base ship "$PKGS_COMMON" >/dev/null
+		build_base data "$PKGS_DATA" >/dev/null
+		;;
+	all)
+		fake_image
+		ship_image ship "$PKGS_COMMON" ship:latest
+		ship_image data "$PKGS_DATA" ship:data
+		;;
+	esac
+	log "done: $what in $(($(date +%s) - start)) s"
+}
+
+main "$@"

@@ -1,0 +1,302 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/bayhq/bay/ship/fsx"
+	"github.com/bayhq/bay/ship/kernel"
+	"github.com/bayhq/bay/ship/runas"
+	"github.com/bayhq/bay/ship/shell"
+	"github.com/bayhq/bay/ship/term"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Workspace is the workspace root (/workspace in the image).
+	Workspace string
+	// Version is reported by /meta and /stat.
+	Version string
+	// Image, ImageDigest and GitSHA are reported in /meta's runtime.build;
+	// empty digest and SHA become null.
+	Image       string
+	ImageDigest string
+	GitSHA      string
+	// Python is the interpreter with ipykernel.
+	Python string
+	// StateDir holds the kernel's private files; outside the workspace.
+	StateDir string
+	// Identity is the account user work runs as.
+	Identity runas.Identity
+	// KernelOutput receives the kernel's own stdout/stderr; nil discards.
+	KernelOutput io.Writer
+	Logger       *slog.Logger
+}
+
+// Server serves Ship's API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	root   *fsx.Root
+	fs     *fsx.FS
+	kernel *kernel.Manager
+	shell  *shell.Runner
+	term   *term.Handler
+	meta   []byte
+	mux    *http.ServeMux
+	paths  map[string]bool
+}
+
+// New returns a Server for cfg. The workspace directory must exist.
+func New(cfg Config) (*Server, error) {
+	root, err := fsx.NewRoot(cfg.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Version == "" {
+		cfg.Version = "unknown"
+	}
+	if cfg.Image == "" {
+		cfg.Image = "ship:default"
+	}
+	id := cfg.Identity
+	s := &Server{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		root: root,
+		fs:   &fsx.FS{Root: root, ID: id},
+		kernel: kernel.NewManager(kernel.Config{
+			Python:    cfg.Python,
+			Workspace: root.Dir,
+			StateDir:  cfg.StateDir,
+			Identity:  id,
+			Output:    cfg.KernelOutput,
+		}),
+		shell: &shell.Runner{ID: id},
+		term:  &term.Handler{ID: id, Dir: root.Dir},
+		mux:   http.NewServeMux(),
+		paths: map[string]bool{},
+	}
+	s.meta = s.buildMeta()
+	s.routes()
+	return s, nil
+}
+
+// Kernel returns the kernel manager, e.g. to pre-start the kernel.
+func (s *Server) Kernel() *kernel.Manager { return s.kernel }
+
+// Close stops the kernel and releases the workspace handle.
+func (s *Server) Close() {
+	s.kernel.Close()
+	_ = s.root.Close()
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) handle(method, path string, h http.HandlerFunc) {
+	s.mux.HandleFunc(method+" "+path, h)
+	s.paths[path] = true
+}
+
+func (s *Server) routes() {
+	s.handle("GET", "/{$}", s.handleRoot)
+	s.handle("GET", "/health", s.handleHealth)
+	s.handle("GET", "/stat", s.handleStat)
+	s.handle("GET", "/meta", s.handleMeta)
+	s.handle("POST", "/ipython/exec", s.handlePythonExec)
+	s.handle("GET", "/ipython/kernel/status", s.handleKernelStatus)
+	s.handle("POST", "/ipython/kernel/restart", s.handleKernelRestart)
+	s.handle("DELETE", "/ipython/kernel", s.handleKernelShutdown)
+	s.handle("POST", "/shell/exec", s.handleShellExec)
+	s.handle("GET", "/shell/processes", s.handleShellProcesses)
+	s.handle("POST", "/fs/create_file", s.handleCreateFile)
+	s.handle("POST", "/fs/read_file", s.handleReadFile)
+	s.handle("POST", "/fs/write_file", s.handleWriteFile)
+	s.handle("POST", "/fs/edit_file", s.handleEditFile)
+	s.handle("POST", "/fs/delete_file", s.handleDeleteFile)
+	s.handle("POST", "/fs/list_dir", s.handleListDir)
+	s.handle("POST", "/fs/upload", s.handleUpload)
+	s.handle("GET", "/fs/download", s.handleDownload)
+	s.handle("GET", "/term/ws", s.term.ServeHTTP)
+	// ServeMux's own 404/405 replies are plain text; answer in the JSON shape.
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p == "/" {
+			p = "/{$}"
+		}
+		if s.paths[p] {
+			writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+			return
+		}
+		writeDetail(w, http.StatusNotFound, "Not Found")
+	})
+}
+
+// writeJSON writes v with status, without HTML escaping.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"detail":"encode response"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// writeDetail writes the {"detail": msg} error shape.
+func writeDetail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"detail": msg})
+}
+
+// validationItem is one entry of a 422 response.
+type validationItem struct {
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+	Type string `json:"type"`
+}
+
+func writeValidation(w http.ResponseWriter, items ...validationItem) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": items})
+}
+
+func missing(where, field string) validationItem {
+	return validationItem{Loc: []any{where, field}, Msg: "Field required", Type: "missing"}
+}
+
+// maxJSONBody bounds JSON request bodies (file contents travel in them).
+const maxJSONBody = 256 << 20
+
+// decodeBody decodes the JSON body into dst after checking that every
+// required field is present and not null. On failure it writes a 422 and
+// returns false. present receives the top-level keys that were sent.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required ...string) (present map[string]json.RawMessage, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "body_error"})
+		return nil, false
+	}
+	if err := json.Unmarshal(body, &present); err != nil || present == nil {
+		msg := "Input should be a valid JSON object"
+		if err != nil {
+			msg = "JSON decode error: " + err.Error()
+		}
+		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: msg, Type: "json_invalid"})
+		return nil, false
+	}
+	var items []validationItem
+	for _, f := range required {
+		if v, ok := present[f]; !ok || string(v) == "null" {
+			items = append(items, missing("body", f))
+		}
+	}
+	if len(items) > 0 {
+		writeValidation(w, items...)
+		return nil, false
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			loc := []any{"body"}
+			for _, p := range strings.Split(te.Field, ".") {
+				if p != "" {
+					loc = append(loc, p)
+				}
+			}
+			writeValidation(w, validationItem{Loc: loc, Msg: fmt.Sprintf("Input should be a valid %s", te.Type), Type: "type_error"})
+			return nil, false
+		}
+		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
+		return nil, false
+	}
+	return present, true
+}
+
+func strp(s string) *string { return &s }
+
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Ship API is running"})
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
+}
+
+func (s *Server) handleStat(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"service": "ship", "version": s.cfg.Version, "status": "running", "author": "Bay",
+	})
+}
+
+func (s *Server) handleMeta(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.meta)
+}
+
+func nullable(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// buildMeta renders /meta once; it is constant for the server's life.
+func (s *Server) buildMeta() []byte {
+	type endpoints map[string]string
+	meta := map[string]any{
+		"runtime": map[string]any{
+			"name":        "ship",
+			"version":     s.cfg.Version,
+			"api_version": "v1",
+			"build": map[string]any{
+				"image":        s.cfg.Image,
+				"image_digest": nullable(s.cfg.ImageDigest),
+				"git_sha":      nullable(s.cfg.GitSHA),
+			},
+		},
+		"workspace": map[string]string{"mount_path": s.root.Dir},
+		"capabilities": map[string]any{
+			"filesystem": map[string]any{
+				"operations": []string{"create", "read", "write", "edit", "delete", "list", "upload", "download"},
+				"path_mode":  "relative_to_mount",
+				"endpoints": endpoints{
+					"create": "/fs/create_file", "read": "/fs/read_file",
+					"write": "/fs/write_file", "edit": "/fs/edit_file",
+					"delete": "/fs/delete_file", "list": "/fs/list_dir",
+					"upload": "/fs/upload", "download": "/fs/download",
+				},
+			},
+			"shell": map[string]any{
+				"operations": []string{"exec", "processes"},
+				"endpoints":  endpoints{"exec": "/shell/exec", "processes": "/shell/processes"},
+			},
+			"python": map[string]any{
+				"operations": []string{"exec"},
+				"engine":     "ipython",
+				"endpoints":  endpoints{"exec": "/ipython/exec"},
+			},
+			"terminal": map[string]any{
+				"operations": []string{"ws"},
+				"protocol":   "websocket",
+				"endpoints":  endpoints{"ws": "/term/ws"},
+			},
+		},
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(meta)
+	return buf.Bytes()
+}
