@@ -122,7 +122,7 @@ type testBundle struct {
 func setup(t *testing.T, opts docker.Options) (*docker.Runtime, *testBundle) {
 	t.Helper()
 	if testCli == nil {
-		t.Skip("skipping Docker runtime test: " + noDocker)
+		skipf(t, "skipping Docker runtime test: %s", noDocker)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -154,7 +154,7 @@ func hostPortOptions() docker.Options {
 func TestRuntime_Conformance(t *testing.T) {
 	t.Parallel()
 	if testCli == nil {
-		t.Skip("skipping Docker runtime test: " + noDocker)
+		skipf(t, "skipping Docker runtime test: %s", noDocker)
 	}
 	image, err := fakeRuntimeImage(context.Background(), testCli)
 	require.NoError(t, err)
@@ -325,7 +325,7 @@ func TestOpen(t *testing.T) {
 func TestRuntime_ContainerNetwork(t *testing.T) {
 	t.Parallel()
 	if testCli == nil {
-		t.Skip("skipping Docker runtime test: " + noDocker)
+		skipf(t, "skipping Docker runtime test: %s", noDocker)
 	}
 	// The network is made before setup so that its removal, registered
 	// first, runs after the containers on it are gone.

@@ -45,15 +45,15 @@ func (e *dockerError) Error() string {
 func requireImage(t *testing.T, image string) {
 	t.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("docker CLI not found")
+		skipf(t, "docker CLI not found")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := docker(ctx, "info", "--format", "{{.ServerVersion}}"); err != nil {
-		t.Skip("Docker daemon not reachable: " + err.Error())
+		skipf(t, "Docker daemon not reachable: %v", err)
 	}
 	if _, err := docker(ctx, "image", "inspect", image); err != nil {
-		t.Skipf("image %s not found; build it with images/build.sh", image)
+		skipf(t, "image %s not found; build it with images/build.sh", image)
 	}
 }
 

@@ -19,7 +19,7 @@ func realKernel(t *testing.T) (*Manager, string) {
 	t.Helper()
 	python := FindPython()
 	if !HasIPyKernel(python) {
-		t.Skipf("python3 with ipykernel not found (%s; set SHIP_PYTHON or apt-get install python3-ipykernel)", python)
+		skipf(t, "python3 with ipykernel not found (%s; set SHIP_PYTHON or apt-get install python3-ipykernel)", python)
 	}
 	ws := t.TempDir()
 	state := t.TempDir()

@@ -12,7 +12,7 @@ import (
 func requireKernel(t *testing.T) {
 	t.Helper()
 	if p := kernel.FindPython(); !kernel.HasIPyKernel(p) {
-		t.Skipf("python3 with ipykernel not found (%s; set SHIP_PYTHON or apt-get install python3-ipykernel)", p)
+		skipf(t, "python3 with ipykernel not found (%s; set SHIP_PYTHON or apt-get install python3-ipykernel)", p)
 	}
 }
 
