@@ -69,7 +69,9 @@ func need(t *testing.T, ok bool, what string) {
 
 func dockerOK() bool { return exec.Command("docker", "info").Run() == nil }
 
-func imageOK(image string) bool { return exec.Command("docker", "image", "inspect", image).Run() == nil }
+func imageOK(image string) bool {
+	return exec.Command("docker", "image", "inspect", image).Run() == nil
+}
 
 // requireImages checks Docker and the runtime images the tests use.
 func requireImages(t *testing.T, images ...string) {

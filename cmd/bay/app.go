@@ -151,4 +151,3 @@ func (a *app) close() {
 		a.log.Warn("close store", "err", err)
 	}
 }
-
