@@ -208,10 +208,10 @@ trap cleanup EXIT
 ship_image() {
 	local flavour=$1 pkgs=$2 final=$3 base ctx start cold=no lines
 	start=$(date +%s)
-	lines=$(cat "$TIMING_LOG" 2>/dev/null | wc -l)
+	lines=$( { cat "$TIMING_LOG" 2>/dev/null || true; } | wc -l)
 	base=$(build_base "$flavour" "$pkgs")
 	# build_base runs in a subshell; a new base shows as a new log line.
-	[ "$(cat "$TIMING_LOG" 2>/dev/null | wc -l)" -gt "$lines" ] && cold=yes
+	[ "$( { cat "$TIMING_LOG" 2>/dev/null || true; } | wc -l)" -gt "$lines" ] && cold=yes
 	ctx=$(new_ctx "$flavour")
 	CTXS+=("$ctx")
 	go_binary ./cmd/ship "$ctx/ship"
