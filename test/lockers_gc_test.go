@@ -182,9 +182,10 @@ func TestE2E_GC(t *testing.T) {
 			require.False(t, volumeExists("bay-"+*expiring.LockerId))
 
 			// An orphan container of this instance: its session row is gone.
-			cid := strings.TrimSpace(run(t, "docker", "create", "--name", "bay-session-sess-0000000orphan",
+			orphanSession := "sess-" + randHex(6)
+			cid := strings.TrimSpace(run(t, "docker", "create", "--name", "bay-session-"+orphanSession,
 				"--label", "bay.managed=true", "--label", "bay.instance_id="+b.Instance,
-				"--label", "bay.session_id=sess-0000000orphan", "--label", "bay.sandbox_id=sandbox-000000000000",
+				"--label", "bay.session_id="+orphanSession, "--label", "bay.sandbox_id=sandbox-000000000000",
 				"--label", "bay.locker_id=locker-000000000000", "--label", "bay.owner="+b.Owner, "ship:latest"))
 			// And one of another instance that must never be touched.
 			other := strings.TrimSpace(run(t, "docker", "create", "--name", "bay-session-sess-"+randHex(6),
