@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -20,14 +21,25 @@ var docsFS embed.FS
 
 var docsTemplate = template.Must(template.ParseFS(docsFS, "docs.html.tmpl"))
 
-// docs holds /openapi.json and /docs, rendered once from the embedded spec.
+// docs holds /openapi.json and /docs, rendered from the embedded spec on
+// their first request: decoding and rendering the spec costs milliseconds
+// and memory that start-up should not pay.
 type docs struct {
+	once sync.Once
 	json []byte
 	html []byte
 	err  error
 }
 
-func newDocs() *docs {
+func (d *docs) load() *docs {
+	d.once.Do(func() {
+		r := renderDocs()
+		d.json, d.html, d.err = r.json, r.html, r.err
+	})
+	return d
+}
+
+func renderDocs() *docs {
 	spec, err := oapigen.GetSwagger()
 	if err != nil {
 		return &docs{err: fmt.Errorf("load embedded spec: %w", err)}
@@ -45,7 +57,7 @@ func newDocs() *docs {
 }
 
 func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
-	if s.docs.err != nil {
+	if s.docs.load().err != nil {
 		s.writeError(w, r, s.docs.err)
 		return
 	}
@@ -53,7 +65,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveDocs(w http.ResponseWriter, r *http.Request) {
-	if s.docs.err != nil {
+	if s.docs.load().err != nil {
 		s.writeError(w, r, s.docs.err)
 		return
 	}

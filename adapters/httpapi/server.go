@@ -160,7 +160,7 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.routes = routeTable()
-	s.docs = newDocs()
+	s.docs = &docs{}
 
 	router := &routeMux{s: s}
 	strict := oapigen.NewStrictHandlerWithOptions(s, nil, oapigen.StrictHTTPServerOptions{

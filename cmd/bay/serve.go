@@ -15,14 +15,17 @@ import (
 // gracefully: the listener stops accepting, requests in flight finish, the
 // background loops stop, the database closes.
 func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logger) error {
+	began := time.Now()
 	a, err := newApp(ctx, cfg, environ, logger)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	wired := time.Now()
 	if err := a.prepare(ctx, cfg); err != nil {
 		return err
 	}
+	logger.Debug("start-up", "wire_ms", ms(wired.Sub(began)), "prepare_ms", ms(time.Since(wired)))
 
 	addr := net.JoinHostPort(cfg.Server.Host, strconv.Itoa(cfg.Server.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -67,3 +70,5 @@ func databaseKind(cfg Config) string {
 	kind, _, _ := ParseDatabaseURL(cfg.Database.URL)
 	return kind
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,6 +1,7 @@
 // Command baybench measures Bay from the outside and prints the numbers.
 //
 //	baybench startup [-bin bin/bay] [-runs 7]
+//	baybench api [-bin bin/bay] [-image ship:latest] [-n 500] [-live 50]
 //
 // startup starts the built binary on a fresh SQLite file again and again and
 // prints the median time from process start to the first 200 on /health, and
@@ -23,13 +24,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baybench startup [flags]")
+		fmt.Fprintln(os.Stderr, "usage: baybench startup|api [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "startup":
 		err = startup(os.Args[2:])
+	case "api":
+		err = api(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}

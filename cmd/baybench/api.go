@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// api measures Bay serving the real Ship image: cold start to the first
+// Python result, Bay's overhead per call against calling Ship directly,
+// throughput with 16 concurrent clients, and RSS with 50 live sandboxes.
+func api(args []string) error {
+	fs := flag.NewFlagSet("api", flag.ExitOnError)
+	bin := fs.String("bin", "bin/bay", "the bay binary to measure")
+	image := fs.String("image", "ship:latest", "the runtime image")
+	n := fs.Int("n", 500, "calls per latency measurement")
+	cold := fs.Int("cold", 5, "cold starts to measure")
+	live := fs.Int("live", 50, "live sandboxes for the RSS measurement")
+	_ = fs.Parse(args)
+
+	dir, err := os.MkdirTemp("", "baybench-api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	instance := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	defer func() {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=bay.instance_id="+instance).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+		}
+	}()
+	profiles := fmt.Sprintf(`[{"id":"python-default","image":%q,"capabilities":["filesystem","shell","python"],"resources":{"memory":"512m","cpus":1}}]`, *image)
+	cmd := exec.Command(*bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"BAY_CONFIG_FILE=/nonexistent",
+		"BAY_SERVER__HOST=127.0.0.1",
+		"BAY_SERVER__PORT="+strconv.Itoa(port),
+		"BAY_DATABASE__URL=sqlite:///"+filepath.Join(dir, "bay.db"),
+		"BAY_DRIVER__DOCKER__CONNECT_MODE=host_port",
+		"BAY_GC__ENABLED=false",
+		"BAY_GC__INSTANCE_ID="+instance,
+		"BAY_LOG__LEVEL=warn",
+		"BAY_PROFILES="+profiles,
+	)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	c := &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := c.Get(base + "/health"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bay did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	call := func(method, url string, body any, out any) error {
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, url, r)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, data)
+		}
+		if out != nil {
+			return json.Unmarshal(data, out)
+		}
+		return nil
+	}
+	create := func() (string, error) {
+		var sb struct {
+			ID string `json:"id"`
+		}
+		err := call("POST", base+"/v1/sandboxes", map[string]any{}, &sb)
+		return sb.ID, err
+	}
+	py := func(id, code string) error {
+		var res struct {
+			Success bool   `json:"success"`
+			Output  string `json:"output"`
+		}
+		if err := call("POST", base+"/v1/sandboxes/"+id+"/python/exec", map[string]any{"code": code}, &res); err != nil {
+			return err
+		}
+		if !res.Success {
+			return fmt.Errorf("python failed: %q", res.Output)
+		}
+		return nil
+	}
+
+	fmt.Printf("Bay API benchmark (%s, SQLite, image %s)\n", *bin, *image)
+
+	// 1. Cold: create -> first Python result.
+	var colds []time.Duration
+	for range *cold {
+		start := time.Now()
+		id, err := create()
+		if err != nil {
+			return err
+		}
+		if err := py(id, "print(1+2)"); err != nil {
+			return err
+		}
+		colds = append(colds, time.Since(start))
+		_ = call("DELETE", base+"/v1/sandboxes/"+id, nil, nil)
+	}
+	fmt.Printf("create -> first Python result (cold, %d runs): %s\n", len(colds), summary(colds))
+
+	// 2. Overhead per call: the same calls through Bay and straight to Ship.
+	id, err := create()
+	if err != nil {
+		return err
+	}
+	if err := py(id, "1+1"); err != nil {
+		return err
+	}
+	if err := call("PUT", base+"/v1/sandboxes/"+id+"/filesystem/files", map[string]any{"path": "bench.txt", "content": "x"}, nil); err != nil {
+		return err
+	}
+	ship, err := shipEndpoint(id)
+	if err != nil {
+		return err
+	}
+	measure := func(f func() error) ([]time.Duration, error) {
+		out := make([]time.Duration, 0, *n)
+		for range *n {
+			s := time.Now()
+			if err := f(); err != nil {
+				return nil, err
+			}
+			out = append(out, time.Since(s))
+		}
+		return out, nil
+	}
+	viaBayPy, err := measure(func() error { return py(id, "1+1") })
+	if err != nil {
+		return err
+	}
+	directPy, err := measure(func() error {
+		return call("POST", ship+"/ipython/exec", map[string]any{"code": "1+1", "timeout": 30}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	viaBayFS, err := measure(func() error {
+		return call("GET", base+"/v1/sandboxes/"+id+"/filesystem/files?path=bench.txt", nil, nil)
+	})
+	if err != nil {
+		return err
+	}
+	directFS, err := measure(func() error {
+		return call("POST", ship+"/fs/read_file", map[string]any{"path": "bench.txt"}, nil)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("python exec `1+1` through Bay (n=%d): %s\n", *n, summary(viaBayPy))
+	fmt.Printf("python exec `1+1` straight to Ship:   %s\n", summary(directPy))
+	fmt.Printf("  Bay overhead per exec, p50: %.3f ms\n", ms(pct(viaBayPy, 50)-pct(directPy, 50)))
+	fmt.Printf("file read through Bay (n=%d): %s\n", *n, summary(viaBayFS))
+	fmt.Printf("file read straight to Ship:   %s\n", summary(directFS))
+	fmt.Printf("  Bay overhead per call, p50: %.3f ms\n", ms(pct(viaBayFS, 50)-pct(directFS, 50)))
+
+	// 3. Throughput with 16 concurrent clients.
+	ids := []string{id}
+	for range 3 {
+		extra, err := create()
+		if err != nil {
+			return err
+		}
+		if err := py(extra, "1+1"); err != nil {
+			return err
+		}
+		ids = append(ids, extra)
+	}
+	rate := func(d time.Duration, f func(i int) error) (float64, error) {
+		var count atomic.Int64
+		var firstErr atomic.Value
+		stop := time.Now().Add(d)
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(stop) {
+					if err := f(w); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+					count.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if e := firstErr.Load(); e != nil {
+			return 0, e.(error)
+		}
+		return float64(count.Load()) / d.Seconds(), nil
+	}
+	getRate, err := rate(5*time.Second, func(int) error { return call("GET", base+"/v1/sandboxes/"+id, nil, nil) })
+	if err != nil {
+		return err
+	}
+	execRate, err := rate(5*time.Second, func(w int) error { return py(ids[w%len(ids)], "1+1") })
+	if err != nil {
+		return err
+	}
+	fmt.Printf("GET /v1/sandboxes/{id}, 16 concurrent clients: %.0f req/s\n", getRate)
+	fmt.Printf("python exec `1+1`, 16 concurrent clients over %d sandboxes: %.0f req/s\n", len(ids), execRate)
+
+	// 4. RSS with many live sandboxes, each with a running runtime.
+	for len(ids) < *live {
+		extra, err := create()
+		if err != nil {
+			return err
+		}
+		if err := call("POST", base+"/v1/sandboxes/"+extra+"/shell/exec", map[string]any{"command": "true"}, nil); err != nil {
+			return err
+		}
+		ids = append(ids, extra)
+	}
+	time.Sleep(time.Second)
+	rss, _ := statusKB(cmd.Process.Pid, "VmRSS")
+	anon, _ := statusKB(cmd.Process.Pid, "RssAnon")
+	fmt.Printf("Bay RSS with %d live sandboxes (each with a running container): %.1f MB (private %.1f MB)\n", len(ids), mb(rss), mb(anon))
+	return nil
+}
+
+// shipEndpoint finds the published address of the sandbox's Ship.
+func shipEndpoint(sandboxID string) (string, error) {
+	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=bay.sandbox_id="+sandboxID).Output()
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(out))
+	if id == "" {
+		return "", fmt.Errorf("no container for %s", sandboxID)
+	}
+	out, err = exec.Command("docker", "port", id, "8123/tcp").Output()
+	if err != nil {
+		return "", err
+	}
+	line := strings.Fields(strings.TrimSpace(string(out)))[0]
+	_, p, _ := strings.Cut(line, ":")
+	if i := strings.LastIndex(line, ":"); i >= 0 {
+		p = line[i+1:]
+	}
+	return "http://127.0.0.1:" + p, nil
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)-1)*p/100]
+}
+
+func summary(ds []time.Duration) string {
+	return fmt.Sprintf("p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, min %.2f ms", ms(pct(ds, 50)), ms(pct(ds, 90)), ms(pct(ds, 99)), ms(pct(ds, 0)))
+}
