@@ -277,12 +277,14 @@ func errorMessage(err error) string {
 	return err.Error()
 }
 
-// Reconcile repairs what a crash of this instance left behind. Sessions
-// whose start this instance claimed before it started are removed with
-// their containers (the sandbox shows idle, its stop reason error); with
-// removeOrphans, containers labelled with this instance whose session row
-// is gone are removed too. Lockers are never touched: their volumes keep
-// every byte.
+// Reconcile repairs what a crash of this instance left behind. A session
+// whose start this instance claimed before it started is marked failed, its
+// containers found so far are removed, and its sandbox records the stop
+// reason error; the row is kept, so a container the daemon was still
+// creating when the process died carries a known session and is adopted or
+// replaced by the next start, never left as an orphan. With removeOrphans,
+// containers labelled with this instance whose session row is gone are
+// removed too. Lockers are never touched: their volumes keep every byte.
 func (g *GC) Reconcile(ctx context.Context, removeOrphans bool) (fixed int, err error) {
 	starting, err := g.o.Store.Sessions().ListByObservedState(ctx, SessionStarting)
 	if err != nil {
@@ -341,14 +343,18 @@ func (g *GC) reconcileSession(ctx context.Context, sess *Session) (int, error) {
 		if cur.ObservedState != SessionStarting || cur.ClaimedBy != g.o.InstanceID {
 			return nil // settled meanwhile
 		}
-		if err := tx.Sessions().Delete(ctx, cur.ID); err != nil {
+		now := g.o.Clock.Now()
+		cur.ObservedState = SessionFailed
+		cur.ContainerID, cur.Endpoint = "", ""
+		cur.ClaimedBy, cur.ClaimedAt = "", nil
+		cur.LastObservedAt = &now
+		cur.UpdatedAt = now
+		if err := tx.Sessions().Save(ctx, cur); err != nil {
 			return err
 		}
 		if sb.CurrentSessionID == cur.ID {
-			sb.CurrentSessionID = ""
-			sb.IdleExpiresAt = nil
 			sb.StopReason = StopReasonError
-			sb.UpdatedAt = g.o.Clock.Now()
+			sb.UpdatedAt = now
 			return tx.Sandboxes().Save(ctx, sb)
 		}
 		return nil

@@ -252,8 +252,21 @@ func TestGC_ReconcileAfterCrashMidStart(t *testing.T) {
 	require.Empty(t, list)
 	got, err := after.Get(b.ctx, "alice", sb.ID)
 	require.NoError(t, err)
-	require.Equal(t, core.StatusIdle, got.Status)
+	require.Equal(t, core.StatusFailed, got.Status, "the interrupted start shows as failed")
 	require.Equal(t, core.StopReasonError, got.StopReason)
+	// A container the daemon finishes creating after the reconcile still
+	// belongs to a known session: it is no orphan, and the next start
+	// adopts it instead of failing on the name.
+	late, err := rt.CreateContainer(b.ctx, core.ContainerSpec{SessionID: cur.CurrentSessionID, SandboxID: sb.ID,
+		LockerID: sb.LockerID, Owner: "alice", InstanceID: "bay-a", Profile: &p})
+	require.NoError(t, err)
+	rep, err := b2.gc.Run(b.ctx, []string{core.GCOrphanContainer})
+	require.NoError(t, err)
+	require.Equal(t, 0, rep.TotalCleaned)
 	_, err = after.Python(b.ctx, "alice", sb.ID, "1", 5)
 	require.NoError(t, err, "the next call starts cleanly")
+	list, err = rt.ListContainers(b.ctx, map[string]string{core.LabelSandboxID: sb.ID})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, late, list[0].ID, "the late container was adopted")
 }

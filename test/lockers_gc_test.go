@@ -389,3 +389,38 @@ func TestE2E_Observability(t *testing.T) {
 	require.EqualValues(t, 200, line["status"])
 	require.Contains(t, line, "duration_ms")
 }
+
+// TestE2E_GCScheduler: with gc.enabled the loop reclaims idle compute by
+// itself, every interval, after a start-up cycle.
+func TestE2E_GCScheduler(t *testing.T) {
+	requireImages(t, "ship:latest")
+	t.Parallel()
+	b := startBay(t, bayOpts{engine: "sqlite", env: []string{
+		"BAY_GC__ENABLED=true", "BAY_GC__RUN_ON_STARTUP=true", "BAY_GC__INTERVAL_SECONDS=1",
+	}})
+	st, err := b.C.GetGCStatusWithResponse(bg)
+	require.NoError(t, err)
+	require.True(t, st.JSON200.Enabled)
+	require.Equal(t, 1, st.JSON200.IntervalSeconds)
+	sb := createSandbox(t, b, oapigen.CreateSandboxRequest{Profile: ptr("short-idle-test")})
+	python(t, b, sb.Id, "1")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := b.C.GetSandboxWithResponse(bg, sb.Id)
+		require.NoError(t, err)
+		// The sandbox is released first, then its container removed.
+		if got.JSON200.StopReason != nil && len(containersOf(t, sb.Id)) == 0 {
+			require.Equal(t, "idle", string(*got.JSON200.StopReason))
+			require.Equal(t, oapigen.SandboxStatus("idle"), got.JSON200.Status)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the scheduler did not reclaim the idle sandbox")
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get(b.URL + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), `bay_gc_cleaned_total{task="idle_session"} 1`)
+	require.NotContains(t, string(body), "bay_gc_runs_total 0")
+}
