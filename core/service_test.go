@@ -359,3 +359,34 @@ func TestSandboxService_ListStatusAndPages(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, all.Items, 5)
 }
+
+func TestSandboxService_ReadinessTimeoutIsSessionNotReady(t *testing.T) {
+	t.Parallel()
+	store := openStore(t)
+	clock := fake.NewClock(time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC))
+	rt := fake.NewRuntime(fake.RuntimeOptions{Clock: clock})
+	ship := fake.NewShip()
+	ship.SetUnhealthy(true)
+	svc := core.NewSandboxService(core.SandboxServiceOptions{
+		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: core.RandomIDs{},
+		Profiles: testProfiles(), InstanceID: "bay-a", ReadinessTimeout: 300 * time.Millisecond,
+	})
+	ctx := context.Background()
+	sb, err := svc.Create(ctx, "alice", core.CreateSandboxInput{})
+	require.NoError(t, err)
+	_, err = svc.Python(ctx, "alice", sb.ID, "1", 5)
+	requireCode(t, core.CodeSessionNotReady, err)
+	e := core.AsError(err)
+	require.Equal(t, "Runtime failed to become ready", e.Message)
+	require.Equal(t, map[string]any{"sandbox_id": sb.ID, "retry_after_ms": 1000}, e.Details, "the sandbox id, not the session id")
+	list, err := rt.ListContainers(ctx, map[string]string{core.LabelSandboxID: sb.ID})
+	require.NoError(t, err)
+	require.Empty(t, list, "the container that never became ready is removed")
+	got, err := svc.Get(ctx, "alice", sb.ID)
+	require.NoError(t, err)
+	require.Equal(t, core.StatusFailed, got.Status)
+
+	ship.SetUnhealthy(false)
+	_, err = svc.Python(ctx, "alice", sb.ID, "1", 5)
+	require.NoError(t, err, "the next call retries with a new container")
+}

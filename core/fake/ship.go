@@ -23,7 +23,16 @@ type Ship struct {
 	calls map[string]int
 	// Block, when set, is called at the start of Python and Shell, so tests
 	// can hold a call in flight.
-	Block func(ctx context.Context)
+	Block     func(ctx context.Context)
+	unhealthy bool
+}
+
+// SetUnhealthy makes every endpoint's /health fail (or pass again), as a
+// runtime that never becomes ready.
+func (s *Ship) SetUnhealthy(v bool) {
+	s.mu.Lock()
+	s.unhealthy = v
+	s.mu.Unlock()
 }
 
 var _ core.Ship = (*Ship)(nil)
@@ -68,7 +77,17 @@ func (s *Ship) enter(endpoint, method string) error {
 }
 
 // Health implements core.Ship.
-func (s *Ship) Health(ctx context.Context, endpoint string) error { return s.enter(endpoint, "Health") }
+func (s *Ship) Health(ctx context.Context, endpoint string) error {
+	if err := s.enter(endpoint, "Health"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unhealthy {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
 
 // Capabilities implements core.Ship.
 func (s *Ship) Capabilities(ctx context.Context, endpoint string) ([]string, error) {
