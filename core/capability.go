@@ -100,6 +100,10 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 	s.forgetMeta(sess.Endpoint)
 	_ = s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID)
 	err = s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, sess.SandboxID)
+		if err != nil {
+			return err
+		}
 		cur, err := tx.Sessions().Get(ctx, sess.ID)
 		if err != nil || cur.ContainerID != sess.ContainerID {
 			return err // already reset or removed by someone else
@@ -109,7 +113,14 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 		cur.ObservedState = SessionPending
 		cur.LastObservedAt = &now
 		cur.UpdatedAt = now
-		return tx.Sessions().Save(ctx, cur)
+		if err := tx.Sessions().Save(ctx, cur); err != nil {
+			return err
+		}
+		// The runtime died under the sandbox (a crash, an OOM kill, a
+		// container removed by hand): its in-memory state is gone.
+		sb.StopReason = StopReasonError
+		sb.UpdatedAt = now
+		return tx.Sandboxes().Save(ctx, sb)
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "reset dead session", "session_id", sess.ID, "err", err)

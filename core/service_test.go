@@ -311,6 +311,9 @@ func TestSandboxService_DeadContainerIsReplaced(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "2", res.Output)
 	require.Equal(t, 2, b.runtime.Calls(fake.OpCreateContainer))
+	got, err := svc.Get(b.ctx, "alice", sb.ID)
+	require.NoError(t, err)
+	require.Equal(t, core.StopReasonError, got.StopReason, "the agent can tell its state is gone")
 }
 
 func TestSandboxService_FailedStartIsRetried(t *testing.T) {
