@@ -258,6 +258,12 @@ func api(args []string) error {
 	rss, _ := statusKB(cmd.Process.Pid, "VmRSS")
 	anon, _ := statusKB(cmd.Process.Pid, "RssAnon")
 	fmt.Printf("Bay RSS with %d live sandboxes (each with a running container): %.1f MB (private %.1f MB)\n", len(ids), mb(rss), mb(anon))
+	// Deleting the sandboxes removes their containers and managed volumes.
+	for _, id := range ids {
+		if err := call("DELETE", base+"/v1/sandboxes/"+id, nil, nil); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
