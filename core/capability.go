@@ -78,7 +78,11 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		if err != nil && attempt == 0 && s.recoverDead(ctx, sess, err) {
 			continue // the request never reached the runtime: retry on a fresh one
 		}
-		if busy > 0 {
+		// The claim set the idle deadline to now + max(idle timeout, busy).
+		// Only when the call's possible length exceeded the idle timeout
+		// does the deadline need bringing back to its end + idle timeout; in
+		// the common case it is already right, and a write is saved.
+		if busy > p.IdleTimeout {
 			s.rearmIdle(ctx, sb.ID, p)
 		}
 		return err
