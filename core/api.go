@@ -41,6 +41,16 @@ type Page[T any] struct {
 	NextCursor string
 }
 
+// newPage returns a page of items fetched with limit: a full page may have
+// a successor, so its last id becomes the next cursor.
+func newPage[T any](items []T, limit int, id func(T) string) Page[T] {
+	p := Page[T]{Items: items}
+	if limit > 0 && len(items) == limit {
+		p.NextCursor = id(items[len(items)-1])
+	}
+	return p
+}
+
 // PythonResult is the outcome of running Python code (bay-api.md §7.4.2).
 type PythonResult struct {
 	Success        bool

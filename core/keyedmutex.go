@@ -39,10 +39,3 @@ func (k *keyedMutex) Lock(key string) func() {
 		k.mu.Unlock()
 	}
 }
-
-// size returns the number of live entries (for tests).
-func (k *keyedMutex) size() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.locks)
-}

@@ -62,11 +62,7 @@ func (s *LockerService) List(ctx context.Context, owner, cursor string, limit in
 	if err != nil {
 		return Page[*Locker]{}, err
 	}
-	page := Page[*Locker]{Items: list}
-	if len(list) == limit && limit > 0 {
-		page.NextCursor = list[len(list)-1].ID
-	}
-	return page, nil
+	return newPage(list, limit, func(l *Locker) string { return l.ID }), nil
 }
 
 // Delete deletes a locker: its volume, then its row. An external locker

@@ -140,3 +140,37 @@ type SandboxStore interface {
 	// now; statuses with none are absent.
 	CountByStatus(ctx context.Context, now time.Time) (map[SandboxStatus]int64, error)
 }
+
+// StatusFilter returns the status a store filters on: f.Status when it names
+// a status, "" (no filter) for any other value. ok is false when the filter
+// can match nothing (deleted sandboxes are never listed).
+func (f SandboxFilter) StatusFilter() (status string, ok bool) {
+	for _, st := range SandboxStatuses {
+		if f.Status == st {
+			return string(st), st != StatusDeleted
+		}
+	}
+	return "", true
+}
+
+// UpdateSandbox implements SandboxStore.Update for any Store: it loads the
+// sandbox with its row locked, applies fn, saves and re-reads it, in one
+// transaction. Both store adapters delegate to it.
+func UpdateSandbox(ctx context.Context, s Store, id string, fn func(*Sandbox) error) (*Sandbox, error) {
+	var out *Sandbox
+	err := s.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(sb); err != nil {
+			return err
+		}
+		if err := tx.Sandboxes().Save(ctx, sb); err != nil {
+			return err
+		}
+		out, err = tx.Sandboxes().Get(ctx, id)
+		return err
+	})
+	return out, err
+}

@@ -221,14 +221,11 @@ func (s *SandboxService) List(ctx context.Context, owner, cursor string, limit i
 	if err != nil {
 		return Page[SandboxInfo]{}, err
 	}
-	page := Page[SandboxInfo]{Items: make([]SandboxInfo, 0, len(list))}
+	items := make([]SandboxInfo, 0, len(list))
 	for _, sb := range list {
-		page.Items = append(page.Items, *s.info(sb, now))
+		items = append(items, *s.info(sb, now))
 	}
-	if len(list) == limit && limit > 0 {
-		page.NextCursor = list[len(list)-1].ID
-	}
-	return page, nil
+	return newPage(items, limit, func(i SandboxInfo) string { return i.ID }), nil
 }
 
 // ExtendTTL moves the hard TTL of a finite, unexpired sandbox by extendBy

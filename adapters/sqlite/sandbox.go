@@ -86,36 +86,16 @@ func (st sandboxStore) Save(ctx context.Context, sb *core.Sandbox) error {
 }
 
 func (st sandboxStore) Update(ctx context.Context, id string, fn func(*core.Sandbox) error) (*core.Sandbox, error) {
-	var out *core.Sandbox
-	err := st.s.InTx(ctx, func(tx core.Store) error {
-		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(sb); err != nil {
-			return err
-		}
-		if err := tx.Sandboxes().Save(ctx, sb); err != nil {
-			return err
-		}
-		out, err = tx.Sandboxes().Get(ctx, id)
-		return err
-	})
-	return out, err
+	return core.UpdateSandbox(ctx, st.s, id, fn)
 }
 
 func (st sandboxStore) List(ctx context.Context, f core.SandboxFilter) ([]*core.Sandbox, error) {
 	if err := core.CheckLimit(f.Limit); err != nil {
 		return nil, err
 	}
-	status := ""
-	for _, s := range core.SandboxStatuses {
-		if f.Status == s {
-			status = string(s)
-		}
-	}
-	if status == string(core.StatusDeleted) {
-		return []*core.Sandbox{}, nil // deleted sandboxes are never listed
+	status, ok := f.StatusFilter()
+	if !ok {
+		return []*core.Sandbox{}, nil
 	}
 	rows, err := st.s.q.SandboxList(ctx, sqlitedb.SandboxListParams{
 		Owner:     f.Owner,
