@@ -267,16 +267,12 @@ func (s *SandboxService) Upload(ctx context.Context, owner, id, p string, body i
 	counted := &countingReader{r: body}
 	err := s.call(ctx, owner, id, CapabilityFilesystem, fsTimeout, pathValidator("path", &p),
 		func(ctx context.Context, ep string) error {
-			if counted.n > 0 {
-				return Errorf(CodeShipError, "Ship request error: upload interrupted")
-			}
 			n, err := s.ship.Upload(ctx, ep, p, counted)
 			if err != nil {
-				if counted.n > 0 {
-					var unreachable *ErrUnreachable
-					if errors.As(err, &unreachable) {
-						err = unreachable.Err
-					}
+				var unreachable *ErrUnreachable
+				if counted.n > 0 && errors.As(err, &unreachable) {
+					// Bytes were consumed: not retryable, whatever the cause.
+					err = Wrap(unreachable.Err, CodeShipError, "Ship request error: upload interrupted")
 				}
 				return err
 			}

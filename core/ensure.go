@@ -77,13 +77,6 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 		if sb.Expired(now) {
 			return expiredError(sb)
 		}
-		if sb.LockerID == "" {
-			return NotFound("Locker of sandbox %s not found", sandboxID)
-		}
-		locker, err = tx.Lockers().Get(ctx, sb.LockerID)
-		if err != nil {
-			return err
-		}
 
 		var sess *Session
 		if sb.CurrentSessionID != "" {
@@ -128,6 +121,14 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 			decision = decideWait
 		default:
 			// pending, failed, or an abandoned start: this caller claims it.
+			// The locker is needed only to start a container, so only this
+			// branch reads it: the hot path of a ready session does not.
+			if sb.LockerID == "" {
+				return NotFound("Locker of sandbox %s not found", sandboxID)
+			}
+			if locker, err = tx.Lockers().Get(ctx, sb.LockerID); err != nil {
+				return err
+			}
 			decision = decideStart
 			sess.ObservedState = SessionStarting
 			sess.DesiredState = SessionRunning
@@ -216,12 +217,9 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 		}
 		sess.ContainerID, sess.Endpoint = "", ""
 	}
-	sb, err := s.store.Sandboxes().Get(ctx, sandboxID)
-	if err != nil {
-		return nil, err
-	}
+	// A locker belongs to the owner of the sandboxes that mount it.
 	cid, err := s.runtime.CreateContainer(ctx, ContainerSpec{
-		SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: sb.Owner,
+		SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
 		InstanceID: s.opts.InstanceID, Profile: p,
 	})
 	if err != nil {

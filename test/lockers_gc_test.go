@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
@@ -324,9 +323,6 @@ func queryStrings(t *testing.T, engine, url, query string) []string {
 	if engine == "sqlite" {
 		db, err = sql.Open("sqlite3", "file:"+strings.TrimPrefix(url, "sqlite:///")+"?mode=ro&_busy_timeout=5000")
 	} else {
-		cfg, perr := pgx.ParseConfig(url)
-		require.NoError(t, perr)
-		_ = cfg
 		db, err = sql.Open("pgx", url)
 	}
 	require.NoError(t, err)
