@@ -112,6 +112,3 @@ func migrate(ctx context.Context, cfg Config, args []string, stdout io.Writer) e
 		return &usageError{fmt.Sprintf("unknown migrate command %q", args[0])}
 	}
 }
-
-// closeQuietly closes c, ignoring the error, for deferred cleanup.
-func closeQuietly(c interface{ Close() error }) { _ = c.Close() }
