@@ -47,7 +47,7 @@ func (s *SandboxService) precheck(ctx context.Context, owner, id, capability str
 // the idle deadline is pushed past it so idle GC does not reclaim the
 // session mid-call, and re-armed when the call ends.
 func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
-	validate func() error, fn func(ctx context.Context, endpoint string) error) error {
+	validate func() error, fn func(ctx context.Context, ep Endpoint) error) error {
 	sb, p, err := s.precheck(ctx, owner, id, capability)
 	if err != nil {
 		return err
@@ -68,13 +68,13 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		if err != nil {
 			return err
 		}
-		if err := s.checkRuntimeCapability(ctx, sess.Endpoint, capability); err != nil {
+		if err := s.checkRuntimeCapability(ctx, sess.Target(), capability); err != nil {
 			if attempt == 0 && s.recoverDead(ctx, sess, err) {
 				continue
 			}
 			return err
 		}
-		err = fn(ctx, sess.Endpoint)
+		err = fn(ctx, sess.Target())
 		if err != nil && attempt == 0 && s.recoverDead(ctx, sess, err) {
 			continue // the request never reached the runtime: retry on a fresh one
 		}
@@ -152,18 +152,18 @@ func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
 	}
 }
 
-func (s *SandboxService) checkRuntimeCapability(ctx context.Context, endpoint, capability string) error {
+func (s *SandboxService) checkRuntimeCapability(ctx context.Context, ep Endpoint, capability string) error {
 	s.metaMu.Lock()
-	caps, ok := s.meta[endpoint]
+	caps, ok := s.meta[ep.URL]
 	s.metaMu.Unlock()
 	if !ok {
 		var err error
-		caps, err = s.ship.Capabilities(ctx, endpoint)
+		caps, err = s.ship.Capabilities(ctx, ep)
 		if err != nil {
 			return err
 		}
 		s.metaMu.Lock()
-		s.meta[endpoint] = caps
+		s.meta[ep.URL] = caps
 		s.metaMu.Unlock()
 	}
 	if !slices.Contains(caps, capability) {
@@ -198,7 +198,7 @@ func pathValidator(field string, p *string) func() error {
 func (s *SandboxService) Python(ctx context.Context, owner, id, code string, timeout int) (*PythonResult, error) {
 	var out *PythonResult
 	err := s.call(ctx, owner, id, CapabilityPython, time.Duration(timeout)*time.Second+callMargin, nil,
-		func(ctx context.Context, ep string) (err error) {
+		func(ctx context.Context, ep Endpoint) (err error) {
 			out, err = s.ship.Python(ctx, ep, code, timeout)
 			return err
 		})
@@ -215,7 +215,7 @@ func (s *SandboxService) Shell(ctx context.Context, owner, id string, in ShellIn
 		validate = pathValidator("cwd", in.Cwd)
 	}
 	err := s.call(ctx, owner, id, CapabilityShell, time.Duration(in.Timeout)*time.Second+callMargin, validate,
-		func(ctx context.Context, ep string) (err error) {
+		func(ctx context.Context, ep Endpoint) (err error) {
 			out, err = s.ship.Shell(ctx, ep, in)
 			return err
 		})
@@ -226,7 +226,7 @@ func (s *SandboxService) Shell(ctx context.Context, owner, id string, in ShellIn
 func (s *SandboxService) ReadFile(ctx context.Context, owner, id, p string) (string, error) {
 	var out string
 	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
-		func(ctx context.Context, ep string) (err error) {
+		func(ctx context.Context, ep Endpoint) (err error) {
 			out, err = s.ship.ReadFile(ctx, ep, p)
 			return err
 		})
@@ -236,13 +236,13 @@ func (s *SandboxService) ReadFile(ctx context.Context, owner, id, p string) (str
 // WriteFile writes a text file, creating parent directories.
 func (s *SandboxService) WriteFile(ctx context.Context, owner, id, p, content string) error {
 	return s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
-		func(ctx context.Context, ep string) error { return s.ship.WriteFile(ctx, ep, p, content) })
+		func(ctx context.Context, ep Endpoint) error { return s.ship.WriteFile(ctx, ep, p, content) })
 }
 
 // DeleteFile deletes a file, or a directory recursively.
 func (s *SandboxService) DeleteFile(ctx context.Context, owner, id, p string) error {
 	return s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
-		func(ctx context.Context, ep string) error { return s.ship.DeleteFile(ctx, ep, p) })
+		func(ctx context.Context, ep Endpoint) error { return s.ship.DeleteFile(ctx, ep, p) })
 }
 
 // ListDir lists a directory ("" means the workspace root).
@@ -252,7 +252,7 @@ func (s *SandboxService) ListDir(ctx context.Context, owner, id, p string) ([]Fi
 	}
 	var out []FileEntry
 	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
-		func(ctx context.Context, ep string) (err error) {
+		func(ctx context.Context, ep Endpoint) (err error) {
 			out, err = s.ship.ListDir(ctx, ep, p)
 			return err
 		})
@@ -266,7 +266,7 @@ func (s *SandboxService) Upload(ctx context.Context, owner, id, p string, body i
 	// that never reached the runtime and consumed nothing.
 	counted := &countingReader{r: body}
 	err := s.call(ctx, owner, id, CapabilityFilesystem, fsTimeout, pathValidator("path", &p),
-		func(ctx context.Context, ep string) error {
+		func(ctx context.Context, ep Endpoint) error {
 			n, err := s.ship.Upload(ctx, ep, p, counted)
 			if err != nil {
 				var unreachable *ErrUnreachable
@@ -297,7 +297,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 func (s *SandboxService) Download(ctx context.Context, owner, id, p string) (*Download, error) {
 	var out *Download
 	err := s.call(ctx, owner, id, CapabilityFilesystem, 0, pathValidator("path", &p),
-		func(ctx context.Context, ep string) (err error) {
+		func(ctx context.Context, ep Endpoint) (err error) {
 			out, err = s.ship.Download(ctx, ep, p)
 			if err == nil {
 				out.Name = path.Base(p)

@@ -106,7 +106,7 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 			sess = &Session{
 				ID: s.ids.New(SessionIDPrefix), SandboxID: sb.ID, RuntimeType: p.RuntimeType,
 				ProfileID: p.ID, DesiredState: SessionRunning, ObservedState: SessionPending,
-				CreatedAt: now, UpdatedAt: now, LastActiveAt: now,
+				CreatedAt: now, UpdatedAt: now, LastActiveAt: now, RuntimeToken: NewRuntimeToken(),
 			}
 			if err := tx.Sessions().Insert(ctx, sess); err != nil {
 				return err
@@ -115,7 +115,7 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 		}
 
 		switch {
-		case sess.ObservedState == SessionRunning && sess.Endpoint != "":
+		case sess.ObservedState == SessionRunning && sess.Endpoint != "" && sess.RuntimeToken != "":
 			decision = decideReady
 		case sess.ObservedState == SessionStarting && !s.claimAbandoned(sess, now):
 			decision = decideWait
@@ -130,6 +130,11 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 				return err
 			}
 			decision = decideStart
+			if sess.RuntimeToken == "" {
+				// A session of a Bay that predates runtime tokens: its
+				// container, if any, is replaced by one that has a token.
+				sess.RuntimeToken = NewRuntimeToken()
+			}
 			sess.ObservedState = SessionStarting
 			sess.DesiredState = SessionRunning
 			sess.ClaimedBy = s.opts.InstanceID
@@ -220,7 +225,7 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 	// A locker belongs to the owner of the sandboxes that mount it.
 	cid, err := s.runtime.CreateContainer(ctx, ContainerSpec{
 		SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
-		InstanceID: s.opts.InstanceID, Profile: p,
+		InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: sess.RuntimeToken,
 	})
 	if err != nil {
 		s.opts.Metrics.RuntimeError("create_container")

@@ -211,6 +211,7 @@ func TestGC_ReconcileAfterCrashMidStart(t *testing.T) {
 	clock := fake.NewClock(time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC))
 	rt := fake.NewRuntime(fake.RuntimeOptions{Clock: clock})
 	ship := fake.NewShip()
+	ship.CheckTokens(rt)
 	before, b := newInstance(t, store, rt, ship, clock, "bay-a")
 	sb, err := before.Create(b.ctx, "alice", core.CreateSandboxInput{})
 	require.NoError(t, err)
@@ -235,8 +236,11 @@ func TestGC_ReconcileAfterCrashMidStart(t *testing.T) {
 	p := testProfiles()[0]
 	cur, err := store.Sandboxes().Get(b.ctx, sb.ID)
 	require.NoError(t, err)
+	sess, err := store.Sessions().Get(b.ctx, cur.CurrentSessionID)
+	require.NoError(t, err)
+	// The container of the interrupted start, as Bay asked for it.
 	_, err = rt.CreateContainer(b.ctx, core.ContainerSpec{SessionID: cur.CurrentSessionID, SandboxID: sb.ID,
-		LockerID: sb.LockerID, Owner: "alice", InstanceID: "bay-a", Profile: &p})
+		LockerID: sb.LockerID, Owner: "alice", InstanceID: "bay-a", Profile: &p, RuntimeToken: sess.RuntimeToken})
 	require.NoError(t, err)
 
 	clock.Advance(time.Second)
@@ -258,7 +262,7 @@ func TestGC_ReconcileAfterCrashMidStart(t *testing.T) {
 	// belongs to a known session: it is no orphan, and the next start
 	// adopts it instead of failing on the name.
 	late, err := rt.CreateContainer(b.ctx, core.ContainerSpec{SessionID: cur.CurrentSessionID, SandboxID: sb.ID,
-		LockerID: sb.LockerID, Owner: "alice", InstanceID: "bay-a", Profile: &p})
+		LockerID: sb.LockerID, Owner: "alice", InstanceID: "bay-a", Profile: &p, RuntimeToken: sess.RuntimeToken})
 	require.NoError(t, err)
 	rep, err := b2.gc.Run(b.ctx, []string{core.GCOrphanContainer})
 	require.NoError(t, err)

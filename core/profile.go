@@ -30,6 +30,18 @@ type Profile struct {
 	IdleTimeout  time.Duration
 	Env          map[string]string
 	AllowSudo    bool
+	// Network is the profile's egress policy; the zero value is
+	// DefaultNetworkMode with nothing extra allowed.
+	Network NetworkPolicy
+}
+
+// NetworkMode returns the profile's network mode, DefaultNetworkMode when
+// it sets none.
+func (p *Profile) NetworkMode() NetworkMode {
+	if p.Network.Mode == "" {
+		return DefaultNetworkMode
+	}
+	return p.Network.Mode
 }
 
 // HasCapability reports whether the profile lists capability c.

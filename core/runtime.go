@@ -39,6 +39,10 @@ const (
 	EnvSessionID     = "BAY_SESSION_ID"
 	EnvSandboxID     = "BAY_SANDBOX_ID"
 	EnvWorkspacePath = "BAY_WORKSPACE_PATH"
+	// EnvRuntimeToken carries the session's runtime token (ship.md "auth").
+	// The runtime reads it at start and hides it from every process it
+	// starts.
+	EnvRuntimeToken = "BAY_RUNTIME_TOKEN"
 )
 
 // DefaultRuntimePort is the runtime port used when a profile gives none
@@ -63,6 +67,9 @@ type ContainerSpec struct {
 	Owner      string
 	InstanceID string
 	Profile    *Profile
+	// RuntimeToken is the session's runtime token, handed to the runtime
+	// in EnvRuntimeToken.
+	RuntimeToken string
 }
 
 // VolumeSpec describes the volume behind a locker.
@@ -116,17 +123,23 @@ type Runtime interface {
 	// ContainerName(spec.SessionID), with the locker's volume at MountPath,
 	// and returns its id. The container carries the Label* labels (owner,
 	// sandbox, session, locker, profile, runtime port, instance, managed=true),
-	// the profile's environment overlaid with EnvSessionID, EnvSandboxID and
-	// EnvWorkspacePath, and the profile's limits (DefaultPidsLimit when the
-	// profile gives none). If a container for the session exists already (a
+	// the profile's environment overlaid with EnvSessionID, EnvSandboxID,
+	// EnvWorkspacePath and EnvRuntimeToken, and the profile's limits
+	// (DefaultPidsLimit when the profile gives none). The container's
+	// network is sealed before its runtime can be called: it reaches no
+	// other sandbox, none of the runtime host's addresses and no blocked
+	// range, and otherwise what the profile's NetworkPolicy allows; the
+	// runtime port is published, if at all, on the configured host address
+	// only. If a container for the session exists already (a
 	// crash between create and recording its id), it is adopted: its id is
 	// returned when its labels name the same session, otherwise it is removed
 	// and a new one created. A missing image is internal_error with
 	// ErrImageMissing in the chain.
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
 	// StartContainer starts the container (starting a running one is not an
-	// error) and returns the endpoint (http://host:port) at which its runtime
-	// listens on runtimePort. A missing container is not_found; a container
+	// error), applies its network policy, and returns the endpoint
+	// (http://host:port) at which its runtime listens on runtimePort. A
+	// container whose policy cannot be applied is internal_error. A missing container is not_found; a container
 	// that is not running right after the start is internal_error.
 	StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error)
 	// StopContainer stops the container, killing it once grace has passed; a

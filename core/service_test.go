@@ -59,6 +59,7 @@ func setup(t *testing.T) (*core.SandboxService, *testBundle) {
 		return fmt.Sprintf("http://%s:%d", info.ID, port)
 	}})
 	ship := fake.NewShip()
+	ship.CheckTokens(rt)
 	svc, b := newInstance(t, store, rt, ship, clock, "bay-a")
 	return svc, b
 }
@@ -235,6 +236,7 @@ func TestSandboxService_ConcurrentFirstCallsStartOneContainer(t *testing.T) {
 	clock := fake.NewClock(time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC))
 	rt := fake.NewRuntime(fake.RuntimeOptions{Clock: clock})
 	ship := fake.NewShip()
+	ship.CheckTokens(rt)
 	a, b := newInstance(t, store, rt, ship, clock, "bay-a")
 	other, _ := newInstance(t, store, rt, ship, clock, "bay-b")
 	sb, err := a.Create(b.ctx, "alice", core.CreateSandboxInput{})
@@ -369,6 +371,7 @@ func TestSandboxService_ReadinessTimeoutIsSessionNotReady(t *testing.T) {
 	clock := fake.NewClock(time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC))
 	rt := fake.NewRuntime(fake.RuntimeOptions{Clock: clock})
 	ship := fake.NewShip()
+	ship.CheckTokens(rt)
 	ship.SetUnhealthy(true)
 	svc := core.NewSandboxService(core.SandboxServiceOptions{
 		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: core.RandomIDs{},

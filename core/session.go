@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"time"
 )
 
@@ -40,6 +42,22 @@ type Session struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastActiveAt time.Time
+	// RuntimeToken is the secret the session's runtime was started with and
+	// wants on every call (ship.md "auth"): 32 random bytes, hex. Made once
+	// per session, so a container adopted after a crash still holds it.
+	RuntimeToken string
+}
+
+// Target returns where the session's runtime listens and the token it
+// wants.
+func (s *Session) Target() Endpoint { return Endpoint{URL: s.Endpoint, Token: s.RuntimeToken} }
+
+// NewRuntimeToken returns a fresh runtime token: 32 bytes from the
+// operating system's random source, hex-encoded.
+func NewRuntimeToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails on Linux (crypto/rand docs)
+	return hex.EncodeToString(b[:])
 }
 
 // Active reports whether the session counts against the one-active-session

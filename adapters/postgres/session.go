@@ -27,6 +27,7 @@ func (st sessionStore) Insert(ctx context.Context, s *core.Session) error {
 		CreatedAt:      ts(s.CreatedAt),
 		UpdatedAt:      ts(s.UpdatedAt),
 		LastActiveAt:   ts(s.LastActiveAt),
+		RuntimeToken:   s.RuntimeToken,
 	}))
 }
 
@@ -50,6 +51,7 @@ func (st sessionStore) Save(ctx context.Context, s *core.Session) error {
 		ClaimedAt:      tsPtr(s.ClaimedAt),
 		UpdatedAt:      ts(s.UpdatedAt),
 		LastActiveAt:   ts(s.LastActiveAt),
+		RuntimeToken:   s.RuntimeToken,
 	})
 	if err != nil {
 		return translate(err)
@@ -115,6 +117,7 @@ func sessionFromRow(r pgdb.Session) (*core.Session, error) {
 		CreatedAt:      utc(r.CreatedAt),
 		UpdatedAt:      utc(r.UpdatedAt),
 		LastActiveAt:   utc(r.LastActiveAt),
+		RuntimeToken:   r.RuntimeToken,
 	}
 	return s, nil
 }

@@ -76,12 +76,20 @@ func (c *Client) Health(ctx context.Context, endpoint string) error {
 }
 
 // Capabilities implements core.Ship.
-func (c *Client) Capabilities(ctx context.Context, endpoint string) ([]string, error) {
+func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
 	var meta struct {
+		Runtime struct {
+			Auth string `json:"auth"`
+		} `json:"runtime"`
 		Capabilities map[string]json.RawMessage `json:"capabilities"`
 	}
-	if err := c.getJSON(ctx, endpoint, "/meta", metaTimeout, &meta); err != nil {
+	if err := c.getJSON(ctx, ep, "/meta", metaTimeout, &meta); err != nil {
 		return nil, err
+	}
+	if meta.Runtime.Auth != "bearer" {
+		// A runtime that does not check the token runs code for anyone
+		// who can connect to it: refuse it rather than use it.
+		return nil, core.Errorf(core.CodeInternal, "runtime image too old: its /meta does not declare bearer authentication (rebuild it with images/build.sh)")
 	}
 	if meta.Capabilities == nil {
 		return nil, core.Errorf(core.CodeShipError, "Ship request error: /meta has no capabilities")
@@ -95,7 +103,7 @@ func (c *Client) Capabilities(ctx context.Context, endpoint string) ([]string, e
 }
 
 // Python implements core.Ship.
-func (c *Client) Python(ctx context.Context, endpoint, code string, timeout int) (*core.PythonResult, error) {
+func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
 	var out struct {
 		Success         bool           `json:"success"`
 		ExecutionCount  *int64         `json:"execution_count"`
@@ -104,7 +112,7 @@ func (c *Client) Python(ctx context.Context, endpoint, code string, timeout int)
 		KernelRestarted bool           `json:"kernel_restarted"`
 	}
 	body := map[string]any{"code": code, "timeout": timeout, "silent": false}
-	if err := c.postJSON(ctx, endpoint, "/ipython/exec", time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
+	if err := c.postJSON(ctx, ep, "/ipython/exec", time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
 		return nil, err
 	}
 	if out.Output == nil {
@@ -118,7 +126,7 @@ func (c *Client) Python(ctx context.Context, endpoint, code string, timeout int)
 }
 
 // Shell implements core.Ship.
-func (c *Client) Shell(ctx context.Context, endpoint string, in core.ShellInput) (*core.ShellResult, error) {
+func (c *Client) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
 	var out struct {
 		Success    bool    `json:"success"`
 		ReturnCode *int64  `json:"return_code"`
@@ -130,7 +138,7 @@ func (c *Client) Shell(ctx context.Context, endpoint string, in core.ShellInput)
 	if in.Cwd != nil {
 		body["cwd"] = *in.Cwd
 	}
-	if err := c.postJSON(ctx, endpoint, "/shell/exec", time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
+	if err := c.postJSON(ctx, ep, "/shell/exec", time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
 		return nil, err
 	}
 	res := &core.ShellResult{Success: out.Success, Output: out.Stdout, ExitCode: out.ReturnCode}
@@ -144,11 +152,11 @@ func (c *Client) Shell(ctx context.Context, endpoint string, in core.ShellInput)
 }
 
 // ReadFile implements core.Ship.
-func (c *Client) ReadFile(ctx context.Context, endpoint, path string) (string, error) {
+func (c *Client) ReadFile(ctx context.Context, ep core.Endpoint, path string) (string, error) {
 	var out struct {
 		Content *string `json:"content"`
 	}
-	if err := c.postJSON(ctx, endpoint, "/fs/read_file", fsTimeout, map[string]any{"path": path}, &out); err != nil {
+	if err := c.postJSON(ctx, ep, "/fs/read_file", fsTimeout, map[string]any{"path": path}, &out); err != nil {
 		return "", err
 	}
 	if out.Content == nil {
@@ -158,22 +166,22 @@ func (c *Client) ReadFile(ctx context.Context, endpoint, path string) (string, e
 }
 
 // WriteFile implements core.Ship.
-func (c *Client) WriteFile(ctx context.Context, endpoint, path, content string) error {
-	return c.postJSON(ctx, endpoint, "/fs/write_file", fsTimeout,
+func (c *Client) WriteFile(ctx context.Context, ep core.Endpoint, path, content string) error {
+	return c.postJSON(ctx, ep, "/fs/write_file", fsTimeout,
 		map[string]any{"path": path, "content": content, "mode": "w"}, &struct{}{})
 }
 
 // DeleteFile implements core.Ship.
-func (c *Client) DeleteFile(ctx context.Context, endpoint, path string) error {
-	return c.postJSON(ctx, endpoint, "/fs/delete_file", fsTimeout, map[string]any{"path": path}, &struct{}{})
+func (c *Client) DeleteFile(ctx context.Context, ep core.Endpoint, path string) error {
+	return c.postJSON(ctx, ep, "/fs/delete_file", fsTimeout, map[string]any{"path": path}, &struct{}{})
 }
 
 // ListDir implements core.Ship.
-func (c *Client) ListDir(ctx context.Context, endpoint, path string) ([]core.FileEntry, error) {
+func (c *Client) ListDir(ctx context.Context, ep core.Endpoint, path string) ([]core.FileEntry, error) {
 	var out struct {
 		Files []core.FileEntry `json:"files"`
 	}
-	if err := c.postJSON(ctx, endpoint, "/fs/list_dir", fsTimeout,
+	if err := c.postJSON(ctx, ep, "/fs/list_dir", fsTimeout,
 		map[string]any{"path": path, "show_hidden": false}, &out); err != nil {
 		return nil, err
 	}
@@ -186,7 +194,7 @@ func (c *Client) ListDir(ctx context.Context, endpoint, path string) ([]core.Fil
 // Upload implements core.Ship. The body is streamed: Bay never holds the
 // file. The 30 s timeout of the contract applies to progress, not to the
 // whole transfer: the upload fails when no byte moved for 30 s.
-func (c *Client) Upload(ctx context.Context, endpoint, path string, body io.Reader) (int64, error) {
+func (c *Client) Upload(ctx context.Context, ep core.Endpoint, path string, body io.Reader) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	watchdog := newWatchdog(fsTimeout, cancel)
@@ -215,7 +223,7 @@ func (c *Client) Upload(ctx context.Context, endpoint, path string, body io.Read
 		pw.CloseWithError(err)
 	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/fs/upload", pr)
+	req, err := newRequest(ctx, http.MethodPost, ep, "/fs/upload", pr)
 	if err != nil {
 		pr.CloseWithError(err)
 		return 0, err
@@ -250,11 +258,10 @@ func (c *Client) Upload(ctx context.Context, endpoint, path string, body io.Read
 
 // Download implements core.Ship. The 30 s timeout covers the answer's
 // headers and then every pause in the body, not the whole transfer.
-func (c *Client) Download(ctx context.Context, endpoint, path string) (*core.Download, error) {
+func (c *Client) Download(ctx context.Context, ep core.Endpoint, path string) (*core.Download, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	watchdog := newWatchdog(fsTimeout, cancel)
-	u := endpoint + "/fs/download?file_path=" + url.QueryEscape(path)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := newRequest(ctx, http.MethodGet, ep, "/fs/download?file_path="+url.QueryEscape(path), nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -311,24 +318,36 @@ func (d *downloadBody) Close() error {
 	return err
 }
 
-func (c *Client) getJSON(ctx context.Context, endpoint, path string, timeout time.Duration, out any) error {
+// newRequest builds a request to the runtime at ep carrying its token.
+func newRequest(ctx context.Context, method string, ep core.Endpoint, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, ep.URL+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if ep.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+ep.Token)
+	}
+	return req, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, ep core.Endpoint, path string, timeout time.Duration, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+path, nil)
+	req, err := newRequest(ctx, http.MethodGet, ep, path, nil)
 	if err != nil {
 		return err
 	}
 	return c.do(ctx, req, path, out)
 }
 
-func (c *Client) postJSON(ctx context.Context, endpoint, path string, timeout time.Duration, in, out any) error {
+func (c *Client) postJSON(ctx context.Context, ep core.Endpoint, path string, timeout time.Duration, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+path, bytes.NewReader(b))
+	req, err := newRequest(ctx, http.MethodPost, ep, path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}

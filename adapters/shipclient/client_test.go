@@ -21,11 +21,49 @@ import (
 // These tests pin the error mapping of bay-api.md Appendix A against a
 // scripted HTTP server; the real Ship is exercised end to end in test/.
 
-func server(t *testing.T, h http.HandlerFunc) string {
+// testToken is the runtime token of every scripted server.
+const testToken = "0123456789abcdef"
+
+// server starts h behind the token check Ship makes: a request without
+// "Authorization: Bearer testToken" gets 401, so every test also proves
+// that the client sends the token.
+func server(t *testing.T, h http.HandlerFunc) core.Endpoint {
 	t.Helper()
-	s := httptest.NewServer(h)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" && r.Header.Get("Authorization") != "Bearer "+testToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"detail":"missing or invalid runtime token"}`))
+			return
+		}
+		h(w, r)
+	}))
 	t.Cleanup(s.Close)
-	return s.URL
+	return core.Endpoint{URL: s.URL, Token: testToken}
+}
+
+func TestClient_RuntimeToken(t *testing.T) {
+	t.Parallel()
+	c := shipclient.New()
+	ctx := context.Background()
+	meta := `{"runtime":{"name":"ship","auth":"bearer"},"capabilities":{"shell":{},"python":{}}}`
+	ep := server(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(meta)) })
+
+	caps, err := c.Capabilities(ctx, ep)
+	require.NoError(t, err)
+	require.Equal(t, []string{"python", "shell"}, caps)
+
+	wrong := ep
+	wrong.Token = "not-the-token"
+	_, err = c.Capabilities(ctx, wrong)
+	require.Equal(t, core.CodeShipError, core.CodeOf(err))
+	require.EqualValues(t, 401, core.AsError(err).Details["status"])
+
+	require.NoError(t, c.Health(ctx, ep.URL), "/health needs no token")
+
+	meta = `{"runtime":{"name":"ship"},"capabilities":{"shell":{}}}`
+	_, err = c.Capabilities(ctx, ep)
+	require.Equal(t, core.CodeInternal, core.CodeOf(err), "a runtime that does not check tokens is refused")
+	require.Contains(t, core.AsError(err).Message, "runtime image too old")
 }
 
 func TestClient_ErrorMapping(t *testing.T) {
@@ -69,7 +107,7 @@ func TestClient_ErrorMapping(t *testing.T) {
 	// A refused connection is marked unreachable: safe to retry elsewhere.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	dead := "http://" + ln.Addr().String()
+	dead := core.Endpoint{URL: "http://" + ln.Addr().String(), Token: testToken}
 	ln.Close()
 	_, err = c.ReadFile(ctx, dead, "x")
 	require.Equal(t, core.CodeShipError, core.CodeOf(err))

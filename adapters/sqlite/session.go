@@ -27,6 +27,7 @@ func (st sessionStore) Insert(ctx context.Context, s *core.Session) error {
 		CreatedAt:      timeString(s.CreatedAt),
 		UpdatedAt:      timeString(s.UpdatedAt),
 		LastActiveAt:   timeString(s.LastActiveAt),
+		RuntimeToken:   s.RuntimeToken,
 	}))
 }
 
@@ -50,6 +51,7 @@ func (st sessionStore) Save(ctx context.Context, s *core.Session) error {
 		ClaimedAt:      timePtrString(s.ClaimedAt),
 		UpdatedAt:      timeString(s.UpdatedAt),
 		LastActiveAt:   timeString(s.LastActiveAt),
+		RuntimeToken:   s.RuntimeToken,
 	})
 	if err != nil {
 		return translate(err)
@@ -116,6 +118,7 @@ func sessionFromRow(r sqlitedb.Session) (*core.Session, error) {
 		CreatedAt:      p.t(r.CreatedAt),
 		UpdatedAt:      p.t(r.UpdatedAt),
 		LastActiveAt:   p.t(r.LastActiveAt),
+		RuntimeToken:   r.RuntimeToken,
 	}
 	return s, p.err
 }

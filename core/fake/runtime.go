@@ -55,6 +55,7 @@ type Runtime struct {
 	fail       map[Op][]error
 	calls      map[Op]int
 	files      map[string]map[string][]byte // volume name → path → content
+	endpoints  map[string]string            // container id → endpoint of its last start
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -67,6 +68,7 @@ func NewRuntime(opts RuntimeOptions) *Runtime {
 	r := &Runtime{
 		opts:       opts,
 		containers: make(map[string]*core.ContainerInfo),
+		endpoints:  make(map[string]string),
 		volumes:    make(map[string]core.VolumeSpec),
 		labels:     make(map[string]map[string]string),
 		fail:       make(map[Op][]error),
@@ -211,11 +213,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 	if pids <= 0 {
 		pids = core.DefaultPidsLimit
 	}
-	env := make(map[string]string, len(p.Env)+3)
+	env := make(map[string]string, len(p.Env)+4)
 	maps.Copy(env, p.Env)
 	env[core.EnvSessionID] = spec.SessionID
 	env[core.EnvSandboxID] = spec.SandboxID
 	env[core.EnvWorkspacePath] = core.MountPath
+	env[core.EnvRuntimeToken] = spec.RuntimeToken
 
 	vol := core.VolumeName(spec.LockerID)
 	if _, ok := r.volumes[vol]; !ok {
@@ -265,10 +268,25 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 		runtimePort = core.DefaultRuntimePort
 	}
 	c.State = core.ContainerRunning
+	ep := fmt.Sprintf("http://%s:%d", c.Name, runtimePort)
 	if r.opts.Endpoint != nil {
-		return r.opts.Endpoint(clone(c), runtimePort), nil
+		ep = r.opts.Endpoint(clone(c), runtimePort)
 	}
-	return fmt.Sprintf("http://%s:%d", c.Name, runtimePort), nil
+	r.endpoints[containerID] = ep
+	return ep, nil
+}
+
+// RuntimeToken returns the runtime token of the running container last
+// started at endpoint, or "" if none runs there.
+func (r *Runtime) RuntimeToken(endpoint string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, ep := range r.endpoints {
+		if c := r.containers[id]; ep == endpoint && c != nil && c.State == core.ContainerRunning {
+			return c.Env[core.EnvRuntimeToken]
+		}
+	}
+	return ""
 }
 
 // StopContainer marks the container exited.
@@ -292,6 +310,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 		return err
 	}
 	delete(r.containers, containerID)
+	delete(r.endpoints, containerID)
 	return nil
 }
 

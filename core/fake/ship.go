@@ -3,6 +3,7 @@ package fake
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"io"
 	"sort"
 	"strings"
@@ -25,6 +26,9 @@ type Ship struct {
 	// can hold a call in flight.
 	Block     func(ctx context.Context)
 	unhealthy bool
+	// tokens returns the runtime token of the container at an endpoint;
+	// nil accepts any token.
+	tokens func(endpoint string) string
 }
 
 // SetUnhealthy makes every endpoint's /health fail (or pass again), as a
@@ -76,6 +80,33 @@ func (s *Ship) enter(endpoint, method string) error {
 	return nil
 }
 
+// call is enter for the calls that need the runtime token: when the fake
+// checks tokens, a missing or wrong one is refused as Ship refuses it.
+func (s *Ship) call(ep core.Endpoint, method string) error {
+	if err := s.enter(ep.URL, method); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	tokens := s.tokens
+	s.mu.Unlock()
+	if tokens == nil {
+		return nil
+	}
+	want := tokens(ep.URL)
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(ep.Token)) != 1 {
+		return core.Errorf(core.CodeShipError, "Ship request failed: 401 missing or invalid runtime token")
+	}
+	return nil
+}
+
+// CheckTokens makes every call but Health want the runtime token that rt
+// gave the container listening at the call's endpoint, as Ship does.
+func (s *Ship) CheckTokens(rt *Runtime) {
+	s.mu.Lock()
+	s.tokens = rt.RuntimeToken
+	s.mu.Unlock()
+}
+
 // Health implements core.Ship.
 func (s *Ship) Health(ctx context.Context, endpoint string) error {
 	if err := s.enter(endpoint, "Health"); err != nil {
@@ -90,8 +121,8 @@ func (s *Ship) Health(ctx context.Context, endpoint string) error {
 }
 
 // Capabilities implements core.Ship.
-func (s *Ship) Capabilities(ctx context.Context, endpoint string) ([]string, error) {
-	if err := s.enter(endpoint, "Capabilities"); err != nil {
+func (s *Ship) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
+	if err := s.call(ep, "Capabilities"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -102,8 +133,8 @@ func (s *Ship) Capabilities(ctx context.Context, endpoint string) ([]string, err
 }
 
 // Python implements core.Ship: the output is the code.
-func (s *Ship) Python(ctx context.Context, endpoint, code string, timeout int) (*core.PythonResult, error) {
-	if err := s.enter(endpoint, "Python"); err != nil {
+func (s *Ship) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
+	if err := s.call(ep, "Python"); err != nil {
 		return nil, err
 	}
 	if s.Block != nil {
@@ -113,8 +144,8 @@ func (s *Ship) Python(ctx context.Context, endpoint, code string, timeout int) (
 }
 
 // Shell implements core.Ship: the output is the command.
-func (s *Ship) Shell(ctx context.Context, endpoint string, in core.ShellInput) (*core.ShellResult, error) {
-	if err := s.enter(endpoint, "Shell"); err != nil {
+func (s *Ship) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
+	if err := s.call(ep, "Shell"); err != nil {
 		return nil, err
 	}
 	if s.Block != nil {
@@ -132,13 +163,13 @@ func (s *Ship) fs(endpoint string) map[string][]byte {
 }
 
 // ReadFile implements core.Ship.
-func (s *Ship) ReadFile(ctx context.Context, endpoint, path string) (string, error) {
-	if err := s.enter(endpoint, "ReadFile"); err != nil {
+func (s *Ship) ReadFile(ctx context.Context, ep core.Endpoint, path string) (string, error) {
+	if err := s.call(ep, "ReadFile"); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.fs(endpoint)[path]
+	b, ok := s.fs(ep.URL)[path]
 	if !ok {
 		return "", core.Errorf(core.CodeShipError, "Ship request failed: 404")
 	}
@@ -146,39 +177,39 @@ func (s *Ship) ReadFile(ctx context.Context, endpoint, path string) (string, err
 }
 
 // WriteFile implements core.Ship.
-func (s *Ship) WriteFile(ctx context.Context, endpoint, path, content string) error {
-	if err := s.enter(endpoint, "WriteFile"); err != nil {
+func (s *Ship) WriteFile(ctx context.Context, ep core.Endpoint, path, content string) error {
+	if err := s.call(ep, "WriteFile"); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fs(endpoint)[path] = []byte(content)
+	s.fs(ep.URL)[path] = []byte(content)
 	return nil
 }
 
 // DeleteFile implements core.Ship.
-func (s *Ship) DeleteFile(ctx context.Context, endpoint, path string) error {
-	if err := s.enter(endpoint, "DeleteFile"); err != nil {
+func (s *Ship) DeleteFile(ctx context.Context, ep core.Endpoint, path string) error {
+	if err := s.call(ep, "DeleteFile"); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.fs(endpoint)[path]; !ok {
+	if _, ok := s.fs(ep.URL)[path]; !ok {
 		return core.Errorf(core.CodeShipError, "Ship request failed: 404")
 	}
-	delete(s.fs(endpoint), path)
+	delete(s.fs(ep.URL), path)
 	return nil
 }
 
 // ListDir implements core.Ship.
-func (s *Ship) ListDir(ctx context.Context, endpoint, path string) ([]core.FileEntry, error) {
-	if err := s.enter(endpoint, "ListDir"); err != nil {
+func (s *Ship) ListDir(ctx context.Context, ep core.Endpoint, path string) ([]core.FileEntry, error) {
+	if err := s.call(ep, "ListDir"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []core.FileEntry{}
-	for p, b := range s.fs(endpoint) {
+	for p, b := range s.fs(ep.URL) {
 		if path == "." || strings.HasPrefix(p, path+"/") {
 			size := int64(len(b))
 			out = append(out, core.FileEntry{Name: p[strings.LastIndex(p, "/")+1:], Path: core.MountPath + "/" + p, IsFile: true, Size: &size})
@@ -189,8 +220,8 @@ func (s *Ship) ListDir(ctx context.Context, endpoint, path string) ([]core.FileE
 }
 
 // Upload implements core.Ship.
-func (s *Ship) Upload(ctx context.Context, endpoint, path string, body io.Reader) (int64, error) {
-	if err := s.enter(endpoint, "Upload"); err != nil {
+func (s *Ship) Upload(ctx context.Context, ep core.Endpoint, path string, body io.Reader) (int64, error) {
+	if err := s.call(ep, "Upload"); err != nil {
 		return 0, err
 	}
 	b, err := io.ReadAll(body)
@@ -199,18 +230,18 @@ func (s *Ship) Upload(ctx context.Context, endpoint, path string, body io.Reader
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fs(endpoint)[path] = b
+	s.fs(ep.URL)[path] = b
 	return int64(len(b)), nil
 }
 
 // Download implements core.Ship.
-func (s *Ship) Download(ctx context.Context, endpoint, path string) (*core.Download, error) {
-	if err := s.enter(endpoint, "Download"); err != nil {
+func (s *Ship) Download(ctx context.Context, ep core.Endpoint, path string) (*core.Download, error) {
+	if err := s.call(ep, "Download"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.fs(endpoint)[path]
+	b, ok := s.fs(ep.URL)[path]
 	if !ok {
 		return nil, core.Errorf(core.CodeFileNotFound, "File not found: %s", path)
 	}

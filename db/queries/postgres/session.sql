@@ -2,11 +2,11 @@
 INSERT INTO sessions (
     id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state,
     observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at,
-    last_active_at
+    last_active_at, runtime_token
 ) VALUES (
     @id, @sandbox_id, @runtime_type, @profile_id, @container_id, @endpoint, @desired_state,
     @observed_state, @last_observed_at, @claimed_by, @claimed_at, @created_at, @updated_at,
-    @last_active_at
+    @last_active_at, @runtime_token
 );
 
 -- name: SessionGet :one
@@ -22,7 +22,8 @@ UPDATE sessions SET
     claimed_by = @claimed_by,
     claimed_at = @claimed_at,
     updated_at = @updated_at,
-    last_active_at = @last_active_at
+    last_active_at = @last_active_at,
+    runtime_token = @runtime_token
 WHERE id = @id;
 
 -- name: SessionDelete :execrows

@@ -2,11 +2,11 @@
 INSERT INTO sessions (
     id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state,
     observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at,
-    last_active_at
+    last_active_at, runtime_token
 ) VALUES (
     sqlc.arg(id), sqlc.arg(sandbox_id), sqlc.arg(runtime_type), sqlc.arg(profile_id), sqlc.arg(container_id), sqlc.arg(endpoint), sqlc.arg(desired_state),
     sqlc.arg(observed_state), sqlc.arg(last_observed_at), sqlc.arg(claimed_by), sqlc.arg(claimed_at), sqlc.arg(created_at), sqlc.arg(updated_at),
-    sqlc.arg(last_active_at)
+    sqlc.arg(last_active_at), sqlc.arg(runtime_token)
 );
 
 -- name: SessionGet :one
@@ -22,7 +22,8 @@ UPDATE sessions SET
     claimed_by = sqlc.arg(claimed_by),
     claimed_at = sqlc.arg(claimed_at),
     updated_at = sqlc.arg(updated_at),
-    last_active_at = sqlc.arg(last_active_at)
+    last_active_at = sqlc.arg(last_active_at),
+    runtime_token = sqlc.arg(runtime_token)
 WHERE id = sqlc.arg(id);
 
 -- name: SessionDelete :execrows

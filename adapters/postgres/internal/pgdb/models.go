@@ -63,4 +63,5 @@ type Session struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	LastActiveAt   time.Time
+	RuntimeToken   string
 }

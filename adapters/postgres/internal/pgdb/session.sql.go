@@ -23,7 +23,7 @@ func (q *Queries) SessionDelete(ctx context.Context, id string) (int64, error) {
 }
 
 const sessionGet = `-- name: SessionGet :one
-SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at FROM sessions WHERE id = $1
+SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at, runtime_token FROM sessions WHERE id = $1
 `
 
 func (q *Queries) SessionGet(ctx context.Context, id string) (Session, error) {
@@ -44,6 +44,7 @@ func (q *Queries) SessionGet(ctx context.Context, id string) (Session, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.LastActiveAt,
+		&i.RuntimeToken,
 	)
 	return i, err
 }
@@ -52,11 +53,11 @@ const sessionInsert = `-- name: SessionInsert :exec
 INSERT INTO sessions (
     id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state,
     observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at,
-    last_active_at
+    last_active_at, runtime_token
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7,
     $8, $9, $10, $11, $12, $13,
-    $14
+    $14, $15
 )
 `
 
@@ -75,6 +76,7 @@ type SessionInsertParams struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	LastActiveAt   time.Time
+	RuntimeToken   string
 }
 
 func (q *Queries) SessionInsert(ctx context.Context, arg SessionInsertParams) error {
@@ -93,12 +95,13 @@ func (q *Queries) SessionInsert(ctx context.Context, arg SessionInsertParams) er
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.LastActiveAt,
+		arg.RuntimeToken,
 	)
 	return err
 }
 
 const sessionListByObservedState = `-- name: SessionListByObservedState :many
-SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at FROM sessions WHERE observed_state = $1 ORDER BY id
+SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at, runtime_token FROM sessions WHERE observed_state = $1 ORDER BY id
 `
 
 func (q *Queries) SessionListByObservedState(ctx context.Context, observedState string) ([]Session, error) {
@@ -125,6 +128,7 @@ func (q *Queries) SessionListByObservedState(ctx context.Context, observedState 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastActiveAt,
+			&i.RuntimeToken,
 		); err != nil {
 			return nil, err
 		}
@@ -137,7 +141,7 @@ func (q *Queries) SessionListByObservedState(ctx context.Context, observedState 
 }
 
 const sessionListBySandbox = `-- name: SessionListBySandbox :many
-SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at FROM sessions WHERE sandbox_id = $1 ORDER BY id
+SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at, runtime_token FROM sessions WHERE sandbox_id = $1 ORDER BY id
 `
 
 func (q *Queries) SessionListBySandbox(ctx context.Context, sandboxID string) ([]Session, error) {
@@ -164,6 +168,7 @@ func (q *Queries) SessionListBySandbox(ctx context.Context, sandboxID string) ([
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.LastActiveAt,
+			&i.RuntimeToken,
 		); err != nil {
 			return nil, err
 		}
@@ -185,8 +190,9 @@ UPDATE sessions SET
     claimed_by = $6,
     claimed_at = $7,
     updated_at = $8,
-    last_active_at = $9
-WHERE id = $10
+    last_active_at = $9,
+    runtime_token = $10
+WHERE id = $11
 `
 
 type SessionUpdateParams struct {
@@ -199,6 +205,7 @@ type SessionUpdateParams struct {
 	ClaimedAt      *time.Time
 	UpdatedAt      time.Time
 	LastActiveAt   time.Time
+	RuntimeToken   string
 	ID             string
 }
 
@@ -213,6 +220,7 @@ func (q *Queries) SessionUpdate(ctx context.Context, arg SessionUpdateParams) (i
 		arg.ClaimedAt,
 		arg.UpdatedAt,
 		arg.LastActiveAt,
+		arg.RuntimeToken,
 		arg.ID,
 	)
 	if err != nil {

@@ -59,4 +59,5 @@ type Session struct {
 	CreatedAt      string
 	UpdatedAt      string
 	LastActiveAt   string
+	RuntimeToken   string
 }
