@@ -52,8 +52,30 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 	if err != nil {
 		return "", err
 	}
+	pol, hosts, err := r.policyFor(ctx, spec.Profile)
+	if err != nil {
+		return "", err
+	}
 	cfg, hostCfg := r.containerConfig(spec, netName)
+	hostCfg.ExtraHosts = hosts
 	name := core.ContainerName(spec.SessionID)
+	id, err := r.createContainer(ctx, spec, name, cfg, hostCfg)
+	if err != nil {
+		return "", err
+	}
+	if err := r.createGuard(ctx, id, spec, pol); err != nil {
+		// Without its guard the container must never start.
+		if rerr := r.RemoveContainer(context.WithoutCancel(ctx), id); rerr != nil {
+			r.log.WarnContext(ctx, "remove container without a network guard", "container_id", id, "err", rerr)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+// createContainer creates the container named name, adopting one left by
+// an earlier attempt of the same session.
+func (r *Runtime) createContainer(ctx context.Context, spec core.ContainerSpec, name string, cfg *container.Config, hostCfg *container.HostConfig) (string, error) {
 
 	// A conflicting container that cannot be adopted is removed and the
 	// create retried. Docker reserves the name before a concurrent create
@@ -79,6 +101,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 				return id, err
 			}
 		case cerrdefs.IsNotFound(err):
+			r.forgetNetwork() // the daemon also answers 404 for a vanished network
 			return "", r.missingImage(ctx, spec.Profile.Image, err, name)
 		default:
 			return "", translate(ctx, err, "create container "+name)
@@ -204,7 +227,11 @@ func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*con
 		if r.opts.HostPort > 0 {
 			hostPort = strconv.Itoa(r.opts.HostPort)
 		}
-		hostCfg.PortBindings = nat.PortMap{natPort: {{HostIP: "0.0.0.0", HostPort: hostPort}}}
+		// Published on the configured host address (loopback unless the
+		// operator chose otherwise): a port bound to every interface would
+		// be reachable from other machines and, through the bridge
+		// gateway, from other sandboxes.
+		hostCfg.PortBindings = nat.PortMap{natPort: {{HostIP: r.opts.HostAddress, HostPort: hostPort}}}
 	}
 	if netName != "" {
 		hostCfg.NetworkMode = container.NetworkMode(netName)
@@ -220,6 +247,7 @@ func env(spec core.ContainerSpec) []string {
 		core.EnvSessionID:     spec.SessionID,
 		core.EnvSandboxID:     spec.SandboxID,
 		core.EnvWorkspacePath: core.MountPath,
+		core.EnvRuntimeToken:  spec.RuntimeToken,
 	}
 	all := make(map[string]string, len(spec.Profile.Env)+len(own))
 	maps.Copy(all, spec.Profile.Env)
@@ -231,29 +259,92 @@ func env(spec core.ContainerSpec) []string {
 	return out
 }
 
-// resolveNetwork returns the network to attach containers to, or "" for
-// Docker's default. A configured network that does not exist is ignored with
-// a warning (config.md §2.3); the answer is kept once the daemon gave one.
+// SandboxNetwork is the bridge network Bay creates for runtime containers
+// when no network is configured. Inter-container communication is off on
+// it: the bridge forwards nothing between two sandboxes (each sandbox's
+// guard rejects such traffic as well).
+const SandboxNetwork = "bay-sandboxes"
+
+// resolveNetwork returns the network to attach containers to: the
+// configured one in the container_network and auto modes when it exists
+// (config.md §2.3), otherwise (by id) Bay's own SandboxNetwork, created if
+// missing. The answer is kept once the daemon gave one.
 func (r *Runtime) resolveNetwork(ctx context.Context) (string, error) {
-	if r.opts.Network == "" || r.opts.ConnectMode == ConnectHostPort {
-		return "", nil
-	}
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
 	if r.netChecked {
 		return r.netName, nil
 	}
-	_, err := r.cli.NetworkInspect(ctx, r.opts.Network, network.InspectOptions{})
-	switch {
-	case err == nil:
-		r.netName = r.opts.Network
-	case cerrdefs.IsNotFound(err):
-		r.log.WarnContext(ctx, "docker network not found; using the default network", "network", r.opts.Network)
-	default:
-		return "", translate(ctx, err, "inspect network "+r.opts.Network)
+	if r.opts.Network != "" && r.opts.ConnectMode != ConnectHostPort {
+		_, err := r.cli.NetworkInspect(ctx, r.opts.Network, network.InspectOptions{})
+		switch {
+		case err == nil:
+			r.netName, r.netChecked = r.opts.Network, true
+			return r.netName, nil
+		case cerrdefs.IsNotFound(err):
+			r.log.WarnContext(ctx, "docker network not found; using Bay's own", "network", r.opts.Network, "instead", SandboxNetwork)
+		default:
+			return "", translate(ctx, err, "inspect network "+r.opts.Network)
+		}
 	}
-	r.netChecked = true
+	id, err := r.ensureSandboxNetwork(ctx)
+	if err != nil {
+		return "", err
+	}
+	r.netName, r.netChecked = id, true
 	return r.netName, nil
+}
+
+// forgetNetwork makes the next create check the network again.
+func (r *Runtime) forgetNetwork() {
+	r.netMu.Lock()
+	r.netChecked = false
+	r.netMu.Unlock()
+}
+
+// ensureSandboxNetwork returns the id of SandboxNetwork, creating it if
+// missing. Its MTU is the default bridge's: the daemon applies its
+// configured MTU to that bridge only, and a larger MTU inside than on the
+// host's uplink loses big packets. Docker does not make network names
+// unique under concurrent creates (two Bay processes starting together), so
+// when several networks carry the name, the oldest is used by everyone and
+// the others are removed.
+func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
+	for attempt := 0; ; attempt++ {
+		list, err := r.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", SandboxNetwork))})
+		if err != nil {
+			return "", translate(ctx, err, "list networks")
+		}
+		list = slices.DeleteFunc(list, func(n network.Summary) bool { return n.Name != SandboxNetwork }) // the filter matches substrings
+		if len(list) > 0 {
+			slices.SortFunc(list, func(a, b network.Summary) int {
+				if c := a.Created.Compare(b.Created); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+			for _, extra := range list[1:] {
+				_ = r.cli.NetworkRemove(ctx, extra.ID) // in use by a racing create: it stays, harmless
+			}
+			return list[0].ID, nil
+		}
+		if attempt > 0 {
+			return "", core.Errorf(core.CodeInternal, "network %s vanished right after its creation", SandboxNetwork)
+		}
+		opts := map[string]string{"com.docker.network.bridge.enable_icc": "false"}
+		if br, err := r.cli.NetworkInspect(ctx, "bridge", network.InspectOptions{}); err == nil {
+			if mtu := br.Options["com.docker.network.driver.mtu"]; mtu != "" {
+				opts["com.docker.network.driver.mtu"] = mtu
+			}
+		}
+		_, err = r.cli.NetworkCreate(ctx, SandboxNetwork, network.CreateOptions{
+			Driver: "bridge", Options: opts, Labels: map[string]string{core.LabelManaged: "true"},
+		})
+		if err != nil && !cerrdefs.IsConflict(err) {
+			return "", translate(ctx, err, "create network "+SandboxNetwork)
+		}
+		r.log.InfoContext(ctx, "created the sandbox network", "network", SandboxNetwork)
+	}
 }
 
 // StartContainer starts the container and derives its endpoint from an
@@ -265,6 +356,11 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 	}
 	if err := r.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
 		return "", translate(ctx, err, "start container "+containerID)
+	}
+	// Each start gives the container a fresh network namespace: seal it
+	// before anyone learns the endpoint.
+	if err := r.runGuard(ctx, containerID); err != nil {
+		return "", err
 	}
 	info, err := r.cli.ContainerInspect(ctx, containerID)
 	if err != nil {
@@ -296,8 +392,12 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace t
 	return translate(ctx, err, "stop container "+containerID)
 }
 
-// RemoveContainer force-removes the container and keeps its volumes.
+// RemoveContainer force-removes the container and its guard, and keeps its
+// volumes.
 func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error {
+	if err := r.removeGuard(ctx, containerID); err != nil {
+		return err
+	}
 	err := r.cli.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
@@ -344,7 +444,8 @@ func stateOf(s *container.State) core.ContainerState {
 
 // ListContainers lists matching containers, then inspects each one for the
 // details the list call does not return (environment, limits). A container
-// removed between the two calls is left out.
+// removed between the two calls is left out, and so are guards: they are
+// part of their sandbox container, not containers of their own.
 func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) ([]core.ContainerInfo, error) {
 	f := filters.NewArgs()
 	for k, v := range labels {
@@ -356,6 +457,9 @@ func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) 
 	}
 	out := make([]core.ContainerInfo, 0, len(list))
 	for _, c := range list {
+		if _, guard := c.Labels[LabelGuard]; guard {
+			continue
+		}
 		info, err := r.cli.ContainerInspect(ctx, c.ID)
 		if cerrdefs.IsNotFound(err) {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -40,10 +41,13 @@ type Options struct {
 	ConnectMode ConnectMode
 	// Network is the Docker network runtime containers join in the
 	// container_network and auto modes. A network that does not exist is
-	// ignored with a warning and the default bridge is used.
+	// ignored with a warning. Without one, containers join Bay's own
+	// network (SandboxNetwork), which forbids traffic between containers.
 	Network string
-	// HostAddress replaces a wildcard bind address in host_port endpoints;
-	// empty means 127.0.0.1.
+	// HostAddress is the host address runtime ports are published on, and
+	// the one host_port endpoints use; empty means 127.0.0.1. A wildcard
+	// (0.0.0.0) publishes on every interface: only an operator who wants
+	// the runtime ports reachable from other machines sets it.
 	HostAddress string
 	// PublishPorts publishes the runtime port on the host in the host_port
 	// and auto modes.
@@ -62,6 +66,16 @@ type Options struct {
 	// that mount a locker for direct file access (any image will do; the
 	// default profile's image is the natural choice).
 	HelperImage string
+	// GuardImage is the image of the guards that seal each sandbox's
+	// network; it must hold nft (Ship's images do). Empty means
+	// HelperImage.
+	GuardImage string
+	// BlockedHosts are ranges no sandbox reaches, whatever its profile
+	// (security.blocked_hosts).
+	BlockedHosts []netip.Prefix
+	// BayAPIPort is the port of Bay's own API, which a profile with
+	// allow_bay_api may reach on the host's addresses.
+	BayAPIPort int
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -69,6 +83,7 @@ type Options struct {
 // Runtime is core.Runtime on Docker.
 type Runtime struct {
 	cli  *client.Client
+	host string // the daemon's address, with its scheme
 	opts Options
 	log  *slog.Logger
 
@@ -111,7 +126,10 @@ func Open(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, core.Wrap(err, core.CodeValidation, fmt.Sprintf("docker host %q", opts.Host))
 	}
-	return &Runtime{cli: cli, opts: opts, log: log.With("component", "docker")}, nil
+	if opts.GuardImage == "" {
+		opts.GuardImage = opts.HelperImage
+	}
+	return &Runtime{cli: cli, host: host, opts: opts, log: log.With("component", "docker")}, nil
 }
 
 // hostURL turns the configured address into the client's form: a value

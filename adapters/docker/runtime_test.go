@@ -110,6 +110,9 @@ func removeLabelled(t *testing.T, value string) {
 	}
 }
 
+// guardImage holds nft for the network guards.
+const guardImage = "ship:latest"
+
 // testBundle is what setup returns besides the runtime.
 type testBundle struct {
 	ctx   context.Context
@@ -134,6 +137,13 @@ func setup(t *testing.T, opts docker.Options) (*docker.Runtime, *testBundle) {
 	opts.Labels = map[string]string{testLabel: label}
 	if opts.HelperImage == "" {
 		opts.HelperImage = image
+	}
+	// The guards run nft, which the scratch fake runtime lacks.
+	if opts.GuardImage == "" {
+		if _, err := testCli.ImageInspect(ctx, guardImage); err != nil {
+			skipf(t, "skipping Docker runtime test: the guard image %s is missing (images/build.sh ship builds it)", guardImage)
+		}
+		opts.GuardImage = guardImage
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	rt, err := docker.Open(opts)
@@ -177,7 +187,8 @@ func spec(image string) core.ContainerSpec {
 		SessionID: ids.New(core.SessionIDPrefix),
 		SandboxID: ids.New(core.SandboxIDPrefix),
 		LockerID:  ids.New(core.LockerIDPrefix),
-		Owner:     "docker-test",
+		Owner:        "docker-test",
+		RuntimeToken: core.NewRuntimeToken(),
 		Profile: &core.Profile{
 			ID: "test", Image: image, RuntimeType: core.RuntimeTypeShip, RuntimePort: fakeRuntimePort,
 			CPUs: 1, MemoryBytes: 128 << 20,
@@ -218,13 +229,13 @@ func TestRuntime_Hardening(t *testing.T) {
 			require.Equal(t, b.label, info.Config.Labels[testLabel])
 			bindings := hc.PortBindings["8123/tcp"]
 			require.Len(t, bindings, 1)
-			require.Equal(t, "0.0.0.0", bindings[0].HostIP)
+			require.Equal(t, "127.0.0.1", bindings[0].HostIP, "published on loopback unless the operator says otherwise")
 			require.Empty(t, bindings[0].HostPort, "a random host port")
 
 			ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(ep, "http://127.0.0.1:"), ep)
-			meta := fetchMeta(t, b.ctx, ep)
+			meta := fetchMeta(t, b.ctx, ep, s.RuntimeToken)
 			require.Equal(t, s.SessionID, meta["session_id"])
 			require.Equal(t, core.MountPath, meta["workspace"])
 			require.Equal(t, true, meta["workspace_writable"], "the locker volume is writable at /workspace")
@@ -232,14 +243,16 @@ func TestRuntime_Hardening(t *testing.T) {
 	}
 }
 
-// fetchMeta polls GET <ep>/meta until it answers and returns its body.
-func fetchMeta(t *testing.T, ctx context.Context, ep string) map[string]any {
+// fetchMeta polls GET <ep>/meta with the runtime token until it answers and
+// returns its body.
+func fetchMeta(t *testing.T, ctx context.Context, ep, token string) map[string]any {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 2 * time.Second}
 	var meta map[string]any
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/meta", nil)
 		require.NoError(c, err)
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := hc.Do(req)
 		require.NoError(c, err)
 		defer resp.Body.Close()
@@ -263,14 +276,14 @@ func TestRuntime_MissingNetworkIsIgnored(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, info.HostConfig.PortBindings, "container_network publishes no port")
 
-	// The endpoint is the container's address on the default network. The
+	// The endpoint is the container's address on Bay's network. The
 	// test does not call it: a test on another host could not reach it.
 	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
 	require.NoError(t, err)
 	info, err = testCli.ContainerInspect(b.ctx, id)
 	require.NoError(t, err)
-	require.Contains(t, info.NetworkSettings.Networks, "bridge")
-	require.Equal(t, fmt.Sprintf("http://%s:%d", info.NetworkSettings.Networks["bridge"].IPAddress, fakeRuntimePort), ep)
+	require.Contains(t, info.NetworkSettings.Networks, docker.SandboxNetwork, "Bay's own network replaces a missing one")
+	require.Equal(t, fmt.Sprintf("http://%s:%d", info.NetworkSettings.Networks[docker.SandboxNetwork].IPAddress, fakeRuntimePort), ep)
 }
 
 func TestRuntime_VolumeLabels(t *testing.T) {
@@ -366,5 +379,5 @@ func TestRuntime_FixedHostPort(t *testing.T) {
 	ep, err := rt.StartContainer(b.ctx, id, fakeRuntimePort)
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ep)
-	fetchMeta(t, b.ctx, ep)
+	fetchMeta(t, b.ctx, ep, s.RuntimeToken)
 }

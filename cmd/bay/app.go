@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/bayhq/bay/adapters/docker"
@@ -41,6 +42,13 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 			helperImage = p.Image
 		}
 	}
+	var blocked []netip.Prefix
+	for _, h := range cfg.Security.BlockedHosts {
+		p, err := core.ParseBlockedHost(h) // validated with the configuration
+		if err == nil {
+			blocked = append(blocked, p)
+		}
+	}
 	rt, err := docker.Open(docker.Options{
 		Host:         cfg.Driver.Docker.Socket,
 		ConnectMode:  docker.ConnectMode(cfg.Driver.Docker.ConnectMode),
@@ -50,6 +58,9 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		HostPort:     cfg.Driver.Docker.HostPort,
 		InstanceID:   instanceID,
 		HelperImage:  helperImage,
+		GuardImage:   cfg.Driver.Docker.GuardImage,
+		BlockedHosts: blocked,
+		BayAPIPort:   cfg.Server.Port,
 		Logger:       logger,
 	})
 	if err != nil {

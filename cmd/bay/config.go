@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,9 @@ type DockerConfig struct {
 	HostAddress  string
 	PublishPorts bool
 	HostPort     int
+	// GuardImage is the image of the network guards; empty means the
+	// default profile's image.
+	GuardImage string
 }
 
 // LockerConfig configures lockers.
@@ -101,6 +105,21 @@ type LogConfig struct {
 	Format string
 }
 
+// defaultLockerRoot is locker.root_path's default, the only value Bay
+// accepts: lockers are Docker volumes.
+const defaultLockerRoot = "/var/lib/bay/lockers"
+
+// DefaultBlockedHosts are the ranges no sandbox reaches unless the operator
+// says otherwise (security.blocked_hosts): link-local, which holds the
+// cloud metadata address 169.254.169.254; the private ranges of RFC 1918;
+// shared address space (RFC 6598), where some clouds put their metadata
+// service; and their IPv6 counterparts (link-local, unique local, which
+// holds AWS's fd00:ec2::254).
+var DefaultBlockedHosts = []string{
+	"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+	"fe80::/10", "fc00::/7",
+}
+
 // DefaultConfig returns the built-in defaults of config.md.
 func DefaultConfig() Config {
 	return Config{
@@ -109,8 +128,8 @@ func DefaultConfig() Config {
 		Driver: DriverConfig{Type: "docker", Docker: DockerConfig{
 			Socket: "unix:///var/run/docker.sock", ConnectMode: "auto", HostAddress: "127.0.0.1", PublishPorts: true,
 		}},
-		Locker:      LockerConfig{RootPath: "/var/lib/bay/lockers", DefaultSizeLimitMB: 1024, MountPath: core.MountPath},
-		Security:    SecurityConfig{AllowAnonymous: true, BlockedHosts: []string{"169.254.0.0/16", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}},
+		Locker:      LockerConfig{RootPath: defaultLockerRoot, DefaultSizeLimitMB: 1024, MountPath: core.MountPath},
+		Security:    SecurityConfig{AllowAnonymous: true, BlockedHosts: slices.Clone(DefaultBlockedHosts)},
 		Idempotency: IdempotencyConfig{Enabled: true, TTLHours: 1},
 		GC: GCConfig{Enabled: true, RunOnStartup: true, IntervalSeconds: 300,
 			IdleSession: true, ExpiredSandbox: true, OrphanLocker: true},
@@ -228,8 +247,9 @@ var keys = map[string]setter{
 	"driver.docker.host_address":   str(func(c *Config) *string { return &c.Driver.Docker.HostAddress }),
 	"driver.docker.publish_ports":  boolean(func(c *Config) *bool { return &c.Driver.Docker.PublishPorts }),
 	"driver.docker.host_port":      integer(func(c *Config) *int { return &c.Driver.Docker.HostPort }),
-	"driver.k8s.namespace":         ignored,
-	"driver.k8s.kubeconfig":        ignored,
+	"driver.docker.guard_image":    str(func(c *Config) *string { return &c.Driver.Docker.GuardImage }),
+	"driver.k8s.namespace":         unsupported("the k8s driver is not implemented"),
+	"driver.k8s.kubeconfig":        unsupported("the k8s driver is not implemented"),
 	"locker.root_path":             str(func(c *Config) *string { return &c.Locker.RootPath }),
 	"locker.default_size_limit_mb": integer64(func(c *Config) *int64 { return &c.Locker.DefaultSizeLimitMB }),
 	"locker.mount_path":            str(func(c *Config) *string { return &c.Locker.MountPath }),
@@ -338,7 +358,16 @@ func (l *loader) apply(c *Config, path string, v any, fromEnv bool, source strin
 	}
 }
 
-func ignored(*Config, any, bool) error { return nil }
+// unsupported refuses a key Bay reads but cannot act on: a setting that
+// silently does nothing is worse than none. A null value is accepted.
+func unsupported(why string) setter {
+	return func(_ *Config, v any, fromEnv bool) error {
+		if v == nil || (fromEnv && v == "") {
+			return nil
+		}
+		return fmt.Errorf("not supported: %s; remove the key", why)
+	}
+}
 
 func str(field func(*Config) *string) setter {
 	return func(c *Config, v any, fromEnv bool) error {
@@ -583,6 +612,12 @@ func parseProfile(v any) (core.Profile, []string) {
 				bad(k, fmt.Errorf("want a positive number of seconds, got %v", val))
 			}
 			p.IdleTimeout = time.Duration(n) * time.Second
+		case "network":
+			pol, perrs := parseNetwork(val)
+			for _, e := range perrs {
+				bad(k, errors.New(e))
+			}
+			p.Network = pol
 		case "allow_sudo":
 			b, err := parseBool(val)
 			if err != nil {
@@ -668,6 +703,67 @@ func parseProfile(v any) (core.Profile, []string) {
 	return p, errs
 }
 
+// parseNetwork reads a profile's network setting: a mode string
+// ("open", "none", "allowlist") or a mapping {mode, allow, allow_bay_api}.
+func parseNetwork(v any) (core.NetworkPolicy, []string) {
+	var errs []string
+	pol := core.NetworkPolicy{Mode: core.DefaultNetworkMode}
+	m, isMap := v.(map[string]any)
+	if mode, ok := v.(string); ok {
+		m, isMap = map[string]any{"mode": mode}, true
+	}
+	if !isMap {
+		return pol, []string{fmt.Sprintf("want a mode (none, open, allowlist) or a mapping {mode, allow, allow_bay_api}, got %T", v)}
+	}
+	var allow []any
+	for k, val := range m {
+		switch k {
+		case "mode":
+			mode, _ := val.(string)
+			switch core.NetworkMode(mode) {
+			case core.NetworkNone, core.NetworkOpen, core.NetworkAllowlist:
+				pol.Mode = core.NetworkMode(mode)
+			default:
+				errs = append(errs, fmt.Sprintf("mode %v is not one of none, open, allowlist", val))
+			}
+		case "allow":
+			list, ok := val.([]any)
+			if !ok && val != nil {
+				errs = append(errs, "allow: want a list of hosts, addresses or CIDR ranges, each with an optional :port")
+			}
+			allow = list
+		case "allow_bay_api":
+			b, err := parseBool(val)
+			if err != nil {
+				errs = append(errs, "allow_bay_api: "+err.Error())
+			}
+			pol.AllowBayAPI = b
+		default:
+			errs = append(errs, "unknown key "+k)
+		}
+	}
+	for _, it := range allow {
+		s, ok := it.(string)
+		if !ok {
+			errs = append(errs, fmt.Sprintf("allow: want strings, got %v", it))
+			continue
+		}
+		r, err := core.ParseNetworkRule(s)
+		if err != nil {
+			errs = append(errs, "allow: "+core.AsError(err).Message)
+			continue
+		}
+		pol.Allow = append(pol.Allow, r)
+	}
+	switch {
+	case pol.Mode == core.NetworkAllowlist && len(pol.Allow) == 0 && len(errs) == 0:
+		errs = append(errs, "mode allowlist needs a non-empty allow list (use mode none to reach nothing)")
+	case pol.Mode != core.NetworkAllowlist && len(pol.Allow) > 0:
+		errs = append(errs, fmt.Sprintf("allow is only used with mode allowlist, not %s", pol.Mode))
+	}
+	return pol, errs
+}
+
 var memoryRE = regexp.MustCompile(`^(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)b?\s*$`)
 
 // parseMemory parses a memory string: a number with an optional k, m or g
@@ -731,8 +827,18 @@ func (l *loader) validate(c *Config) {
 		l.problem("locker.default_size_limit_mb: must be between 1 and 65536")
 	}
 	if c.Locker.MountPath != core.MountPath {
-		l.warnings = append(l.warnings, fmt.Sprintf("locker.mount_path %q is ignored: lockers are always mounted at %s", c.Locker.MountPath, core.MountPath))
-		c.Locker.MountPath = core.MountPath
+		l.problem("locker.mount_path: %q is not supported: lockers are always mounted at %s", c.Locker.MountPath, core.MountPath)
+	}
+	if c.Locker.RootPath != defaultLockerRoot {
+		l.problem("locker.root_path: not supported: lockers are Docker volumes, not directories under a root path; remove the key")
+	}
+	if c.Database.Echo {
+		l.problem("database.echo: not supported; use log.level: debug for Bay's own logs")
+	}
+	for i, h := range c.Security.BlockedHosts {
+		if _, err := core.ParseBlockedHost(h); err != nil {
+			l.problem("security.blocked_hosts[%d]: %s", i, core.AsError(err).Message)
+		}
 	}
 	if c.Idempotency.TTLHours < 1 {
 		l.problem("idempotency.ttl_hours: must be at least 1")

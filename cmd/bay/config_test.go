@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/bayhq/bay/core"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -140,4 +142,59 @@ func TestInstanceID(t *testing.T) {
 	require.Equal(t, "host-1", c.InstanceID([]string{"HOSTNAME=host-1"}))
 	c.GC.InstanceID = "set"
 	require.Equal(t, "set", c.InstanceID([]string{"HOSTNAME=host-1"}))
+}
+
+func TestLoadConfig_ProfileNetwork(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+profiles:
+  - {id: plain}
+  - {id: sealed, network: none}
+  - id: listed
+    network:
+      mode: allowlist
+      allow: ["pypi.org:443", "203.0.113.0/24", "[2001:db8::1]:8080", "198.51.100.7"]
+      allow_bay_api: true
+`)
+	c, _, err := LoadConfig(p, nil)
+	require.NoError(t, err)
+	require.Equal(t, core.NetworkOpen, c.Profiles[0].NetworkMode(), "open unless a profile says otherwise")
+	require.Equal(t, core.NetworkNone, c.Profiles[1].Network.Mode)
+	listed := c.Profiles[2].Network
+	require.Equal(t, core.NetworkAllowlist, listed.Mode)
+	require.True(t, listed.AllowBayAPI)
+	got := make([]string, 0, len(listed.Allow))
+	for _, r := range listed.Allow {
+		got = append(got, r.String())
+	}
+	require.Equal(t, []string{"pypi.org:443", "203.0.113.0/24", "[2001:db8::1]:8080", "198.51.100.7"}, got)
+	require.Equal(t, "pypi.org", listed.Allow[0].Host)
+	require.Equal(t, 443, listed.Allow[0].Port)
+}
+
+func TestLoadConfig_RefusesWhatBayDoesNotEnforce(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+database: {echo: true}
+driver: {k8s: {namespace: sandboxes}}
+locker: {root_path: /srv/lockers, mount_path: /data}
+security: {blocked_hosts: ["10.0.0.0/8", "metadata.internal"]}
+profiles:
+  - {id: a, network: sometimes}
+  - {id: b, network: {mode: allowlist}}
+  - {id: c, network: {mode: open, allow: ["example.com"]}}
+  - {id: d, network: {mode: allowlist, allow: ["exa mple.com", "10.0.0.1:99999"]}}
+`)
+	_, _, err := LoadConfig(p, nil)
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"database.echo", "driver.k8s.namespace", "locker.root_path", "locker.mount_path",
+		`blocked host "metadata.internal"`, "mode sometimes", "needs a non-empty allow list",
+		"allow is only used with mode allowlist", `"exa mple.com"`, `"10.0.0.1:99999"`,
+	} {
+		require.Contains(t, msg, want)
+	}
+	_, _, err = LoadConfig(writeFile(t, "driver: {k8s: {namespace: null}}\n"), nil)
+	require.NoError(t, err, "a null value sets nothing and is accepted")
 }

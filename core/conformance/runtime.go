@@ -152,6 +152,7 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		require.Equal(t, spec.SessionID, c.Env[core.EnvSessionID], "Bay's variables win over the profile's")
 		require.Equal(t, spec.SandboxID, c.Env[core.EnvSandboxID])
 		require.Equal(t, core.MountPath, c.Env[core.EnvWorkspacePath])
+		require.Equal(t, spec.RuntimeToken, c.Env[core.EnvRuntimeToken], "the runtime gets its token")
 		require.Contains(t, c.Mounts, core.Mount{Volume: core.VolumeName(spec.LockerID), Target: core.MountPath})
 		require.EqualValues(t, 500_000_000, c.NanoCPUs)
 		require.EqualValues(t, 96<<20, c.MemoryBytes)
@@ -308,8 +309,9 @@ func (f *runtimeFixture) spec() core.ContainerSpec {
 		SessionID:  ids.New(core.SessionIDPrefix),
 		SandboxID:  ids.New(core.SandboxIDPrefix),
 		LockerID:   ids.New(core.LockerIDPrefix),
-		Owner:      f.owner,
-		InstanceID: "conformance",
+		Owner:        f.owner,
+		InstanceID:   "conformance",
+		RuntimeToken: core.NewRuntimeToken(),
 		Profile: &core.Profile{
 			ID:          "conformance",
 			Image:       f.h.Image,
