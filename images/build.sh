@@ -24,7 +24,7 @@ die() { printf '[build] error: %s\n' "$*" >&2; exit 1; }
 # package list does not capture.
 RECIPE_VERSION=1
 
-PKGS_COMMON=python3-ipykernel,python3-venv,python3-pip,tini,sudo,procps,ca-certificates,less,git,curl,nodejs,npm
+PKGS_COMMON=python3-ipykernel,python3-venv,python3-pip,tini,sudo,procps,ca-certificates,less,git,curl,nodejs,npm,nftables
 # python3-munkres is mandatory next to matplotlib: without it apt satisfies
 # fonttools' "scipy | munkres" with scipy, which drags in a compiler chain.
 PKGS_DATA=$PKGS_COMMON,python3-numpy,python3-pandas,python3-matplotlib,python3-munkres

@@ -184,9 +184,9 @@ func TestRuntime_Conformance(t *testing.T) {
 func spec(image string) core.ContainerSpec {
 	ids := core.RandomIDs{}
 	return core.ContainerSpec{
-		SessionID: ids.New(core.SessionIDPrefix),
-		SandboxID: ids.New(core.SandboxIDPrefix),
-		LockerID:  ids.New(core.LockerIDPrefix),
+		SessionID:    ids.New(core.SessionIDPrefix),
+		SandboxID:    ids.New(core.SandboxIDPrefix),
+		LockerID:     ids.New(core.LockerIDPrefix),
 		Owner:        "docker-test",
 		RuntimeToken: core.NewRuntimeToken(),
 		Profile: &core.Profile{

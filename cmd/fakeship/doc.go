@@ -2,4 +2,8 @@
 // Python is needed: it answers /, /health, /stat and /meta, and keeps an
 // in-memory filesystem behind /fs/write_file, /fs/read_file,
 // /fs/delete_file and /fs/list_dir. /meta lists only "filesystem".
+//
+// Like Ship it needs BAY_RUNTIME_TOKEN at start and answers every request
+// but GET /health with 401 unless it carries "Authorization: Bearer
+// <token>"; /meta's runtime object says "auth": "bearer".
 package main

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -38,11 +39,54 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// requireToken wraps next so that every request but GET /health carries
+// "Authorization: Bearer <token>", as Ship does (spec/ship.md §1): Bay's
+// tests against this image exercise the same contract. The scheme is
+// case-insensitive; the token is compared in constant time and is never
+// read from the query string.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/health" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		// An empty configured token matches nothing (fail closed).
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" ||
+			subtle.ConstantTimeCompare([]byte(cred), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ship"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "missing or invalid runtime token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func main() {
+	// Read and drop the token first, like Ship; this binary starts no
+	// processes, but the rule is the same for every runtime image.
+	token := os.Getenv("BAY_RUNTIME_TOKEN")
+	_ = os.Unsetenv("BAY_RUNTIME_TOKEN")
+	if token == "" {
+		fmt.Fprintln(os.Stderr, "fakeship: BAY_RUNTIME_TOKEN is missing or empty; the control plane sets it per session")
+		os.Exit(1)
+	}
+	port := os.Getenv("SHIP_PORT")
+	if port == "" {
+		port = "8123"
+	}
+	if err := http.ListenAndServe(":"+port, newHandler(token)); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeship:", err)
+		os.Exit(1)
+	}
+}
+
+// newHandler returns the API, guarded by token.
+func newHandler(token string) http.Handler {
 	s := &store{files: map[string]string{}}
 	meta := map[string]any{
 		"runtime": map[string]any{
-			"name": "fake", "version": version, "api_version": "v1",
+			"name": "fake", "version": version, "api_version": "v1", "auth": "bearer",
 			"build": map[string]any{"image": "bay-fake-runtime:latest", "image_digest": nil, "git_sha": nil},
 		},
 		"workspace": map[string]string{"mount_path": "/workspace"},
@@ -129,12 +173,5 @@ func main() {
 		})
 		writeJSON(w, 200, map[string]any{"files": files, "current_path": dir})
 	})
-	port := os.Getenv("SHIP_PORT")
-	if port == "" {
-		port = "8123"
-	}
-	if err := http.ListenAndServe(":"+port, mux); err != nil {
-		fmt.Fprintln(os.Stderr, "fakeship:", err)
-		os.Exit(1)
-	}
+	return requireToken(token, mux)
 }

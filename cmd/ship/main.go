@@ -22,6 +22,22 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "unknown"
 
+// tokenEnv carries the per-session runtime token from Bay (spec/ship.md §1).
+const tokenEnv = "BAY_RUNTIME_TOKEN"
+
+// takeToken reads the runtime token and removes it from the environment.
+// The kernel, shell commands and the terminal all build their environment
+// from os.Environ() (ship/runas), so once it is unset no user process
+// inherits it. Ship's own /proc/<pid>/environ keeps the variable (Go
+// cannot rewrite the initial environment block); in the image Ship runs as
+// root, and the sandbox user (uid 1000) cannot read a root process's
+// environ.
+func takeToken() string {
+	token := os.Getenv(tokenEnv)
+	_ = os.Unsetenv(tokenEnv)
+	return token
+}
+
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -37,6 +53,8 @@ func main() {
 }
 
 func run() error {
+	// First, before anything can start a child process.
+	token := takeToken()
 	var (
 		workspace = flag.String("workspace", env("SHIP_WORKSPACE", "/workspace"), "workspace root ($SHIP_WORKSPACE)")
 		port      = flag.String("port", env("SHIP_PORT", "8123"), "listen port ($SHIP_PORT)")
@@ -50,6 +68,11 @@ func run() error {
 		fmt.Println(version)
 		return nil
 	}
+	if token == "" {
+		// Fail closed: serving without a token would let anything that
+		// reaches the port run code as the sandbox user.
+		return fmt.Errorf("%s is missing or empty; the control plane sets it per session", tokenEnv)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	id := runas.Detect(*workspace)
@@ -61,6 +84,7 @@ func run() error {
 	}
 	srv, err := server.New(server.Config{
 		Workspace:    *workspace,
+		Token:        token,
 		Version:      version,
 		Image:        os.Getenv("SHIP_IMAGE"),
 		ImageDigest:  os.Getenv("SHIP_IMAGE_DIGEST"),

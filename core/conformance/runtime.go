@@ -306,9 +306,9 @@ type runtimeFixture struct {
 func (f *runtimeFixture) spec() core.ContainerSpec {
 	ids := core.RandomIDs{}
 	return core.ContainerSpec{
-		SessionID:  ids.New(core.SessionIDPrefix),
-		SandboxID:  ids.New(core.SandboxIDPrefix),
-		LockerID:   ids.New(core.LockerIDPrefix),
+		SessionID:    ids.New(core.SessionIDPrefix),
+		SandboxID:    ids.New(core.SandboxIDPrefix),
+		LockerID:     ids.New(core.LockerIDPrefix),
 		Owner:        f.owner,
 		InstanceID:   "conformance",
 		RuntimeToken: core.NewRuntimeToken(),

@@ -57,21 +57,25 @@ func requireImage(t *testing.T, image string) {
 	}
 }
 
-func randomSuffix() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
+
+func randomSuffix() string { return randomHex(4) }
 
 // ship is one running container.
 type ship struct {
 	id     string
 	volume string
 	url    string
+	token  string // BAY_RUNTIME_TOKEN given to the container
 }
 
 // start runs image with a fresh named volume (or the given one) at
-// /workspace and a random loopback port, and waits for /health.
+// /workspace, a random loopback port and a random BAY_RUNTIME_TOKEN (32
+// bytes, hex, as Bay makes them), and waits for /health.
 func start(t *testing.T, image, volume string, dockerArgs ...string) *ship {
 	t.Helper()
 	requireImage(t, image)
@@ -82,15 +86,18 @@ func start(t *testing.T, image, volume string, dockerArgs ...string) *ship {
 		require.NoError(t, err)
 		t.Cleanup(func() { _, _ = docker(context.Background(), "volume", "rm", "-f", volume) })
 	}
+	token := randomHex(32)
 	args := append([]string{"run", "-d", "--label", label, "-p", "127.0.0.1::8123",
-		"-v", volume + ":/workspace", "--memory", "1g", "--pids-limit", "256"}, dockerArgs...)
+		"-v", volume + ":/workspace", "--memory", "1g", "--pids-limit", "256",
+		"-e", "BAY_RUNTIME_TOKEN=" + token}, dockerArgs...)
 	id, err := docker(ctx, append(args, image)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _, _ = docker(context.Background(), "rm", "-f", id) })
 	port, err := docker(ctx, "port", id, "8123/tcp")
 	require.NoError(t, err)
 	hostPort := strings.Split(strings.Split(port, "\n")[0], ":")
-	s := &ship{id: id, volume: volume, url: "http://127.0.0.1:" + hostPort[len(hostPort)-1]}
+	s := &ship{id: id, volume: volume, url: "http://127.0.0.1:" + hostPort[len(hostPort)-1], token: token}
+	// /health is the one route open without the token.
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(s.url + "/health")
 		if err != nil {
@@ -111,12 +118,35 @@ func (s *ship) stop(t *testing.T) {
 
 var client = &http.Client{Timeout: 5 * time.Minute}
 
+// authHeader is what Bay sends on every call but /health.
+func (s *ship) authHeader() http.Header {
+	return http.Header{"Authorization": {"Bearer " + s.token}}
+}
+
+// do sends req with the runtime token.
+func (s *ship) do(t *testing.T, req *http.Request) *http.Response {
+	t.Helper()
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+func (s *ship) get(t *testing.T, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	require.NoError(t, err)
+	return s.do(t, req)
+}
+
 func (s *ship) post(t *testing.T, path string, body any) (int, map[string]any) {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	require.NoError(t, err)
-	resp, err := client.Post(s.url+path, "application/json", bytes.NewReader(raw))
+	req, err := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(raw))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp := s.do(t, req)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)

@@ -128,14 +128,15 @@ func TestShip_LargeTransfer(t *testing.T) {
 		}
 		pw.CloseWithError(err)
 	}()
-	resp, err := client.Post(s.url+"/fs/upload", mw.FormDataContentType(), pr)
+	req, err := http.NewRequest(http.MethodPost, s.url+"/fs/upload", pr)
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := s.do(t, req)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode, string(body))
 
-	resp, err = client.Get(s.url + "/fs/download?file_path=big/blob.bin")
-	require.NoError(t, err)
+	resp = s.get(t, "/fs/download?file_path=big/blob.bin")
 	require.Equal(t, strconv.Itoa(len(data)), resp.Header.Get("Content-Length"))
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -188,11 +189,13 @@ func TestShipData_Plot(t *testing.T) {
 func TestFakeRuntime(t *testing.T) {
 	t.Parallel()
 	s := start(t, "bay-fake-runtime:latest", "")
-	resp, err := http.Get(s.url + "/meta")
-	require.NoError(t, err)
+	resp := s.get(t, "/meta")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	require.Equal(t, 200, resp.StatusCode, string(b))
 	require.Contains(t, string(b), `"filesystem"`)
+	require.Contains(t, string(b), `"auth":"bearer"`)
+	requireTokenEnforced(t, s, "/meta", "/fs/read_file")
 }
 
 func TestShip_KernelOOMRecovers(t *testing.T) {

@@ -23,7 +23,8 @@ func TestShip_TerminalAndEnvironment(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(s.url, "http", "ws", 1)+"/term/ws?cols=90&rows=20", nil)
+	conn, _, err := websocket.Dial(ctx, strings.Replace(s.url, "http", "ws", 1)+"/term/ws?cols=90&rows=20",
+		&websocket.DialOptions{HTTPHeader: s.authHeader()})
 	require.NoError(t, err)
 	defer conn.CloseNow()
 	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte("echo \"$(whoami)@$PWD:$HOME:$TERM:$(stty size)\"\n")))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,12 @@ import (
 type Config struct {
 	// Workspace is the workspace root (/workspace in the image).
 	Workspace string
+	// Token is the runtime token every request but GET /health must carry
+	// as "Authorization: Bearer <token>". Bay generates it per session and
+	// passes it in the container's BAY_RUNTIME_TOKEN. Required: without
+	// it any process that can reach the port (another sandbox, a page in
+	// a browser) could run code as the sandbox user.
+	Token string
 	// Version is reported by /meta and /stat.
 	Version string
 	// Image, ImageDigest and GitSHA are reported in /meta's runtime.build;
@@ -53,8 +60,13 @@ type Server struct {
 	paths  map[string]bool
 }
 
-// New returns a Server for cfg. The workspace directory must exist.
+// New returns a Server for cfg. The workspace directory must exist and
+// cfg.Token must not be empty: Ship fails closed rather than serving
+// unauthenticated.
 func New(cfg Config) (*Server, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("runtime token is empty; refusing to serve without authentication")
+	}
 	root, err := fsx.NewRoot(cfg.Workspace)
 	if err != nil {
 		return nil, err
@@ -100,8 +112,35 @@ func (s *Server) Close() {
 	_ = s.root.Close()
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Authentication runs before routing,
+// so an unauthenticated client learns nothing about the routes (unknown
+// paths and wrong methods are 401 too, not 404/405).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// GET /health stays open: Bay polls it for readiness, and it reveals
+	// nothing. Only the exact path: anything the mux would redirect or
+	// match differently still needs the token.
+	if !(r.Method == http.MethodGet && r.URL.Path == "/health") && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ship"`)
+		writeDetail(w, http.StatusUnauthorized, "missing or invalid runtime token")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized reports whether r carries "Authorization: Bearer <token>".
+// The token is read from that header only, never from the query string,
+// where it would end up in logs and browser history. The scheme name is
+// matched case-insensitively, as RFC 9110 §11.1 defines auth schemes; the
+// credential must match exactly. subtle.ConstantTimeCompare keeps the
+// comparison time independent of how many leading bytes match (it returns
+// early only on a length mismatch, and the token's length is no secret).
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(cred), []byte(s.cfg.Token)) == 1
+}
 
 func (s *Server) handle(method, path string, h http.HandlerFunc) {
 	s.mux.HandleFunc(method+" "+path, h)
@@ -260,6 +299,9 @@ func (s *Server) buildMeta() []byte {
 			"name":        "ship",
 			"version":     s.cfg.Version,
 			"api_version": "v1",
+			// Tells Bay this runtime enforces the bearer token; Bay refuses
+			// runtimes whose /meta lacks it (spec/browser.md §6).
+			"auth": "bearer",
 			"build": map[string]any{
 				"image":        s.cfg.Image,
 				"image_digest": nullable(s.cfg.ImageDigest),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -23,9 +24,10 @@ import (
 )
 
 type bundle struct {
-	url string
-	ws  string // canonical workspace root
-	srv *Server
+	url   string
+	ws    string // canonical workspace root
+	token string // the runtime token the server expects
+	srv   *Server
 }
 
 // setup starts a Server on a temp workspace as the current user.
@@ -33,8 +35,10 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	ws, err := filepath.EvalSymlinks(t.TempDir())
 	require.NoError(t, err)
+	token := hex.EncodeToString(randomBytes(t, 32))
 	s, err := New(Config{
 		Workspace: ws,
+		Token:     token,
 		Version:   "1.2.3-test",
 		Python:    kernel.FindPython(),
 		StateDir:  t.TempDir(),
@@ -46,7 +50,21 @@ func setup(t *testing.T) *bundle {
 		ts.Close()
 		s.Close()
 	})
-	return &bundle{url: ts.URL, ws: ws, srv: s}
+	return &bundle{url: ts.URL, ws: ws, token: token, srv: s}
+}
+
+// do sends req with the runtime token, as Bay does.
+func (b *bundle) do(t *testing.T, req *http.Request) *http.Response {
+	t.Helper()
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+// authHeader is the header a WebSocket dial needs.
+func (b *bundle) authHeader() http.Header {
+	return http.Header{"Authorization": {"Bearer " + b.token}}
 }
 
 // call sends a JSON request and decodes the JSON answer into a map.
@@ -65,8 +83,7 @@ func (b *bundle) call(t *testing.T, method, path string, body any) (int, map[str
 	req, err := http.NewRequest(method, b.url+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := b.do(t, req)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -106,6 +123,7 @@ func TestServer_Basics(t *testing.T) {
 		require.Equal(t, "ship", rt["name"])
 		require.Equal(t, "1.2.3-test", rt["version"])
 		require.Equal(t, "v1", rt["api_version"])
+		require.Equal(t, "bearer", rt["auth"], "Bay refuses runtimes that do not announce the token check")
 		build := rt["build"].(map[string]any)
 		require.Equal(t, "ship:default", build["image"])
 		require.Nil(t, build["git_sha"])
@@ -128,8 +146,9 @@ func TestServer_Basics(t *testing.T) {
 		require.Equal(t, "Method Not Allowed", out["detail"])
 	})
 	t.Run("NoHTMLEscaping", func(t *testing.T) {
-		resp, err := http.Post(b.url+"/shell/exec", "application/json", strings.NewReader(`{"command":"echo '<a>&'"}`))
+		req, err := http.NewRequest("POST", b.url+"/shell/exec", strings.NewReader(`{"command":"echo '<a>&'"}`))
 		require.NoError(t, err)
+		resp := b.do(t, req)
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Contains(t, string(raw), `"stdout":"<a>&"`)
@@ -282,7 +301,8 @@ func TestServer_Terminal(t *testing.T) {
 	b := setup(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(b.url, "http", "ws", 1)+"/term/ws?cols=100&rows=30", nil)
+	conn, _, err := websocket.Dial(ctx, strings.Replace(b.url, "http", "ws", 1)+"/term/ws?cols=100&rows=30",
+		&websocket.DialOptions{HTTPHeader: b.authHeader()})
 	require.NoError(t, err)
 	defer conn.CloseNow()
 	require.NoError(t, conn.Write(ctx, websocket.MessageText, []byte(`{"type":"resize","cols":120,"rows":40}`)))
@@ -333,8 +353,10 @@ func (b *bundle) upload(t *testing.T, target string, data io.Reader, pathFirst b
 		}
 		pw.CloseWithError(err)
 	}()
-	resp, err := http.Post(b.url+"/fs/upload", mw.FormDataContentType(), pr)
+	req, err := http.NewRequest("POST", b.url+"/fs/upload", pr)
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp := b.do(t, req)
 	defer resp.Body.Close()
 	var out map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
@@ -343,8 +365,9 @@ func (b *bundle) upload(t *testing.T, target string, data io.Reader, pathFirst b
 
 func (b *bundle) download(t *testing.T, path string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Get(b.url + "/fs/download?file_path=" + path)
+	req, err := http.NewRequest("GET", b.url+"/fs/download?file_path="+path, nil)
 	require.NoError(t, err)
+	resp := b.do(t, req)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
