@@ -138,6 +138,7 @@ type bayOpts struct {
 	db       string // database URL; "" makes a fresh one
 	instance string // gc.instance_id; "" makes a fresh one
 	apiKey   string
+	listen   string // server.host; "" is 127.0.0.1
 	env      []string
 }
 
@@ -145,6 +146,7 @@ type bayOpts struct {
 type bay struct {
 	t        *testing.T
 	URL      string
+	Port     int
 	Owner    string
 	Instance string
 	DB       string
@@ -205,7 +207,11 @@ func startBay(t *testing.T, o bayOpts) *bay {
 func (b *bay) launch(o bayOpts) {
 	t := b.t
 	port := freePort(t)
-	b.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	b.URL, b.Port = fmt.Sprintf("http://127.0.0.1:%d", port), port
+	listen := o.listen
+	if listen == "" {
+		listen = "127.0.0.1"
+	}
 	anonymous := "true"
 	if o.apiKey != "" {
 		anonymous = "false"
@@ -213,7 +219,7 @@ func (b *bay) launch(o bayOpts) {
 	cmd := exec.Command(bayBin, "serve")
 	cmd.Env = append(os.Environ(),
 		"BAY_CONFIG_FILE=/nonexistent",
-		"BAY_SERVER__HOST=127.0.0.1",
+		"BAY_SERVER__HOST="+listen,
 		fmt.Sprintf("BAY_SERVER__PORT=%d", port),
 		"BAY_DATABASE__URL="+o.db,
 		"BAY_DRIVER__DOCKER__CONNECT_MODE=host_port",
