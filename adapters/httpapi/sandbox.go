@@ -40,6 +40,7 @@ func (s *Server) ListProfiles(ctx context.Context, _ oapigen.ListProfilesRequest
 			Resources:    oapigen.ProfileResources{Cpus: p.CPUs, Memory: p.Memory},
 			Capabilities: nonNil(p.Capabilities),
 			IdleTimeout:  int64(p.IdleTimeout / time.Second),
+			Network:      oapigen.ProfileNetwork(p.NetworkMode()),
 		})
 	}
 	return newReply(http.StatusOK, out)

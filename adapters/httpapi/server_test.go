@@ -587,6 +587,9 @@ func TestServer_Sandboxes(t *testing.T) {
 	require.Len(t, prof.JSON200.Items, 2)
 	require.EqualValues(t, 1800, prof.JSON200.Items[0].IdleTimeout)
 	require.Equal(t, "1g", prof.JSON200.Items[0].Resources.Memory)
+	require.Equal(t, oapigen.NetworkOpen, prof.JSON200.Items[0].Network, "open when the profile sets nothing")
+	require.Equal(t, oapigen.NetworkAllowlist, prof.JSON200.Items[1].Network)
+	require.NotContains(t, string(prof.Body), "internal.example", "the public profile list does not show the allowlist")
 
 	h, err := b.client.GetHealthWithResponse(ctx)
 	require.NoError(t, err)

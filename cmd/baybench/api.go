@@ -80,6 +80,9 @@ func api(args []string) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// shipToken is sent on calls made straight to Ship, which wants the
+	// session's runtime token.
+	shipToken := ""
 	call := func(method, url string, body any, out any) error {
 		var r io.Reader
 		if body != nil {
@@ -88,6 +91,9 @@ func api(args []string) error {
 		}
 		req, _ := http.NewRequest(method, url, r)
 		req.Header.Set("Content-Type", "application/json")
+		if shipToken != "" && !strings.HasPrefix(url, base) {
+			req.Header.Set("Authorization", "Bearer "+shipToken)
+		}
 		resp, err := c.Do(req)
 		if err != nil {
 			return err
@@ -152,10 +158,11 @@ func api(args []string) error {
 	if err := call("PUT", base+"/v1/sandboxes/"+id+"/filesystem/files", map[string]any{"path": "bench.txt", "content": "x"}, nil); err != nil {
 		return err
 	}
-	ship, err := shipEndpoint(id)
+	ship, token, err := shipEndpoint(id)
 	if err != nil {
 		return err
 	}
+	shipToken = token
 	measure := func(f func() error) ([]time.Duration, error) {
 		out := make([]time.Duration, 0, *n)
 		for range *n {
@@ -267,26 +274,37 @@ func api(args []string) error {
 	return nil
 }
 
-// shipEndpoint finds the published address of the sandbox's Ship.
-func shipEndpoint(sandboxID string) (string, error) {
+// shipEndpoint finds the published address of the sandbox's Ship and its
+// runtime token (in the container's environment).
+func shipEndpoint(sandboxID string) (string, string, error) {
 	out, err := exec.Command("docker", "ps", "-q", "--filter", "label=bay.sandbox_id="+sandboxID).Output()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	id := strings.TrimSpace(string(out))
 	if id == "" {
-		return "", fmt.Errorf("no container for %s", sandboxID)
+		return "", "", fmt.Errorf("no container for %s", sandboxID)
+	}
+	env, err := exec.Command("docker", "inspect", "-f", `{{range .Config.Env}}{{println .}}{{end}}`, id).Output()
+	if err != nil {
+		return "", "", err
+	}
+	token := ""
+	for line := range strings.Lines(string(env)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "BAY_RUNTIME_TOKEN="); ok {
+			token = v
+		}
 	}
 	out, err = exec.Command("docker", "port", id, "8123/tcp").Output()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	line := strings.Fields(strings.TrimSpace(string(out)))[0]
 	_, p, _ := strings.Cut(line, ":")
 	if i := strings.LastIndex(line, ":"); i >= 0 {
 		p = line[i+1:]
 	}
-	return "http://127.0.0.1:" + p, nil
+	return "http://127.0.0.1:" + p, token, nil
 }
 
 func pct(ds []time.Duration, p int) time.Duration {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -44,13 +46,17 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}, Timeout: 2 * time.Minute}
 
 type container struct {
-	id, url string
-	runAt   time.Time
+	id, url, token string
+	runAt          time.Time
 }
 
 func run(image string) (*container, error) {
 	t0 := time.Now()
-	id, err := docker("run", "-d", "--label", "bay.test=shipbench", "-p", "127.0.0.1::8123", image)
+	// Ship wants a runtime token, as Bay gives every session one.
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	id, err := docker("run", "-d", "--label", "bay.test=shipbench", "-e", "BAY_RUNTIME_TOKEN="+token, "-p", "127.0.0.1::8123", image)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +65,7 @@ func run(image string) (*container, error) {
 		return nil, err
 	}
 	parts := strings.Split(strings.Split(port, "\n")[0], ":")
-	return &container{id: id, url: "http://127.0.0.1:" + parts[len(parts)-1], runAt: t0}, nil
+	return &container{id: id, url: "http://127.0.0.1:" + parts[len(parts)-1], token: token, runAt: t0}, nil
 }
 
 func (c *container) rm() { _, _ = docker("rm", "-f", c.id) }
@@ -84,7 +90,13 @@ func (c *container) waitHealthy() (time.Time, error) {
 
 func (c *container) exec(code string) (map[string]any, error) {
 	body, _ := json.Marshal(map[string]any{"code": code, "timeout": 60})
-	resp, err := client.Post(c.url+"/ipython/exec", "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, c.url+"/ipython/exec", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

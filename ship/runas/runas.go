@@ -85,7 +85,9 @@ func (id Identity) Env(extra map[string]string) []string {
 	}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(k, "SHIP_") {
+		// BAY_RUNTIME_TOKEN is unset at start already; leaving it out
+		// here as well keeps it from user code even if that ever fails.
+		if !ok || strings.HasPrefix(k, "SHIP_") || k == "BAY_RUNTIME_TOKEN" {
 			continue
 		}
 		set(k, v)
