@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs the host packages the tests need, from Debian's packages, when they
 # are missing: a real IPython kernel for Ship's in-process tests, the image
-# build tool, and iproute2 for the isolation tests' outside host (a network
-# namespace). Idempotent and quiet when everything is there.
+# build tool, iproute2 for the isolation tests' outside host (a network
+# namespace) and nft to check the network guards' rules. Idempotent and quiet
+# when everything is there.
 set -euo pipefail
 
 need=()
 /usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || need+=(python3-ipykernel)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps.sh: missing ${need[*]}; install them with apt-get (needs root)" >&2
