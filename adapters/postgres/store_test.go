@@ -69,7 +69,7 @@ func TestStore_MigrateDownAndUp(t *testing.T) {
 	p, sqldb, err := s.Migrations()
 	require.NoError(t, err)
 	defer sqldb.Close()
-	_, err = p.Down(ctx)
+	_, err = p.DownTo(ctx, 0)
 	require.NoError(t, err)
 	v, err := p.GetDBVersion(ctx)
 	require.NoError(t, err)
