@@ -349,6 +349,7 @@ func (r *Runtime) createGuard(ctx context.Context, id string, spec core.Containe
 // runGuard runs the guard of the started sandbox container id and waits
 // for it: the sandbox's network is sealed when it returns nil.
 func (r *Runtime) runGuard(ctx context.Context, id string) error {
+	began := time.Now()
 	name := guardName(id)
 	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		if cerrdefs.IsNotFound(err) {
@@ -372,6 +373,7 @@ func (r *Runtime) runGuard(ctx context.Context, id string) error {
 	if code != 0 {
 		return core.Errorf(core.CodeInternal, "network guard of container %s failed (exit %d): %s", id, code, r.guardOutput(ctx, name))
 	}
+	r.log.DebugContext(ctx, "network sealed", "container_id", id, "duration_ms", time.Since(began).Milliseconds())
 	return nil
 }
 
