@@ -74,32 +74,29 @@ func (g *GC) Run(ctx context.Context, tasks []string) (*GCReport, error) {
 		return nil, Errorf(CodeGCRunning, "GC is already running. Please wait for the current cycle to complete.")
 	}
 	defer g.cycle.Unlock()
-	report := g.runLocked(ctx)
-	if tasks == nil {
-		return report, nil
-	}
-	filtered := &GCReport{Duration: report.Duration, Results: []GCTaskResult{}}
-	for _, r := range report.Results {
-		for _, want := range tasks {
-			if r.TaskName == want {
-				filtered.Results = append(filtered.Results, r)
-				filtered.TotalCleaned += r.CleanedCount
-				filtered.TotalErrors += len(r.Errors)
-				break
-			}
+	// A list selects which tasks run, not only which results are shown
+	// (bay-api.md §7.6.1): asking for orphan_container alone must not
+	// reclaim idle sessions as a side effect.
+	var only map[string]bool
+	if tasks != nil {
+		only = make(map[string]bool, len(tasks))
+		for _, t := range tasks {
+			only[t] = true
 		}
 	}
-	return filtered, nil
+	return g.runLocked(ctx, only), nil
 }
 
 // RunCycle runs one cycle, waiting for a running one to finish first.
 func (g *GC) RunCycle(ctx context.Context) *GCReport {
 	g.cycle.Lock()
 	defer g.cycle.Unlock()
-	return g.runLocked(ctx)
+	return g.runLocked(ctx, nil)
 }
 
-func (g *GC) runLocked(ctx context.Context) *GCReport {
+// runLocked runs every enabled task, or, when only is not nil, the enabled
+// tasks it names.
+func (g *GC) runLocked(ctx context.Context, only map[string]bool) *GCReport {
 	g.state.Lock()
 	g.busy = true
 	g.state.Unlock()
@@ -111,7 +108,7 @@ func (g *GC) runLocked(ctx context.Context) *GCReport {
 	start := time.Now()
 	report := &GCReport{Results: []GCTaskResult{}}
 	for _, name := range GCTasks {
-		if !g.o.Tasks[name] {
+		if !g.o.Tasks[name] || (only != nil && !only[name]) {
 			continue
 		}
 		r := GCTaskResult{TaskName: name, Errors: []string{}}

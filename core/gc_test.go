@@ -38,11 +38,20 @@ func TestGC_IdleSession(t *testing.T) {
 	require.Equal(t, 0, result(t, rep, core.GCIdleSession).CleanedCount, "nothing is idle yet")
 
 	b.clock.Advance(31 * time.Minute)
+	// Naming other tasks runs only those: the idle sessions stay.
+	rep, err = b.gc.Run(b.ctx, []string{core.GCOrphanLocker, "no_such_task"})
+	require.NoError(t, err)
+	require.Len(t, rep.Results, 1)
+	require.Equal(t, core.GCOrphanLocker, rep.Results[0].TaskName)
+	got, err := svc.Get(b.ctx, "alice", sb.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.IdleExpiresAt, "idle_session did not run")
+
 	rep, err = b.gc.Run(b.ctx, []string{core.GCIdleSession})
 	require.NoError(t, err)
 	require.Len(t, rep.Results, 1)
 	require.Equal(t, 2, rep.Results[0].CleanedCount, "the running one and the kept-alive one")
-	got, err := svc.Get(b.ctx, "alice", sb.ID)
+	got, err = svc.Get(b.ctx, "alice", sb.ID)
 	require.NoError(t, err)
 	require.Equal(t, core.StatusIdle, got.Status)
 	require.Equal(t, core.StopReasonIdle, got.StopReason)
