@@ -30,6 +30,7 @@ func (r jsonReply) visit(w http.ResponseWriter) error {
 }
 
 func (r jsonReply) VisitGetHealthResponse(w http.ResponseWriter) error        { return r.visit(w) }
+func (r jsonReply) VisitGetReadyResponse(w http.ResponseWriter) error         { return r.visit(w) }
 func (r jsonReply) VisitListProfilesResponse(w http.ResponseWriter) error     { return r.visit(w) }
 func (r jsonReply) VisitCreateSandboxResponse(w http.ResponseWriter) error    { return r.visit(w) }
 func (r jsonReply) VisitListSandboxesResponse(w http.ResponseWriter) error    { return r.visit(w) }

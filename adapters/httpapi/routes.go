@@ -29,6 +29,7 @@ type route struct {
 func routeTable() map[string]route {
 	return map[string]route{
 		"GET /health":                                           {public: true},
+		"GET /ready":                                            {public: true},
 		"GET /v1/profiles":                                      {public: true},
 		"GET /openapi.json":                                     {public: true},
 		"GET /docs":                                             {public: true},

@@ -16,17 +16,20 @@ const (
 	maxLimit     = 200
 )
 
-// GetHealth answers the liveness check, pinging the database when a
-// Health check is configured.
+// GetHealth answers the liveness check. It checks no dependency: an outage
+// of the database must not make an orchestrator restart every instance.
 func (s *Server) GetHealth(ctx context.Context, _ oapigen.GetHealthRequestObject) (oapigen.GetHealthResponseObject, error) {
-	if s.health != nil {
-		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		if err := s.health(hctx); err != nil {
-			return nil, core.Wrap(err, core.CodeInternal, "database unavailable")
-		}
-	}
 	return newReply(http.StatusOK, oapigen.Health{Status: oapigen.HealthStatusOk})
+}
+
+// GetReady answers the readiness check (bay-api.md §7.1.1).
+func (s *Server) GetReady(ctx context.Context, _ oapigen.GetReadyRequestObject) (oapigen.GetReadyResponseObject, error) {
+	r := s.ready.check(ctx)
+	status := http.StatusOK
+	if r.Status != oapigen.ReadinessReady {
+		status = http.StatusServiceUnavailable
+	}
+	return newReply(status, r)
 }
 
 // ListProfiles lists the configured profiles.

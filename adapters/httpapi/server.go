@@ -98,9 +98,9 @@ type Options struct {
 	Now func() time.Time
 	// Metrics, if set, observes every request.
 	Metrics Metrics
-	// Health, if set, is checked by GET /health (a database ping): a
-	// failure answers 500 internal_error instead of ok.
-	Health func(ctx context.Context) error
+	// Ready are the dependencies GET /ready checks, by name ("database",
+	// "runtime"). GET /health checks nothing.
+	Ready map[string]func(ctx context.Context) error
 }
 
 // Server is Bay's HTTP API. It implements http.Handler.
@@ -118,7 +118,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics Metrics
-	health  func(ctx context.Context) error
+	ready   *readiness
 
 	mux     *http.ServeMux
 	routes  map[string]route
@@ -141,7 +141,7 @@ func New(opts Options) *Server {
 		log:            opts.Logger,
 		now:            opts.Now,
 		metrics:        opts.Metrics,
-		health:         opts.Health,
+		ready:          newReadiness(opts.Ready, opts.Now),
 		mux:            http.NewServeMux(),
 	}
 	if opts.IdempotencyEnabled {

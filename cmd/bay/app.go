@@ -102,7 +102,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		IdempotencyEnabled: cfg.Idempotency.Enabled,
 		Logger:             logger.With("component", "http"),
 		Metrics:            reg,
-		Health:             store.Ping,
+		Ready:              map[string]func(context.Context) error{"database": store.Ping, "runtime": rt.Ping},
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg)

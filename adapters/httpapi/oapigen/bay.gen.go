@@ -77,6 +77,12 @@ const (
 	NetworkOpen      ProfileNetwork = "open"
 )
 
+// Defines values for ReadinessStatus.
+const (
+	ReadinessNotReady ReadinessStatus = "not_ready"
+	ReadinessReady    ReadinessStatus = "ready"
+)
+
 // Defines values for SandboxStatus.
 const (
 	SandboxStatusExpired  SandboxStatus = "expired"
@@ -328,6 +334,16 @@ type PythonExecResult struct {
 
 // PythonOutput The runtime's output object verbatim, normally `{"text": ..., "images": [{"image/png": "<base64>"}]}`; may be `{}`.
 type PythonOutput map[string]interface{}
+
+// Readiness defines model for Readiness.
+type Readiness struct {
+	// Checks Each dependency: "ok" or "unreachable: <reason>".
+	Checks map[string]string `json:"checks"`
+	Status ReadinessStatus   `json:"status"`
+}
+
+// ReadinessStatus defines model for Readiness.Status.
+type ReadinessStatus string
 
 // Sandbox defines model for Sandbox.
 type Sandbox struct {
@@ -681,6 +697,9 @@ type ClientInterface interface {
 	// GetHealth request
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetReady request
+	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RunGCWithBody request with any body
 	RunGCWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -774,6 +793,18 @@ type ClientInterface interface {
 
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReadyRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1190,6 +1221,33 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	}
 
 	operationPath := fmt.Sprintf("/health")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetReadyRequest generates requests for GetReady
+func NewGetReadyRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/ready")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2368,6 +2426,9 @@ type ClientWithResponsesInterface interface {
 	// GetHealthWithResponse request
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
+	// GetReadyWithResponse request
+	GetReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyResponse, error)
+
 	// RunGCWithBodyWithResponse request with any body
 	RunGCWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunGCResponse, error)
 
@@ -2475,6 +2536,29 @@ func (r GetHealthResponse) Status() string {
 
 // StatusCode returns HTTPResponse.StatusCode
 func (r GetHealthResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetReadyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *Readiness
+	JSON503      *Readiness
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReadyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReadyResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3154,6 +3238,15 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
+// GetReadyWithResponse request returning *GetReadyResponse
+func (c *ClientWithResponses) GetReadyWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadyResponse, error) {
+	rsp, err := c.GetReady(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReadyResponse(rsp)
+}
+
 // RunGCWithBodyWithResponse request with arbitrary body returning *RunGCResponse
 func (c *ClientWithResponses) RunGCWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RunGCResponse, error) {
 	rsp, err := c.RunGCWithBody(ctx, contentType, body, reqEditors...)
@@ -3462,6 +3555,39 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetReadyResponse parses an HTTP response from a GetReadyWithResponse call
+func ParseGetReadyResponse(rsp *http.Response) (*GetReadyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReadyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Readiness
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Readiness
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -5049,6 +5175,9 @@ type ServerInterface interface {
 	// Liveness check
 	// (GET /health)
 	GetHealth(w http.ResponseWriter, r *http.Request)
+	// Readiness check
+	// (GET /ready)
+	GetReady(w http.ResponseWriter, r *http.Request)
 	// Run one garbage-collection cycle
 	// (POST /v1/admin/gc/run)
 	RunGC(w http.ResponseWriter, r *http.Request)
@@ -5137,6 +5266,20 @@ func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetHealth(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetReady operation middleware
+func (siw *ServerInterfaceWrapper) GetReady(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetReady(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6173,6 +6316,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	}
 
 	m.HandleFunc("GET "+options.BaseURL+"/health", wrapper.GetHealth)
+	m.HandleFunc("GET "+options.BaseURL+"/ready", wrapper.GetReady)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/admin/gc/run", wrapper.RunGC)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/admin/gc/status", wrapper.GetGCStatus)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/lockers", wrapper.ListLockers)
@@ -6322,6 +6466,47 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetReadyRequestObject struct {
+}
+
+type GetReadyResponseObject interface {
+	VisitGetReadyResponse(w http.ResponseWriter) error
+}
+
+type GetReady200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetReady200JSONResponse struct {
+	Body    Readiness
+	Headers GetReady200ResponseHeaders
+}
+
+func (response GetReady200JSONResponse) VisitGetReadyResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetReady503ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetReady503JSONResponse struct {
+	Body    Readiness
+	Headers GetReady503ResponseHeaders
+}
+
+func (response GetReady503JSONResponse) VisitGetReadyResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 
 	return json.NewEncoder(w).Encode(response.Body)
 }
@@ -8370,6 +8555,9 @@ type StrictServerInterface interface {
 	// Liveness check
 	// (GET /health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// Readiness check
+	// (GET /ready)
+	GetReady(ctx context.Context, request GetReadyRequestObject) (GetReadyResponseObject, error)
 	// Run one garbage-collection cycle
 	// (POST /v1/admin/gc/run)
 	RunGC(ctx context.Context, request RunGCRequestObject) (RunGCResponseObject, error)
@@ -8490,6 +8678,30 @@ func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetHealthResponseObject); ok {
 		if err := validResponse.VisitGetHealthResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReady operation middleware
+func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
+	var request GetReadyRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReady(ctx, request.(GetReadyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReady")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetReadyResponseObject); ok {
+		if err := validResponse.VisitGetReadyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -9193,152 +9405,157 @@ func (sh *strictHandler) StopSandbox(w http.ResponseWriter, r *http.Request, san
 // Base64 encoded, gzipped, json marshaled Swagger object
 var swaggerSpec = []string{
 
-	"H4sIAAAAAAAC/+y9a3PcNvIv/FW6+DxVHmWp0UiW80+kygtFtrM667VdlnyyZ0PXEEP2zGDFARgAlDRx",
-	"6bufQgO8DUldHEnJnviNreENQKPxQ9/xOUjkKpcChdHBwedgiSxFRX9+QKPWR3ODyv5KUSeK54ZLERwE",
-	"p5hIkWowEi4ZNzDDuVQIyr7CxQJGCfIM5BziFA3jmR7TrSmzn5uudAw7sDuZTEJIcc6KzMDu1jgIA50s",
-	"ccVse2adY3AQcGFwgSq4vg6Df33AXwvU5iTtduhsaVun2880/GvbP7p9koYgFTBYoEDFDKbw8ePJy4v9",
-	"3ta0UVwsgmvbWs4UW6HxxDgulJY9hHgnsjVwgysNl0upEXgKWiqjgYYKZsk1XLCsQBiZJUKu8ILLQkPO",
-	"FvhMQyzwykwT+npMJOD2s78WqNZBGAi2sv1y92/scRicpLjKpUGRrP+B625Xd7d3976DZMkUS+ywaHp+",
-	"Odr+N9v+bbL9/XT7U3wIuMrNGlbIhAYh4RzXYzhNZI4p5KhAXgpU40icLIRUmMLlEgXYcWlUF6gg5ZrN",
-	"MtTA686MI1EOy3FXPa5Gl7dtn28e4Bu+4qY7rvdsgaD5bxjC7vbeZAKj/b09kIXRPMVBkmb0sWaDnhOD",
-	"gxeTMFixK74qVsHB3sT+4sL92g37GPONTM5RnbzsZ8uM7lrGGMXu7+0Y/ga7e7DEq8Z81F3NmVk2ekrv",
-	"THkahIFlca4wDQ6MKvBmcr1nZvmher5LNbMEhRkz/ALtOrazeCnVuc5ZgmM4mmmZFQbBdkaHEI/HMaBO",
-	"WG7Xd+vhMBJvP76B2dqgBiZSuusYyXUHmNCXqGB/MoGYiwuW8XRqvxs3eGNjfjwN7jPgUybSmbwamgft",
-	"bruJ8D/uNxP+pftOxbV9WOdSaCQs+ZGlHp7sr0QKg4L+ZHme8YTZPu/8R9uOf2589v9XOA8Ogv9vp0bs",
-	"HXdX77xSSqoPvhHXZJsAPxaaC9SERTylJmAU1z+maL8Qb4U03+2nWjMWRuKSm2UN7HOOWRrTvDfAnmkp",
-	"4i0HvQnL2Yxn3KwdVPh5SCVajDGRkPM5KhjF9YNTIc1UF3kulcE03nJ80ticmgg/RBz/+E5j3yDKHEsx",
-	"z3jyhNSPE99kDKMGMlp4hRXL5lKtMLXEUlhoTGFu6SakWaIqd7WwwhERiUJjCCsm2AJTf30rhJKpp3iV",
-	"W86M7Reri8ZkUy7mXHCD8YPS86fjD4UQltefjKBH8NMxJOskQ+AaWKaQpWtQrhswihfJ1P+Itw5LvoyB",
-	"60jEPx33vDOG9xkyjU6csfS3rJoUSqEwviUjwfY1Q4Pj+CEJeCIMKsEyGvbTEfGjwKscEysTzRnPCoW0",
-	"2F1fSkA4JEKsUGu7zXLtBCmejB9u+G+leS0LkT7lyM+FvBRW+rSzSUvPCrB8IUChloVKLC0sCM1tzywu",
-	"MlhxrS17zXmGkRjF9v9p6xlatlC4r4OSdv9sfgaa0HkAkR060Nij4IFB7j1bZ5KlZ1K+YWqBT0dbu9XO",
-	"ZLqmRTaTVrio5MNnGkjuglGcu/5NjZTTzPYwDuv9gx6akkDhhOIHIsopas2leCvNB7v4n5YoqhCGrxBS",
-	"ntptD2aYyJXVWiwMcQF0cxRr10diLLpnt9yKMrUI0qTXhnLV5STS5bYrZe4mmjXUPqtz/R5qL3n+xJDW",
-	"pLPFNExDuGQaCqGQJUurm7hFauVRtPMgNApNdF/yvAS9B2S5M75CWZinJUHCsqyU6Uty2H9SqxbBKDau",
-	"Uw860I+CFWYpFf8NnxDJ/+kxWVrBiMRUSBSmKAxnmYZRXDS61Rnvzz//vH1UmKV9PGEGu4pD/CMyRVIY",
-	"y1Y/RMGMraMgvkVR/T1k/N+V5P2a+PfBSFl/+Fai+i6BXrIcgdZEr7Jw0NgSMaNdtLKahHCppFhE4n+d",
-	"vnsLlkZhQ9S1F0PLjNtyvq2YWKA3kkhVfXNVZIbnTBn7UTOGsyVGwplamEKLmJVcZ5UP+5v6NS5RkX7p",
-	"h5R1r8t5dzYhhcygU/4bCl2uZI7KcKfsaf4bTt1+tpp1+ettkWWESDNtBc1Co27vl94qYRnX0o4ZZ3v4",
-	"dj9oGCm+ffHi+bdtM4UosszCXame9pgt/CU5+w8mxoK9G5BXowdHVNsjOqM5MoYlS2f0wisnSNZ6izbI",
-	"UpBzu0KZIbtApcRIgXaIA70u11Zou2LFrpa9JsjXZinFdnlhk53fu3eAp4dN8UwK9BuBhv3JxDbfac6Y",
-	"bNj4aYE1g9hpW3rKTHwIdgAhTOyUClw444q3puEFqt5p/JKpeskVJkaq9RuujVe92tOEwij/Jy2a2/Dh",
-	"Nc/wlTBqHdTtMaXYOnAGjNLa8Uv15U89/SJs+VE62ardoUSmeCe8P7YPEijROibYS1Nuqc+y941vOnJt",
-	"TI5RRWIKu7n79w9BrrgxpbWSDFONya777pWc7oT/vVgxsW2FMRIgDF6ZQxLhtLEXejnHq+29y+SUrUq8",
-	"Y265NyEJSmMROBDq+fzGhBBl6/63Gh+cpGM/HZvkoyGuWLLkAusxu03ANmS7g8KizC/B5pZAZrPaWBSE",
-	"wZBJJwiD5s7slsWMpylasK40Jnu9pWXRMM1SpnSJZZm8pLdLA4vdmdtWkMaVpgkkCIOOChKEQW04CMLg",
-	"10IaNsWrBDGlD7WVY/vlSmi0PzYldztxXvz71MMi7X2412bpyI7iAjOZE+nba8qx+IBbQgqY2934Uqpz",
-	"9yV9AHFb6YRRS1vdCu0D/yQKw1tpInHkSBwFcUicWhOI1gHpvPZ6xrWx2N6wHLq9erS/t0cKyXUYYKkN",
-	"3IoBBCEd4KHXezn6yqBIz87eDO5aSE9MZ+sbnVksTQ9hVWirnUEuNScAH+1PJkDWuEuunUuhA+I9oN3q",
-	"etV8X/ct9h7XQt4mblY3boMB9+BQCw7dO9/neppy1fj8TMoMGU0Y19Nyu+3eXMmUzzmmU8vkXbJ+FPzK",
-	"KbVcgHY0bpEulYXd9QY3QFGsZk4Ldfb3zz3igEWZrhjS9F1YwYOnzgphKcS46MXUkES1AQltLhWkfsvl",
-	"qL90G2/OFo0pLD0MJaHDcjp8dzap3De3Px1/QIuq3alNC+XQ2W3/tzItOSqKzNxdavjp+Izp8w/0Vldw",
-	"CAMjDcumiWUZp8t0m3SPOHwa8Pw26Vb2cPPbGx8KW4MfIFshBvHCMH2uu9zgKA3S4qtZokagB2FkNW4U",
-	"dv5Tf0kbnmVW/d46rGROO+lefXEeVPI0lYTucOQAS9ViWc+gTg0zhe6TB6lzA+tcaMNEgl5c6XSENr4L",
-	"lk39Ou6fSa6rzbO3lYqm/eLcXTjNj6479I6M6kbb6lR7nD2jKrvYzy62/bceiUoJiKcZTv3GbwUjJ3NM",
-	"vcQRhIFU+ZKJqVOC6t8VEvVKBq1V1d0QHMdPE1m0toXGTNSraZi5NpeqPud5fvNnLXWmA2C8MQH1o+FG",
-	"hzdbqno7TPUv4OkBfuhr4+/IMreNbKjuVavlbMvznunaaMm/1deQMxV0G5qx5Byd/6NsKXVK9oXMihbq",
-	"19NHSjSmU2Za0J4yg9u0VWy+EwZX2wu57S+e8RVqw1Y5Ldz+VZ8xbaYsSVDrB2rIq/tdXHWmhxT4Ks94",
-	"wk22pj3X6uilv5iJtPLXkB+Fm8Y23pRLXCPT2Xra8NgffL7dunCLseYDJlKlZK3I1k4DRDGXKnE4fl+Z",
-	"kDCopMhQt8OKOza712KBnska5sA3vG/Hq5DiThu/5+UeHGlENN2B6Js0obbbHxkeyAdshVK0x1PKhjc3",
-	"SE/1tfC+tjRtwG+p0m7S7VaEHdpc7R5iaj9Bv3Yi58AFSwy/4Gbto8sulzxZklPaSrtcg8IkY3x1R34M",
-	"A77yBo+u6IHG6o3d/vy8ZAZcKBsR6JkuVyhqWLE1kKfFKp/2If+ZMcRCCowP7KJZcrEI3eq5QAGMpCJv",
-	"8RxDLHMU8QEwsbbqmEKty2Au+uKMttIUyGqsxxCTEcCqn/FBJZfBUmqjw/IDPi4pp8A8e9vOJzNSkdqK",
-	"qYvNIxWWG43Z3NKSDDxLK7UtUeHWGE6E7bBaw0qmCKwCJhowxbI4JbG8Ycco0E5c0w9je/ZMN3o20pLa",
-	"+pGtn2k4en8SQiEyO+wGlYFGqYGbLRqKkG1CkOMwKRQ367G/MSUaxAcwW1dRlhkX59uZTFjmIJSUokwW",
-	"KazQsJQZVnYs9K3zC2bQE9sO5cPrY9j9fvc76oX98e2L778L4eT9xbfNr9u7heC/FhT/xrKtMRxVPU6k",
-	"EJiQjWDOeKaBWYk6QRidHP/zPbB0xQXXRpH5NFtbGiz5jBtMt5rWJ0tdK1HlZDOq2KC7W9oNyb60fcEU",
-	"SeD27beOM9+6j/hf79y3/K+j+pNONaLAgFuh0SPHh+r5XuB3S6/52bANLRvAUC/JG9DqIZC9BL7bzMDu",
-	"Yzd05kOTYBsYmhc9ytXx+4+QSGXXhAWSGcJcscQpClv9poOOqWCFK6nW/da0RIo5X5Bt2D3mohFCuEA1",
-	"Y4avYITjxRji3YVzFd5ib7GDqFrsJQQ5Jl5dYfKSGdZnlMKkIB21ErrvbVYIg3NUArOpsmIW2Va7g1cF",
-	"1rG6pPbkCu0OsmQppBxTH7fJtfMdKyaAW2ieK9QWzDEELQGZyrgFOMPcfrPwfpuuECYLk7vt7EZeIwK9",
-	"c892bWZt6lQf7RnyzdQflBGSXiO4exEc9x6C58VNx0Fjn2/u3d4p9XwS9m/k46bj7vkdoos7lv7bxtqv",
-	"NaaeA2+fjopfmxbbPrelAF2QwBkCZtptz0axBK3I6mI/PWnKALI7+fhq1tngYrwy4G6GYBRfrTAtI9b5",
-	"nDbbfrue62T3g6+Z7XW1LixxQTGuXUBYFTDRx+CbSp9vosGipVeA6D48Ze+qwd7dx9WIcnmmPUXAfbiC",
-	"Mit8qBXLsjXEn6PA4JWJggMYj8chRG7z0fbCL5/9r51cLOyFKIiKyeR5MmMav92nvzEKrj9dx9VKiD9f",
-	"x70eNO86vl1m7o6nliabzwLTZRBmtm7gd2Pam0JSA5HuLpU/pCJd+4J7vIhMpXB29gZSZGnGBTpv8aB7",
-	"uNmBm9fM/TV7kixu6uxL38eWomHf6tU2/EhoJVlRlqlNFeRBBnND5IHTB2FlNwq7mxmId6oEBe+Xd9qB",
-	"ZxkflSAkZFIsUAFecW30fYMQumBTGY1uAlq/UGprpjYyn7qw+VvfNTL/4J7sFSx9D+puhq0Ukg0Zs2VD",
-	"aHBEl0fanfw0vPwfQggtkeR2+8JmWosm0Ih9SlUVym3foqSrJq+WWh8XC6CQlSUrrD54By74QrtFe+I3",
-	"DMlu8pRxy6B0Ibs4xtq43GsNPF1ilt0i6qxWTPTDQXLZs6R+lurcEqb0e62H04VaSNZOJLrLenpK+ckR",
-	"oXdqahL2S1ADslB7N6aHvDykDROpRf3mRUuNO1EFr7iZ9guo27tNqYWG1BZXvkCLGJK6TstBbEhe9xO1",
-	"SAPhc4e9dmRO2uIaJr9PvKqp1DuntM7e/eMJjPuuKQvOuVPBbmtP+0d/X6PVXtBjqGvlW1nJym/dGdMG",
-	"fPN+6fI5cOOEkPJO09RSaHJeeZAyJqtm4NMdOPljnskbDLXlXlox7YwLRrmAd/T3nzG1QOO8/TekNJ6i",
-	"SKFOVqb8jdg+p41CtiKLmNVVdC5lxsXidguA314HbcjlwPvxZGAwdrMi0Z3/hqkb1KXixqC4R9TCj5SM",
-	"qTBBfnFna/DvWhNVKAN1qI8aGxHIJwZXvdGlPVHYUTCT6ZqCkOLIpYpGgctvi6hd+2suXawSzBzju6Bk",
-	"Mi6PvBQwWxsEOZ9rpGCldkDyVlNv6BE8Vnpxg0Kx2WdnSfLBzLbfXJhpzlT5070/tS/bnwuSw9TULJmY",
-	"4q8Fy+zVDLXeuPQfLcXUR9nFt7Oopafrun/yDjPTjEkbije7kxTXN+M9hH2QsLAyXrR3gD8rbvA12SQH",
-	"xaOhKKvwPp6k8IYoLLvCvI3+1A7KO38pweCoGMKChtHy6P2Jy8i318vMhBhyhXN+BWS707itUbi4tUNg",
-	"Yk3eFpI8IkFmNBKPhQQjz1GM4chF7FEqKkvcXcryh9jLYj6AnuaBNmlqt2a8pTGkndFbf3cZ/t2QLCHF",
-	"eiUL7ZwnVhMLyeZIOplXHMEPibpmx6NRmAPnsLEfjwRZ7y2aw4gZWEltYO/Fty71/LDU5BpB3VtjeNWo",
-	"aLAxpN6aBP/afmfbqsfHcv4PXLs8CS7msgdsGWW7lRFmSmaQZ8y5fhhozObbS0l+ptJllGfMWOQh9eTo",
-	"BNjC8vo4EscZt3+BYdm592ZJ+JGtD+0/QNqB82XZTVpXTqUqnETD6HTJc3ISRWIu1SVTqW6mYCcsyzSM",
-	"nPUpBG2l3pByGvVaG1xt+Z1zNY5EJL75pkwGOXmpx998A6/IA+YDjOGfR/8HEqbUGuJmCHPsuovJUqIG",
-	"TlGikShLcGhgvghHCLL0qVVBzyMv7NEoaWlvOU5RmCMz9nPAdCR8skcd6hwDFz5gdiZTjtoyd0L09MHW",
-	"nj8snsLeZNLI+I+EVM4j1qyP4b2OueLChUUfnR6fnDjLR56xxG01zdoiUqAnWyOtiEthKRcf+XBnunJQ",
-	"MruztrGc2yXozG1xVSvEretItBf21hh+3ii84d2DrFpmzBtmPX10Jd2wSLSWGUtMGYXu1r1dBzSw2C+F",
-	"mLbPau1sjSHeWVLMTBwJyvvfudjd8dYGHVN4W17MMp6MofIB0VrwKe2unaooxL4nGSF8g8mquaxWVxkI",
-	"TSZNuh0FB/A5Irt4FIQQlUHwURBGImoEwru7PiUgCq6v4yovXMf2+z1JAlByNCVCRcJnSeuq63t70E2L",
-	"ImZlaQqsTlDKuDaRoPof8U680ot4J6adf+sQZj2lGRoQ1tPCOBIfm1HbukHLG1OMQ2AuLQtcED3sT15E",
-	"Iu5G1HczleuYcKhDwsfQzSHXlieoNy9cuY9WPrn7LiuzyCu/QBtr3Pr95htiJUogowVRkDgNKNJccmHs",
-	"rFVJYlu2L44m9oVIkPTXjrWEEyfrQnkv05IWSm7IKbZQLIN5Ji3KjOLnk/Ek9kAqihV112399m4UPJ9E",
-	"gZ0/X+PEf1MhmeGdQ5IgiBiY8gsc9ETCtLd1lxJdTfnuc+jJjibCNRKBmynSnnqVrbSk3IfXx/D8+fPv",
-	"4ePZcdV1mgC8YonJ1qD5VcPHCilfcKPdomYQ/zsGXczn/CoEJ83uTfa+3Z7sbj+fnE3+52AyOZhMxrt7",
-	"z/dffPvvmAoFrKn4kcUT35zvWqPQD0Hh+3enZ2BRowodsaJt9+rO5zoU6nrHB9Ebk5XAU73hLJwWfNx0",
-	"MgHxRnWhGEY9JZAisVEDiSIV3F6DTiyqIiW0VSUaulm5C9JusCaIioQ2VBnJaUWEBcQApHnY3d7+cQgM",
-	"Uj6fI1WXKD9DDrNaJbHbgaiB4Huoq4g48cVwYxVnEj+O3p8EYXCBSvtiT+PJeEJSWY6C5Tw4CJ6PJ+Pn",
-	"Xk0jydODuP1zgX2FlTyGH/k+2C2z3EWSJSbnrrTPGlLMUaQ0uS4ewwVen6TBgf2yj6/cqIKzN5k8WG6r",
-	"b6Gv7o0TzYp8/JA5oF6KDw5++RQGulitmFoHB8EbfoGE5EQdiiZeUKzJCg0LPtlXLa9SfMvOItlRBY0x",
-	"l7qH+h8Kob1s1IwrB70WyVJJIQudrd1e4+enNglSuRIUqYaRnTSLc5Fwtyk0XaHLwvJZQaU8EdNd2g0Z",
-	"bVlhGVAlNYIPvLfIEonqC6PB0HZaSK4rZbEVLiBXcqGceOc5e+95JJoFW8poIMt4ZV6sVN7hR2up1mPI",
-	"E0mLoc11qhA/HdeJcGVC4oMwWytv4Lpb3ukhGbtK7RhK9LfkfVZO6ANm8+9PdodeqQa700r5ty/tPr/9",
-	"pc3CJPa9vb3b3+skxtOLd2iwLk90HQYv3OTc/Ea7Hg+t+GqNfyhc5vCCqRlb4HYis8zHstFkNFY9rfOe",
-	"ZV+b2TzsdhCzyuJ4VNYqvY/9rGWfS4uMktAp3ueP5q7fPXUvaYwzF6fi5w/8/JEBaWDivGwxOGEWKd/4",
-	"Z9p1I3/p7279yI6raXgd3vqgL0Bpn9ywjc5ZpkuV0etoW4TenRx8HUJsVIFxM+3eyqi0PzjJSUO8uzOx",
-	"0tga9Y6Q9i8pduR8HpM9yYe4+uzlCsP3hiv51RHuPbUWqfM9/p9Pj8j5jSD4Ht5/J5D8xFZh9WT7w3H1",
-	"S/Hxdy8ZSyQnUrDMQUFWMXq5Wsorn67DAVHGJXdYoSK3Aqo2ZJKh1BarEVFQV8YvsBlJbgWbhAmYITCq",
-	"KmHlHwkCLyNhudYrqFVkQ3xncQHeqRQV1aGwYpo+iIjctbGmMpr4AiiUwRw2S5rCyMrjVK/PSv5bfSJI",
-	"0qgOcm9Y2Kjl6pbDw4syfRVMeiWa3QdefEObjsBLz2F/+JqbfH/7S1UlyT9C+Pndi9vNvlWVN/aJ3sXd",
-	"3gx3Plcr79ot+Az76icddT7u82KpziVZT+v8rlrV3TB2UNoLNtKitN2MNipg+gLM5edcMy6qq61Ht+uX",
-	"9qZd9SoVbozVit5YIvt9QXQuW21Ug9HWH8/X+7e/VFVk/JKF8ABymiWbVUGHuTEclJ2H5mfyRBDmmXFU",
-	"iViqWgH/fZP/u+fyJzS3TeQ9Beay1vb1p2FE2iFPxI5C5iJxvrSFIYHmA7JUw1zJFQlHXpSp4kd8DF+N",
-	"bWM4alUPbWDdfiQ2C4laaBNSbCtcFBlTVEtKiu2PZ6+3v3OvD7oFuoYQZKkb0GsXq/IYYkQ3GfO67Ry3",
-	"Ssdjmkma9VMGluXlUmboia/B0dLg1cPaTO6wWBrFv58Owv/rRBPLS8BogtycuSDUbO0WHfsyQcXDwqXi",
-	"TlR5cFwoFZ2ckWG/UTHGxTpcoKLGNYwoBo9+KLjkwtWcb69duvvoi7cTGvPEa7cK0exZuD/XcW9f1+if",
-	"bY0S4/QvUi6MvNMiLYMGbvVBuYiAhtPUvxkCF9Vl5zuXVr0/BCEhZwsuXPxFZ3FlXJv3ZeuPyN7NxNyB",
-	"rakkwtO4qEqDToeUetBhVVllBqfpH7jWFIFbEtzNglPxeDqGVyxZUkG4ZxpiZwAnP5MPSU4rjzTTkeAC",
-	"4p9e3eQKjsfwymVDNExGQhpYoylNupg6VxUXSVakmPaJR5YLTqvRPb3xtnl8kPMyN2nifcijmKcZuphR",
-	"J1nav+va4C5BxF4rD36g0uCke5I7e8Nqy3XpooORkHbpGlRcLLaGbbhVjO9w2ePHtNg2E4tuMdlW7PDV",
-	"aFsbbXWDxcslXl+7i+G2UYSnKk/RML6W3l/hDC4Ucto2+4SR6Bhs5lIBN2N4K+sARgr7dEndvsCuC+VW",
-	"2jSiGCNhx3YPD/GmzRe+1ORLru+MrbfCqqhbmX062p9MtqpzWjIpz4vcXtzf2jyshT52g9X4tCof9ic2",
-	"G2/UiX5ku3GVEDhsOC55dNTcYCrs3EhnpJuiyB7YKPNnlS7/OtZsqGvv9UHdpkjTEitusmS/RG2UXGvg",
-	"RjfirUPQcm623Vu6dcBVXbDMvVQWQp+7CMDyp67AwcpKZgxHvlqqf7lpLBo2S9eQ8RexSz+cmflmhhm2",
-	"NA+SfPJUqFcVmvL18HQpMlYiZGWjLI+y8rUq/6qW6Nvm+n77bX3iYGWNvjV09f6Gp2YrQ5Ja4xQC+AFW",
-	"7GpUXwhByMst+BtURajjsdUV/A+fgfADTOJm3PmhFdhKKCtN22dnb1p+uv7T5eiYhTLmz+sk5LVvv1Nq",
-	"K12P/M3SWSS64lnYGFBcS2JNEcz2fVDuci97Sp+dvfmzil6dQudPba27GZCKPGWNPKevotX/E6KVY7oa",
-	"PZ9pcEvk3gLWTp1nttOwjg/alY7rvLW4fjUew8uGaZ2UQ6pXKKwIRQm/lDDFRZUyla0PffZg7Z5zcQBj",
-	"l7Dk03+anjpKvaagfCHFdl0GwwNgJF5M9qB5btiQhak6rKWLKhuC2V1KbZS1HONxPL758NyeeLugL2P4",
-	"MU03nYNqBpDDHyrzFTH6EOMpV7596w7N1Yf70Rt3gLTNwxfpvTuQrjxBr8fIxeriNA00alU4ekyhrglm",
-	"8lJYwL4/kp1S8QmnOSp26XKZ7x8wUMNT8+xgnx7sMinvAlflOF6XlS3uQ7nWieP3RBWZGDTbrhJHG11u",
-	"LQvSDyi+mpwjZxtVfKjA9kuu3RkvfeVTYhd2ukJhDuljFlt/KKvjkfuWNgiNC/tMWSgvPvS2UApstTuL",
-	"kAbyjHERCZc/TGmHLmuaCUrSe/H9d//j2MK++80PFJ7w7JlrKkeV2N6iSGSKqU8RbiTlD5xCWI7yDYpF",
-	"X3GBU6sO1gf489/IM0AmzXHr03epa/4VqL8CdT9Qv/SIAgx8uZw/Eqcrb/OQmW9Y4vSWPDcMd9ZzqzZa",
-	"UihNkmYDvCNBGFGidweB4aPI+LnLSHGQ/fLVm1dnr6ocZ+1cgpXIWeZgAiOz3bA98MkB/OGiPrx58qso",
-	"+BVh7oYwpSGXJKX2urwJbu4np7UFsrAjcrnWadd3hwdEwkUZDi/++pOxhYm4mU8VkjOV7PNSYCT2XTGF",
-	"+nDFwXDPP/nK/xqr+RURHhsRNsNHH0foCIPegpmDCHL36NAqiKKKC+uJDP0aE/oVC/4bTcv/JRjSCW8d",
-	"BpE7ax+ugNHjeAAHYSeuaiTtWE1+O2WGVXWYfBFUOmZ/xA3V/otEaYlohAq6Y4dYKakYV07bn8tPf7nT",
-	"nxLpDnxFbtWZSPhoXI0ibQg6Lp4rQ6N9XTsqwGq82cb+ZnyxNGCWShaLZVifvhsJTgIWFWl1OcF2jla5",
-	"VEyt3esjV8d2iVlqu+IOaNlqm/aVq7cjIuGErK4ENob3PUCtEHzJ9HADpl20aYnihoorirJmFZvJC2yf",
-	"7O/vdKo/9cl17tlbEb9npu8Ouu0qvU+M+K1KuT2o7+5/VQq/wv4jw/7H/E7Gqpsh/xwxZxm/wMeB+lOL",
-	"m5sBjfADCHkJf4PmqWHxGN76mt6E0D4uKHSVviORLN3Bbo3wkZjicWcyXR96I1MIfE6lWMPGftCHUtWw",
-	"nyIy6iYDkj8D5q8V4PReamPfcMe0+LNZvshJn1Nt2B28wuTxZRXXWDwGKnjmTgUQG4XrG2VDTvzhXO4E",
-	"sDASlTu/ecgin4NAtPsFHNsv1pU7FVZ17CD2pWYPwNXQ6caJU4i6K8LWKKFbGmc345RgtD/Z3QrLjkei",
-	"HYBUxok3vjQis059gZx6ushdcbV4q4p8ikQrMJ2syo16oaOueWgrdKFXLnI9Ep2wK/txTy6iIYxeTJ7v",
-	"vKDIqaqucLur9R0XgG9f2dt5MdkfiKnCxM3WI6mp3QPenlhq6Zy6NhTcUJ5k54vofZVivkoxj2sAKwR4",
-	"oKSzUb5QjqHi4E+0D1Bb5TbQOtjG6YAQz5hewnaWxMAo1agQueIXPMMFppEoNCoruojt31BJOmPmNrjf",
-	"jDu1351LFQlPumrZDqEbHRn0SODWOdHpqW1wG8chDVWgdLNENSi/QttXaHsSaGPu2IKS+b4Y3ozMH0lD",
-	"o9MZ2plCh02hNmxmBFmUcyYkbdh6DFUsuRlH4kuVMTu4J9PDymOvekDitD5N6q+lj9mBt2KmvfI9pJK1",
-	"s/bbB8P88uk6/Nw+YYUuWQ50BkXHuoXKgoNghzjTN/K5qsOJdKRv9btuvHGxtX4a18vKDY1Lrkrq9afr",
-	"/xsAAP//ozvkXkSoAAA=",
+	"H4sIAAAAAAAC/+y9a3PcNvIv/FW6+DxVHmWp0UiW80+kygtFtrM667VdlnyyZ0PXEENiZrDiAAwASpq4",
+	"9N1PdQO8DUldHEnJnviNreENQKPxQ9/xOUjUKleSS2uCg8/BkrOUa/rzA7d6fTS3XOOvlJtEi9wKJYOD",
+	"4JQnSqYGrIJLJizM+FxpDhpfEXIBo4SLDNQc4pRbJjIzpltThp+brkwMO7A7mUxCSPmcFZmF3a1xEAYm",
+	"WfIVw/bsOufBQSCk5Quug+vrMPjXB/5rwY09SbsdOlti63T7mYF/bftHt0/SEJQGBgsuuWaWp/Dx48nL",
+	"i/3e1ozVQi6Ca2wtZ5qtuPXEOC60UT2EeCezNQjLVwYul8pwECkYpa0BGirYpTBwwbKCw8guOeSaXwhV",
+	"GMjZgj8zEEt+ZacJfT0mEgj87K8F1+sgDCRbYb/c/Rt7HAYnKV/lynKZrP/B192u7m7v7n0HyZJpluCw",
+	"aHp+Odr+N9v+bbL9/XT7U3wIfJXbNaw4kwakgnO+HsNponKeQs41qEvJ9TiSJwupNE/hcskl4LgM1xdc",
+	"QyoMm2XcgKg7M45kOSzHXfW4Gl3exj7fPMA3YiVsd1zv2YKDEb/xEHa39yYTGO3v7YEqrBEpHyRpRh9r",
+	"Nug5MTh4MQmDFbsSq2IVHOxN8JeQ7tdu2MeYb1RyzvXJy362zOguMsYodn9vx/A32N2DJb9qzEfd1ZzZ",
+	"ZaOn9M5UpEEYIIsLzdPgwOqC30yu98wuP1TPd6lml6B5xqy44LiOcRYvlT43OUv4GI5mRmWF5YCdMSHE",
+	"43EM3CQsx/XdejiM5NuPb2C2ttwAkynddYzkugNMmkuuYX8ygVjIC5aJdIrfjRu8sTE/ngb3GfApk+lM",
+	"XQ3Ng3G33UT4H/ebCf/SfafiGh82uZKGE5b8yFIPT/grUdJySX+yPM9EwrDPO/8x2PHPjc/+/5rPg4Pg",
+	"/9upEXvH3TU7r7RW+oNvxDXZJsCPhRGSG8IikVITMIrrH1OOX4i3Qprv9lOtGQsjeSnssgb2ueBZGtO8",
+	"N8CeGSXjLQe9CcvZTGTCrh1U+HlIFUeMsZFU8znXMIrrB6dS2akp8lxpy9N4y/FJY3NqIvwQcfzjO419",
+	"gyhzrOQ8E8kTUj9OfJMxjBrIiPAKK5bNlV7xFImleWF4CnOkm1R2yXW5q4UVjshIFoaHsGKSLXjqr2+F",
+	"UDL1lF/lyJkxfrG6aG02FXIupLA8flB6/nT8oZASef3JCHoEPx1Dsk4yDsIAyzRn6Rq06waM4kUy9T/i",
+	"rcOSL2MQJpLxT8c974zhfcaZ4U6cQfojqyaF1lxa35JVgH3NuOXj+CEJeCIt15JlNOynI+JHya9ynqBM",
+	"NGciKzSnxe76UgLCIRFixY3BbVYYJ0iJZPxww3+r7GtVyPQpR34u1aVE6RNnk5YeCrBiIUFzowqdIC0Q",
+	"hObYM8RFBithDLLXXGQ8kqMY/5+2nqFlC4X7OmiF+2fzM9CEzgOIcOhAY4+CBwa592ydKZaeKfWG6QV/",
+	"OtriVjtT6ZoW2UyhcFHJh88MkNwFozh3/ZtapaYZ9jAO6/2DHpqSQOGE4gciyik3Rij5VtkPuPiflii6",
+	"kFasOKQixW0PZjxRK9RaEIaEBLo5io3rIzEW3cMtt6JMLYI06bWhXHU5iXS57UqZu4lmDbUPda7fQ+2l",
+	"yJ8Y0pp0RkzjaQiXzEAhNWfJEnUTt0hRHuU4D9JwaYjuS5GXoPeALHcmVlwV9mlJkLAsK2X6khz4T4pq",
+	"EYxi6zr1oAP9KFlhl0qL3/gTIvk/PSYrFIxITIVE85RLK1hmYBQXjW51xvvzzz9vHxV2iY8nzPKu4hD/",
+	"yJkmKYxlqx+iYMbWURDfoqj+HjL+70ryfk38+2CkrD98K1F9l8AsWc6B1kSvsnDQ2BJ5RrtoZTUJ4VIr",
+	"uYjk/zp99xaQRmFD1MWLITLjtppvayYX3BtJlK6+uSoyK3KmLX7UjuFsySPpTC1Mc0TMSq5D5QN/U7/G",
+	"JSrSL/OQsu51Oe/OJqQ5s9wp/w2FLtcq59oKp+wZ8Rufuv1sNevy19siywiRZgYFzcJw094vvVUCGRdp",
+	"x6yzPXy7HzSMFN++ePH827aZQhZZhnBXqqc9Zgt/Sc3+wxOLYO8G5NXowRHV9ojOaI6sZcnSGb34lRMk",
+	"a73FWM5SUHNcocySXaBSYpTkOMSBXpdrK8SuoNjVstcE+douldwuL2yy83v3Doj0sCmeKcn9RmBgfzLB",
+	"5jvNWZsNGz8RWDOInbZlpszGh4ADCGGCUyr5whlXvDWNX3DdO41fMlUvheaJVXr9RhjrVa/2NHFptf+T",
+	"Fs1t+PBaZPyVtHod1O0xrdk6cAaM0trxS/XlTz39Imz5UTnZqt2hRKX8Tnh/jA8SKNE6JthLU4HUZ9n7",
+	"xjcduTYmx+oisQVu7v79Q1ArYW1prSTDVGOy6757Jac74X8vVkxuozBGAoTlV/aQRDhj8UIv53i1vXeZ",
+	"nLJViXfMLfcmJEFpLAIHQj2f35gQomzd/1bjg5N07Kdjk3w0xBVLlkLyesxuE8CGsDtcIsr8EmxuCWQ2",
+	"q41FQRgMmXSCMGjuzG5ZzESacgTrSmPC6y0ti4ZplyqlSyzL1CW9XRpYcGduW0EaV5omkCAMOipIEAa1",
+	"4SAIg18LZdmUXyWcp/ShtnKMX66ERvyxKbnjxHnx71MPi7T34V6bpSM7lxc8UzmRvr2mHIsPuCWUhDnu",
+	"xpdKn7svmQOI20onjFra6laID/yTKAxvlY3kkSNxFMQhcWpNIFoHpPPi9UwYi9jesBy6vXq0v7dHCsl1",
+	"GPBSG7gVAwhCOsBDr/dy9JXlMj07ezO4a3F6Yjpb3+jMYml6CKvCoHYGuTKCAHy0P5kAWeMuhXEuhQ6I",
+	"94B2q+tV833dR+w9roW8TdysbtwGA+7BoRYcune+L8w0Fbrx+ZlSGWc0YcJMy+22e3OlUjEXPJ0ik3fJ",
+	"+lGKK6fUCgnG0bhFulQVuOsNboCyWM2cFurs7597xAFEma4Y0vRdoOAhUmeFQAoxIXsxNSRRbUBCmysN",
+	"qd9yBTdfuo03Z4vGFJYehpLQYTkdvjubVO6b25+OP3BE1e7UpoV26Oy2/1uZlhwVRWbvLjX8dHzGzPkH",
+	"eqsrOISBVZZl0wRZxuky3SbdIw6fBjy/TbqVPdz89saHwtbgB8hWyEG8sMycmy43OEqDQny1S2440IMw",
+	"Qo2bS5z/1F8yVmQZqt9bh5XMiZPu1RfnQSVPU0noDkcOsFQtlvUM6tQyW5g+eZA6N7DOpbFMJtyLK52O",
+	"0MZ3wbKpX8f9MylMtXn2tlLRtF+cuwun+dF1h96RUd1oW51qj7NnVGUX+9kF23/rkaiUgESa8anf+FEw",
+	"cjLH1EscQRgonS+ZnDolqP5dIVGvZNBaVd0NwXH8NFFFa1tozES9moaZa3OpmnOR5zd/FqkzHQDjjQmo",
+	"Hw03OrzZUtXbYap/AU8P8ENfG3/nLHPbyIbqXrVazrY675mujZb8W30NOVNBt6EZS86583+ULaVOyb5Q",
+	"WdFC/Xr6SInm6ZTZFrSnzPJt2io23wmDq+2F2vYXz8SKG8tWOS3c/lWfMWOnLEm4MQ/UkFf3u7jqTA8p",
+	"iFWeiUTYbE17Luropb+YybTy15AfRdjGNt6US1wj09l62vDYH3y+3bpwi7HmA0+UTslaka2dBsjlXOnE",
+	"4fh9ZULCoJIiQ90OK+7Y7F6LBXoma5gD34i+Ha9Cijtt/J6Xe3CkEdF0B6Jv0oTabn9keCAfeCuUoj2e",
+	"Uja8uUF6qq+F97WlaQN+S5V2k263IuzQ5op7iK39BP3aiZqDkCyx4kLYtY8uu1yKZElOaZR2hQHNk4yJ",
+	"1R35MQzEyhs8uqIHt6g3dvvz85JZcKFsRKBnplyh3MCKrYE8Lah84kP+M2OIpZI8PsBFsxRyEbrVc8El",
+	"MJKKvMVzDLHKuYwPgMk1qmOaG1MGc9EXZ7SVpkBWYzOGmIwAqH7GB5VcBktlrAnLD/i4pJwC8/A2ziez",
+	"SpPaylMXm0cqrLCGZ3OkJRl4lii1LbnmW2M4kdhhvYaVSjmwCphowBTL4pTE8gaOUXKcuKYfBnv2zDR6",
+	"NjKK2vqRrZ8ZOHp/EkIhMxx2g8pAozQg7BYNRao2IchxmBRa2PXY35gSDeIDmK2rKMtMyPPtTCUscxBK",
+	"SlGmihRW3LKUWVZ2LPStiwtmuSc2DuXD62PY/X73O+oF/vj2xfffhXDy/uLb5tfxbiHFrwXFv7FsawxH",
+	"VY8TJSVPyEYwZyIzwFCiTjiMTo7/+R5YuhJSGKvJfJqtkQZLMROWp1tN6xNSFyWqnGxGFRt0d0vckPCl",
+	"7QumSQLHt986znzrPuJ/vXPf8r+O6k861YgCA26FRo8cH6rne4HfLb3mZ8M2tGwAQ70kb0Crh0D2Evhu",
+	"MwO7j93QmQ9Ngm1gaF70KFfH7z9CojSuCQSSGYe5ZolTFLb6TQcdU8GKr5Re91vTEiXnYkG2YfeYi0YI",
+	"4YLrGbNiBSM+Xowh3l04V+Et9hYcRNViLyHIMfHqiicvmWV9RimeFKSjVkL3vc0KYXDOteTZVKOYRbbV",
+	"7uB1wetYXVJ7cs1xB1myFFLBUx+3KYzzHWsmQSA0zzU3COY8BKOAM50JBDjL3H6z8H6brhCmCpu77exG",
+	"XiMCvXPPdm1mbepUH+0Z8s3UH5QRkl4juHsRHPcegufFTcdBY59v7t3eKfV8EvZv5OOm4+75HaKLO5b+",
+	"28barzWmngNvn46KX5sW2z63pQRTkMAZAs+M256tZglHkdXFfnrSlAFkd/Lx1ayzwcX8yoK7GYLVYrXi",
+	"aRmxLua02fbb9Vwnux98zbDX1bpA4oJmwriAsCpgoo/BN5U+30SDRUuvANF9eMreVYO9u4+rEeXyzHiK",
+	"gPtwBWUofOgVy7I1xJ+jwPIrGwUHMB6PQ4jc5mPwwi+f/a+dXC7wQhRExWTyPJkxw7/dp795FFx/uo6r",
+	"lRB/vo57PWgoj1OYcc9KW/LkZuNPZ97ag36FUmXKcy5TLpM1dlSdRwHOVBQ04nsOwPXfxSCX/Se54Yqt",
+	"cu87ZpbhALH357gJO2q6n312ta4toPTw1N6eu8kdFY0++A9UF6qwtE8DNoWwpGIfO3m3/e36SpeXakm+",
+	"+SwwUwbAZuvG3tlYck0BtbEb3F0jekgjRu2H7/HgMp3C2dkbSDlLMyG589QPuuabHbgZr+5vVSGp7qbO",
+	"vvR9bCl5+FavpudHQiiGagTTm+rfgwzmhqgPp4vDCjdplCQsxDtVcoiPiXCamWcZHxEiFWRKLrgGfiWM",
+	"NfcNAOkCfbVIb9rk/EKpLcnGqnzq4OLWd63KP7gne4X6aqGW3Qxb6Tsb8n3LftPgiC6PtDt5w/J/CAWg",
+	"RJLbbTubKUWGQCP26WxVGD2+RQlvTV4tNW4hF0DhQktWoC5+By74QptRe+I3jPhu8rR1y6AEdxdDWhv2",
+	"ey2xp0ueZbeImasVk/1wkFz2LKmflT5HwpQ+x/VwqlYLydpJXHdZT08puzoi9E5NTcJ+6XVADm1LQvSQ",
+	"l0WNZTJF1G9eRGrciSr8Sthpv3KwvduUGGlIbVHxCzS4IYn3tBzEhtR7PzGXtD8xd9iLI3OSrjAw+X2i",
+	"bU2l3jmldfbuH0/gWHFNITjnTv29rT3jH/19jVZ7QY+RtJXrhpKV37ozZiz45v3SFXMQ1gkh5Z2mmasw",
+	"5Dj0IGVtVs3Apztw8sc8UzcYycu9tGLamZCM8jDvGGtxxvSCWxdpcUM66SmXKdSJ4pQ7E+NzxmrOVmSN",
+	"RD3R5EplQi5ut7747XXQfl8OvB9PBgaDmxWpTeI3nrpBXWphLZf3iBj5kRJhNU+4uLizJf53rYkqjIQ6",
+	"1EeNjejvE8tXvZG9PRHwUTBT6ZoCwOLIpelGgcstjKhd/DVXLk4MZo7xXUA4GfZHXgqYrS0HNZ8bToFi",
+	"7WDwrabe0CN4rMziBoVis8/OiucDybHfQtppznT5070/xZfx54LkMD21Syan/NeCZXg148ZsXPqPUXLq",
+	"Ixzj21kU6em67p+8w8w04wGHYv3uJMX1zXgPYR8kJK+M1e0d4M9aWP6a7MGD4tFQhFt4Hy9eeEMEHK4w",
+	"7x85xUF5xzsldxwVQ1jQMBgfvT9x1RDwepkVEkOu+VxcAdlNDd82XLqYwUNgck2eLpI8IkkmTBKPpQKr",
+	"zrkcw5GLlqQ0YJa4u1RhAWIvi/nkBZoH2qSp3ZrxltaSdkZv/d1VV+iGw0kl1ytVGOe4Qk0sJHsv6WRe",
+	"cQQ/JOoajsdwaQ+csww/HkmyYCCaw4hZWCljYe/Fty7t/7DU5BoB9VtjeNWoJrExpN56EP/afodt1eNj",
+	"ufgHX7scFSHnqgdsGWUaltF9WmWQZ8y53RgYns23l4p8fKW7Ls+YReQh9eToBNgCeX0cyeNM4F9gWXbu",
+	"PYkKfmTrQ/wHSDtwfkTcpE3l0KtCeQyMTpciJwddJOdKXzKdmmb6e8KyzMDIWf5CMCj1hpRPatbG8tWW",
+	"3zlX40hG8ptvykSck5dm/M038Iq8jz64G/559H8gYVqvIW6Gj8euuzxZKm5AUIRuJMvyJwaYL4ASgir9",
+	"mVXA+cgLezRKWtpbjlM0zzmz+DlgJpI+0aYOM49BSB+sPFOp4AaZOyF6+kB3zx+Ip7A3mTSqLURSaeeN",
+	"bNYm8R7fXAvpQtKPTo9PTpzlI89Y4raaZl0XJbknWyOlSyiJlIuPfKg5XTkomd1ZClkucAk6U2Fc1Wlx",
+	"6zqS7YW9NYafN4qeeNcsq5YZ80ZxTx9TSTcskq1lxhJbZgC4dY/rgAYW+6UQ0/ZZrZ2tMcQ7S4pXiiNJ",
+	"NRd2LnZ3vLXBxBRamBezTCRjqPxvtBZ8OQHXTlWQY9+TjBC+wWTVXFarqwxCJ3My3Y6CA/gckU8iCkKI",
+	"ygSEKAgjGTWSENxdn44RBdfXcZWTb2L8fk+CBpQcTUlokfQZ6qbq+t4edFPSiFlZmgKrk8MyYWwkqfZK",
+	"vBOvzCLeiWnn3zqEWU9ZjAaE9bQwjuTHZsS8adDyxvTuEJhLiQOXwAD7kxeRjLvZDN0s8ToeH+pw/DF0",
+	"8/cN8gT15oUrtdLK5XffZWUGf+WTaWONW7/ffEOsRMl7tCAKEqeByzRXQlqctSpBbwv74miCL0SSpL92",
+	"nCucOFkXynuZUbRQcksOyYVmGcwzhSgzip9PxpPYA6ksVtRdt/Xj3Sh4PokCnD9fX8Z/U3NygThnMEEQ",
+	"MTDldjjoiaRtb+suHb2a8t3n0JOZToRrJGE309M99SpbaUm5D6+P4fnz59/Dx7Pjqus0AfyKJTZbgxFX",
+	"Df82pGIhrHGLmkH87xhMMZ+LqxCcNLs32ft2e7K7/XxyNvmfg8nkYDIZ7+4933/x7b9jKtKwpsJTiCe+",
+	"Od+1RpElgsL3707PAFGjCttB0bZ7dedzHYZ2veMTGKzNSuCp3nAWTgQfN51MQrxR2SmGUU/5qUhu1J+i",
+	"KBG313AnFlVRKgZViYZuVu6CtBusCaIiaSxVpXJaEWEBMQBpHrjb4x+HwCAV8zmnyh7lZ8hZWaskuB3I",
+	"Ggi+h7qCixNfrLCoOJP4cfT+JAiDC66NL7Q1nownJJXlXLJcBAfB8/Fk/NyraSR5ehDHPxe8r6iVx/Aj",
+	"3wfcMstdhJxArqzSuuERG7tYGBf0fpIGB/hlH9u6UYFobzJ5sLxi30JfzSEnmhX5+CHzb70UHxz88ikM",
+	"TLFaMb0ODoI34oITkhN1KJJ7Qf62FbfMedR2dFn04UaSE6nLLb50FFYQUda3qqS+Sg4k0cQ7IcM6XQhe",
+	"TJ7jvo4Tdrlk1tclGAM5NKm3+OoMtwm39++CcVVXPJaTcpEsfV2gIkchcRcMRWTkWs043pdSWSCIbnZ7",
+	"DB8NB89s9Hrm6XSAspxzJ9YxeQjJEmUvtvACdM1e3kC14NZ4sbEMpocqDKMM5OplxdLf+WicWHufB5gx",
+	"YdLJbJVk9oD1D15Mnj/NSI6ak+KY6RBiN5UxGARD5zJEVr1crp9i9VUdvmn5XezuUGjfziLZ0QWRI1em",
+	"ZyV+KGTJY82UGjBrmSy1kqow2dqJen5V1hZ5qtTEZWpghAsZxYxIutuUlaO5S0D1CZGlOB/TXRJGGUmM",
+	"YRlLqgwxeJFZEmgiWX1hNJjVQ/uY60pZZ0pIXKsL7bQrv7HsPY9ks1ZVtX7gSJYlAZT2/nbaymozAgVh",
+	"0F7UXmm6kD8d1znAZS72g/BlK2XqulvZ7iFXc5XVNlTjBMn7rJzQB1zI+5PdoVeqwe60qp3gS7vPb39p",
+	"syYTvre3d/t7nZog9OIdGqwrsxFATW5/o12KjJZ8vcgLVzRhwfSMLfh2orLMh/HSZDRWPa3znmVfW7n9",
+	"FtzZJaoEtkdlrdL5389a+FxaZFR/g0Id/2ju+t1T95LGOHMhen7+wM8f2W8HJs6L9oMThkj5xj/TLpn7",
+	"S39360d2XDnX6/DWB33tXXxywzUxZ5kpLTbeRLJF6N0pP2JCiK0ueNysOIIqIu0PTnExEO/uTFAZWnOz",
+	"IxX+peSOms9jMuf66H5fuKHC8L3hIqZ1ck9PmVnqfI/79dMjcn4j/6eH999JTmEaKPp5sv3huPql+Pi7",
+	"lwwSyYkULHNQkFWMXq6W8sqn63BAlHF5bShU5KgfGksWUcrqA4vagCosiuTNJBoUbFBUnXFgVFAH5R8F",
+	"kl9GErnW24eqwKL4zuICvNMp11SCh8TFg4jIXdtKK5ulr/1ExRvCZjVnGKE6TKVKUfHe6hNBkkZhpHvD",
+	"wkYZa7ccHl6U6Sve1CvR7D7w4hvadCS/9Bz2h6+5yfe3v1QV0f0jhJ/fvbjd7KOyu7FP9C7u9ma487la",
+	"edduwWe8r3TcUefjviQAlfgl50Wd2lpbmjZsjZTxxxsZoQY3o43iv772fPk514wLqmybsdqlm3szTnuV",
+	"CjfGakVvLJH9vhhWl6g7qsFo64/n6/3bX6qK0X7JQngAOQ3JhiroMDeGg7Lz0PxMngjCPDOOKhFLVyvg",
+	"v2/yf/dc/sTtbRN5T4G5PGbg+tMwIu2QI5BMnS7O6QtbGBJoPnCWGphrtSLhyIsyVfiWD6GtsW0MR63C",
+	"yQ2s24/kZg1lhDap5LbmiyJjmsroKbn98ez19nfu9UGvXNcQwlnqBvTahYo9hhjRzUO/bsemoNLxmGaS",
+	"ZumogWV5uVQZ98Q34Ghp+dXD2kzusFga5x48HYT/14kmyEvAaILcnLkY8GztFh37MkHFw8KlFk5UeXBc",
+	"KBWdnJFfrVEsy4UaXXBNjRsYUQgs/dBwKaQ7bqO9dunuoy/eTmTaE6/dKkK6Z+H+XIedfl2jf7Y1SozT",
+	"v0iFtOpOi7SM2bnVH+kCchoxC/7NEISsLrvQFYXq/SFIBTlbCOnCnzqLKxPGvi9bf0T2btYkGNiaSiI8",
+	"jYe4NOh0SGkGHVaVVWZwmv7B14YC4EuCu1lwKp4o/bzC8tUzA7EzgJOfyWcEpFVACDORFBLin17dFIkR",
+	"j+GVS0ZqmIyksrDmtjTp8tS5qoRMsiLlaZ94hFxwWo3u6Y23zZPTXJBHkyY+hGMUizTjLmTbSZb4d30s",
+	"gnN/4rXyzBs6FYF0T4om2bDaClO66GAkFS5dy7WQi61hG24VYj9c8f0xLbbNvL5bTLYVO3w12tZGW9Ng",
+	"8XKJ19fuYrht1B+rKvM0jK+l91c6gwtFfLfNPmEkOwabudIg7BjeqkYkiTBQBlK42uIuk0Ib2wgijiSO",
+	"7R4e4k2bL3ypyZdc3xlbb4VVPcsy+Xu0P5lsVUdUZUqdFzle3N/aPKeKPnaD1fi0qpz4JzYbb5TIf2S7",
+	"cZWPO2w4Lnl01NxgKuzcyCamm7LIHtgo82eVLv861myoy472Qd2mSNMSK26yZL/kxmq1NiCsaaQ7hGDU",
+	"3G67t0zrbL+6VqN7qTwDYu4CcMufpgIHlJXsGI58oWj/ctNYNGyWriHjL2KXfjgz880MM2xpHiT55KlQ",
+	"r6qx50uBmlJkrETIykZZnuLny/T+VS3Rt831/fbb+rDVyhp9a+T4/Q1PzVaGJLXGASzwA6zY1ai+EIJU",
+	"l1vwN6jq78dj1BX8D58A9ANM4mbaxyEKbCWUlabts7M3LT9d/8GadMJMGfPndRLy2rffKbWVrkf+Zuks",
+	"kl3xLGwMKK4lsaYIhn0flLvcy57SZ2dv/qyiV+eMh6e21t0MSEWeskaa4VfR6v8J0coxXY2ezwy4JXJv",
+	"AWunTvPcaVjHB+1Kx3XaaFy/Go/hZcO0TsohlWqVKEJRvj3lKwpZZSxm60OfvFu751wcwNjlC/rsu6an",
+	"jiofUE6MVHK7rkLjATCSLyZ70DwyccjCVJ1T1UWVDcHsLpVuyjK28Tge33xueE+8XdCXsP+YppvOGV0D",
+	"yOHP0/qKGH2I8ZQrH9+6Q3P1uaZ12sctb2ycO0vv3YF05eGhPUYuVteGaqBRq8DYYwp1TTBTlxIB+/5I",
+	"dkq1X5zmqNmlKyVw/4CBGp6ax6b7rCyXyHwXuCrH8bosLHMfyr1ndvmhFEXuiSoqsdxuu0I4bXS5tSpP",
+	"P6D4Yo6OnG1U8aEC2y+Fccdb9VUvil3Y6YpLe0gfQ2z9oSwMSu5b2iAMX+AzZY3N+NDbQimwFXcWqSzk",
+	"GRMyki59n7J+XdECJilH9sX33/2PYwt895sfKDzh2TPXVM51gr3lMlEpT32GfqMmxsABrOUo33C56Kvt",
+	"cYrqYJUzZMRv5Bkgk+a49em7HOnwFai/AnU/UL/0iAIMfLWqPxKnK2/zkJlvWOL0ljw3DHfMfas0YVJo",
+	"Q5JmA7wjSRhRoncHgeGjzMS5y0hxkP3y1ZtXZ6+qEgPGuQQrkbNMgQZGZrthe+CTA/jDRX148+RXUfAr",
+	"wtwNYUpDLklK7XV5E9zcT05rC2RhR+RyrdOu785NiaSLMhxe/PUnY4SJuJlPFZIzlezzSvJI7rtaJvW5",
+	"soPhnn/ylf81VvMrIjw2ImyGjz6O0BEGvfVqBxHk7tGhVRBFFRfWExn6NSb0Kxb8N5qW/0swpBPeOgwi",
+	"d9Y+XP2wx/EADsJOXJUo20FNfjtlllVl0HwNYrwLI2Gp9GYkS0tEI1TQnbjGSknFumr22rpaoDmVhVyx",
+	"NSTKnXXNBaozkfTRuIbLtCHouHiujFvjy0pS/WPrzTb4m4nF0oJdalUslo1KQpEUJGBRjWSXE4xztMqV",
+	"ZnrtXh+5Kj1LnqXYFXc21VbbtK9duSsZSSdkdSWwMbzvAWrNwZ9YEG7AtIs2LVHcUm1TWZaMYzN1wRv1",
+	"Ep+Z8k6n+FqfXOeevRXxe2b67qDbLpL9xIjfKlTdg/ru/lel8CvsPzLsf8zvZKy6GfLPOc9ZJi7440D9",
+	"KeLmZkAj/ABSXcLfoHlgYjyGt76kPiG0jwsKXR2zSCZLd6ZlI3wkpnjcmUrXh97IFIKYUyXksLEf9KFU",
+	"NeyniIy6yYDkj2D6awU4vVfG4hvulCR/NNIXOelzKs28w6948viyimssHgMVPHOHcsiNcyMaZUNO/LmE",
+	"7vDDMJKVO795vqyYg+Qc9ws4xi/WhXM1r8pIQuwrPR+Aq6HTjROnEHVXhK1Rwbo0zm7GKcFof7K7FZYd",
+	"j2Q7AKmME298aURmnfoCOfVMkbviavFWFfkUyVZgOlmVG+V6R13z0FboQq9c5HokO2FX+HFPLqIhjF5M",
+	"nu+8oMipqqx3u6v1HReAj6/s7byY7A/EVPHEzdYjqandsy2fWGrpHDg5FNxQHuLpi+h9lWK+SjGPawAr",
+	"JHigpKOJvlCOodr8T7QPUFvlNtA6V8rpgBDPmFnCdpbEwCjVqJC5Fhci4wueRrIwXKPoIrd/41rREU+3",
+	"wf1m3Cl+d650JD3pqmU7hG50YtcjgVvnQLWntsFtnEY2VIHSzRLVoPwKbV+h7UmgjblTQ0rm+2J4syp/",
+	"JA2NDkdpZwodNoXasJkRhCjnTEjGsvUYqlhyO47klypjOLgn08PKU+d6QOK0Psztr6WP4cBbMdNe+R5S",
+	"ydpZ++1zmX75dB1+bh9wRJeQA51B0bFuobPgINghzvSNfK7qcHI6zbz6XTfeuNhaP43rZeWGxiVXJfX6",
+	"0/X/DQAA//9m4HW0P60AAA==",
 }
 
 // GetSwagger returns the content of the embedded swagger specification file
