@@ -241,11 +241,36 @@ fake_image() {
 	docker_build_hashed "$ctx" bay-fake-runtime bay-fake-runtime:latest
 }
 
+# build_named NAME... builds the images Bay knows by their tag (what
+# `bay images` prints) and says which other names it cannot build.
+build_named() {
+	local img
+	for img in "$@"; do
+		case "$img" in
+		ship:latest) main ship ;;
+		ship:data) main data ;;
+		bay-fake-runtime:latest) main fake ;;
+		*)
+			if docker image inspect "$img" >/dev/null 2>&1; then
+				log "$img is not one of Bay's images; it is present"
+			else
+				die "$img is not one of Bay's images and is not present: build or load it yourself (docker load), or change the profile"
+			fi
+			;;
+		esac
+	done
+}
+
 main() {
 	local what=${1:-}
 	case "$what" in
 	ship | data | fake | all | bases) ;;
-	*) die "usage: $0 ship|data|fake|all" ;;
+	image)
+		shift
+		build_named "$@"
+		return
+		;;
+	*) die "usage: $0 ship|data|fake|all | image NAME..." ;;
 	esac
 	command -v go >/dev/null || die "go toolchain not found on PATH"
 	ensure_docker

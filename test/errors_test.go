@@ -114,6 +114,10 @@ func TestE2E_ErrorCodes(t *testing.T) {
 			missing := createSandbox(t, b, oapigen.CreateSandboxRequest{Profile: ptr("missing-image")})
 			st, h, body = post("/v1/sandboxes/"+missing.Id+"/python/exec", `{"code":"1"}`)
 			envelope(t, st, h, body, 500, "internal_error")
+			// The client gets a generic message; the operator's log says
+			// how to provide the image, at start-up and on the failed call.
+			require.Contains(t, b.logs.String(), "images/build.sh image bay-missing-image:none")
+			require.Contains(t, b.logs.String(), `"msg":"image missing; sandboxes that need it fail until it is there","image":"bay-missing-image:none"`)
 			got, err := b.C.GetSandboxWithResponse(bg, missing.Id)
 			require.NoError(t, err)
 			require.Equal(t, oapigen.SandboxStatus("failed"), got.JSON200.Status)

@@ -120,9 +120,28 @@ func (r *Runtime) missingImage(ctx context.Context, image string, createErr erro
 	}
 	return &core.Error{
 		Code:    core.CodeInternal,
-		Message: fmt.Sprintf("image %q is not present on the docker host (Bay does not pull images)", image),
+		Message: fmt.Sprintf("image %q is not present on the docker host (Bay does not pull images): %s", image, BuildHint(image)),
 		Details: map[string]any{"image": image},
 		Err:     fmt.Errorf("%w: %w", core.ErrImageMissing, createErr),
+	}
+}
+
+// BuildHint tells an operator how to provide a missing image: Bay's own
+// images are built by the script in its source tree, others are loaded.
+func BuildHint(image string) string {
+	return fmt.Sprintf("build it with `images/build.sh image %s` in Bay's source tree, or load it with `docker load`", image)
+}
+
+// ImagePresent reports whether the image is on the Docker host.
+func (r *Runtime) ImagePresent(ctx context.Context, image string) (bool, error) {
+	_, err := r.cli.ImageInspect(ctx, image)
+	switch {
+	case err == nil:
+		return true, nil
+	case cerrdefs.IsNotFound(err):
+		return false, nil
+	default:
+		return false, translate(ctx, err, "inspect image "+image)
 	}
 }
 

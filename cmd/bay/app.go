@@ -36,12 +36,6 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		return nil, err
 	}
 	instanceID := cfg.InstanceID(environ)
-	helperImage := ""
-	for _, p := range cfg.Profiles {
-		if p.ID == core.DefaultProfileID || helperImage == "" {
-			helperImage = p.Image
-		}
-	}
 	var blocked []netip.Prefix
 	for _, h := range cfg.Security.BlockedHosts {
 		p, err := core.ParseBlockedHost(h) // validated with the configuration
@@ -57,8 +51,8 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		PublishPorts: cfg.Driver.Docker.PublishPorts,
 		HostPort:     cfg.Driver.Docker.HostPort,
 		InstanceID:   instanceID,
-		HelperImage:  helperImage,
-		GuardImage:   cfg.Driver.Docker.GuardImage,
+		HelperImage:  cfg.helperImage(),
+		GuardImage:   cfg.guardImage(),
 		BlockedHosts: blocked,
 		BayAPIPort:   cfg.Server.Port,
 		Logger:       logger,
@@ -120,6 +114,7 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 	if err := applyMigrations(ctx, a.store, a.log); err != nil {
 		return err
 	}
+	a.warnMissingImages(ctx, cfg)
 	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
 	if err != nil {
 		// Docker may be down: Bay still starts, the next cycle retries.
@@ -160,5 +155,21 @@ func (a *app) close() {
 	_ = a.runtime.Close()
 	if err := a.store.Close(); err != nil {
 		a.log.Warn("close store", "err", err)
+	}
+}
+
+// warnMissingImages names, once at start-up, every configured image the
+// Docker host lacks and how to provide it: Bay does not pull images, and a
+// sandbox of such a profile fails on its first call with the same advice.
+func (a *app) warnMissingImages(ctx context.Context, cfg Config) {
+	for _, img := range cfg.neededImages(true) {
+		ok, err := a.runtime.ImagePresent(ctx, img)
+		if err != nil {
+			return // Docker is down: Bay starts anyway and says so on use
+		}
+		if !ok {
+			a.log.WarnContext(ctx, "image missing; sandboxes that need it fail until it is there",
+				"image", img, "fix", docker.BuildHint(img))
+		}
 	}
 }

@@ -4,6 +4,7 @@
 //
 //	bay serve                  run the server
 //	bay migrate up|down|status manage the database schema
+//	bay images [--all]         print the images the configuration needs
 //	bay version                print the version
 package main
 
@@ -33,6 +34,8 @@ const usage = `usage: bay [--config FILE] <command>
 commands:
   serve                    run the API server (the default)
   migrate up|down|status   manage the database schema
+  images [--all]           print the images the default profile (or every
+                           profile, with --all) and Bay's helpers need
   version                  print the version
 `
 
@@ -52,7 +55,7 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	case "version":
 		fmt.Fprintln(stdout, "bay", version)
 		return 0
-	case "serve", "migrate":
+	case "serve", "migrate", "images":
 	default:
 		fmt.Fprintf(stderr, "bay: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -75,6 +78,8 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	switch cmd {
 	case "migrate":
 		err = migrate(ctx, cfg, rest, stdout)
+	case "images":
+		err = images(cfg, rest, stdout)
 	default:
 		err = serve(ctx, cfg, environ, logger)
 	}

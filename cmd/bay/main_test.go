@@ -95,3 +95,22 @@ func TestRun_ServeHealthAndGracefulStop(t *testing.T) {
 		t.Fatal("bay did not stop after cancel")
 	}
 }
+
+func TestRun_Images(t *testing.T) {
+	t.Parallel()
+	env := []string{"BAY_CONFIG_FILE=/nonexistent"}
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"images"}, env, &stdout, &stderr), stderr.String())
+	require.Equal(t, "ship:latest\n", stdout.String(), "the default profile's image, which the helpers use too")
+
+	stdout.Reset()
+	require.Equal(t, 0, run(context.Background(), []string{"images", "--all"}, env, &stdout, &stderr), stderr.String())
+	require.Equal(t, "ship:latest\nship:data\n", stdout.String())
+
+	stdout.Reset()
+	env = append(env, "BAY_DRIVER__DOCKER__GUARD_IMAGE=bay-guard:1", `BAY_PROFILES=[{"id":"other","image":"x:1"},{"id":"python-default","image":"y:2"}]`)
+	require.Equal(t, 0, run(context.Background(), []string{"images"}, env, &stdout, &stderr), stderr.String())
+	require.Equal(t, "y:2\nbay-guard:1\n", stdout.String())
+
+	require.Equal(t, 2, run(context.Background(), []string{"images", "--some"}, env, &stdout, &stderr))
+}
