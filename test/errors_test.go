@@ -34,6 +34,10 @@ func TestE2E_ErrorCodes(t *testing.T) {
 			st, h, body = post("/v1/sandboxes/"+inf.Id+"/extend_ttl", `{"extend_by":0}`)
 			envelope(t, st, h, body, 400, "validation_error")
 
+			// 422: JSON text must be UTF-8; nothing is created from it.
+			st, h, body = post("/v1/sandboxes", "{\"a\": \"\xff\xfe\"}")
+			envelope(t, st, h, body, 422, "validation_error")
+
 			// 400 invalid_path, with field and reason.
 			for path, reason := range map[string]string{"../etc/passwd": "path_traversal", "/etc/passwd": "absolute_path", "": "empty_path"} {
 				st, h, body = b.raw("GET", "/v1/sandboxes/"+sb.Id+"/filesystem/files?path="+urlQuery(path), nil)

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The JSON request bodies are checked here rather than by the generated
@@ -85,6 +86,11 @@ func readBody(body io.Reader, spec *bodySpec) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// encoding/json would quietly turn invalid bytes into U+FFFD, storing
+	// a string the client never sent; JSON text is UTF-8 (RFC 8259 §8.1).
+	if !utf8.Valid(raw) {
+		return nil, shape(fieldErr("JSON decode error: the body is not valid UTF-8", "json_invalid", "body", firstInvalidUTF8(raw)))
+	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		if !spec.emptyIsObject {
 			return nil, shape(fieldErr("Field required", "missing", "body"))
@@ -131,6 +137,19 @@ func readBody(body io.Reader, spec *bodySpec) ([]byte, error) {
 		return nil, shape(items...)
 	}
 	return out.Bytes(), nil
+}
+
+// firstInvalidUTF8 returns the offset of the first byte that does not start
+// a valid UTF-8 sequence.
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
 }
 
 func jsonError(err error) fieldError {

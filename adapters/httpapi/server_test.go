@@ -408,6 +408,8 @@ func TestServer_ShapeErrors(t *testing.T) {
 		{"MalformedJSON", "POST", "/v1/sandboxes", `{"profile":`, []any{"body"}, "json_invalid"},
 		{"SyntaxError", "POST", "/v1/sandboxes", `{"profile" 1}`, []any{"body", float64(12)}, "json_invalid"},
 		{"TrailingData", "POST", "/v1/sandboxes", `{} {}`, []any{"body", float64(2)}, "json_invalid"},
+		{"InvalidUTF8", "POST", "/v1/sandboxes", "{\"profile\": \"\xff\xfe\"}", []any{"body", float64(13)}, "json_invalid"},
+		{"InvalidUTF8InCode", "POST", "/v1/sandboxes/" + id + "/python/exec", "{\"code\":\"print('\xc3')\"}", []any{"body", float64(16)}, "json_invalid"},
 		{"NotAnObject", "POST", "/v1/sandboxes", `[1]`, []any{"body"}, "model_attributes_type"},
 		{"StringRejectsNumber", "POST", "/v1/sandboxes/" + id + "/python/exec", `{"code":5}`, []any{"body", "code"}, "string_type"},
 		{"TimeoutTooBig", "POST", "/v1/sandboxes/" + id + "/python/exec", `{"code":"1","timeout":301}`, []any{"body", "timeout"}, "less_than_equal"},
