@@ -65,4 +65,13 @@ type LockerStore interface {
 	// soft-deleted, ordered by id. A managed locker whose sandbox row does
 	// not exist at all is not an orphan (its sandbox may be mid-create).
 	ListOrphans(ctx context.Context) ([]*Locker, error)
+	// UsageByOwner returns how many lockers owner has and the sum of their
+	// size limits.
+	UsageByOwner(ctx context.Context, owner string) (LockerUsage, error)
+}
+
+// LockerUsage is what an owner's lockers take.
+type LockerUsage struct {
+	Count   int64
+	TotalMB int64
 }

@@ -139,6 +139,8 @@ type SandboxStore interface {
 	// CountByStatus counts live sandboxes of every owner by their status at
 	// now; statuses with none are absent.
 	CountByStatus(ctx context.Context, now time.Time) (map[SandboxStatus]int64, error)
+	// CountByOwner returns how many live (not deleted) sandboxes owner has.
+	CountByOwner(ctx context.Context, owner string) (int64, error)
 }
 
 // StatusFilter returns the status a store filters on: f.Status when it names

@@ -82,4 +82,7 @@ type SessionStore interface {
 	// ListByObservedState returns every session in the given observed state,
 	// ordered by id.
 	ListByObservedState(ctx context.Context, state SessionState) ([]*Session, error)
+	// CountActiveByOwner returns how many active sessions the sandboxes of
+	// owner have.
+	CountActiveByOwner(ctx context.Context, owner string) (int64, error)
 }

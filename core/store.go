@@ -19,6 +19,11 @@ type Store interface {
 	// in that same transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
 
+	// LockOwner serialises, until the end of the transaction it must be
+	// called in, every transaction that checks owner's quotas, in this
+	// process or another: two creates cannot both take the last free slot.
+	LockOwner(ctx context.Context, owner string) error
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database handle.

@@ -35,7 +35,7 @@ func (st idempotencyStore) Put(ctx context.Context, r *core.IdempotencyRecord) (
 		Key:                r.Key,
 		RequestFingerprint: r.Fingerprint,
 		ResponseSnapshot:   nonNil(r.Response),
-		StatusCode:         int32(r.StatusCode),
+		StatusCode:         int32(r.StatusCode), // #nosec G115 -- an HTTP status code, below 600
 		CreatedAt:          ts(r.CreatedAt),
 		UpdatedAt:          ts(r.CreatedAt),
 		ExpiresAt:          ts(r.ExpiresAt),

@@ -48,7 +48,7 @@ func (st lockerStore) List(ctx context.Context, f core.LockerFilter) ([]*core.Lo
 		return nil, err
 	}
 	rows, err := st.s.q.LockerList(ctx, pgdb.LockerListParams{
-		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int32(f.Limit),
+		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above bounds it by MaxPageLimit
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -112,4 +112,12 @@ func lockerFromRow(r pgdb.Locker) (*core.Locker, error) {
 		LastAccessedAt:     utc(r.LastAccessedAt),
 	}
 	return l, nil
+}
+
+func (st lockerStore) UsageByOwner(ctx context.Context, owner string) (core.LockerUsage, error) {
+	r, err := st.s.q.LockerUsageByOwner(ctx, owner)
+	if err != nil {
+		return core.LockerUsage{}, translate(err)
+	}
+	return core.LockerUsage{Count: r.Lockers, TotalMB: r.TotalMb}, nil
 }

@@ -105,7 +105,7 @@ func (st sandboxStore) List(ctx context.Context, f core.SandboxFilter) ([]*core.
 		Cursor:    f.Cursor,
 		Status:    status,
 		Now:       ts(f.Now),
-		PageLimit: int32(f.Limit),
+		PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above bounds it by MaxPageLimit
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -166,4 +166,9 @@ func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[co
 		out[core.SandboxStatus(r.Status)] += r.N
 	}
 	return out, nil
+}
+
+func (st sandboxStore) CountByOwner(ctx context.Context, owner string) (int64, error) {
+	n, err := st.s.q.SandboxCountByOwner(ctx, owner)
+	return n, translate(err)
 }

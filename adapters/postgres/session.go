@@ -121,3 +121,8 @@ func sessionFromRow(r pgdb.Session) (*core.Session, error) {
 	}
 	return s, nil
 }
+
+func (st sessionStore) CountActiveByOwner(ctx context.Context, owner string) (int64, error) {
+	n, err := st.s.q.SessionCountActiveByOwner(ctx, owner)
+	return n, translate(err)
+}

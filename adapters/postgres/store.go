@@ -125,6 +125,15 @@ func (s *Store) InTx(ctx context.Context, fn func(tx core.Store) error) (err err
 	return nil
 }
 
+// LockOwner implements core.Store with a transaction-scoped advisory lock
+// keyed by the owner's hash: a collision only serialises two owners.
+func (s *Store) LockOwner(ctx context.Context, owner string) error {
+	if s.tx == nil {
+		return core.Errorf(core.CodeInternal, "LockOwner outside a transaction")
+	}
+	return translate(s.q.OwnerLock(ctx, owner))
+}
+
 // Ping implements core.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

@@ -114,3 +114,11 @@ func lockerFromRow(r sqlitedb.Locker) (*core.Locker, error) {
 	}
 	return l, p.err
 }
+
+func (st lockerStore) UsageByOwner(ctx context.Context, owner string) (core.LockerUsage, error) {
+	r, err := st.s.q.LockerUsageByOwner(ctx, owner)
+	if err != nil {
+		return core.LockerUsage{}, translate(err)
+	}
+	return core.LockerUsage{Count: r.Lockers, TotalMB: r.TotalMb}, nil
+}

@@ -175,3 +175,8 @@ func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[co
 	}
 	return out, nil
 }
+
+func (st sandboxStore) CountByOwner(ctx context.Context, owner string) (int64, error) {
+	n, err := st.s.q.SandboxCountByOwner(ctx, owner)
+	return n, translate(err)
+}

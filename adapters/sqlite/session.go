@@ -122,3 +122,8 @@ func sessionFromRow(r sqlitedb.Session) (*core.Session, error) {
 	}
 	return s, p.err
 }
+
+func (st sessionStore) CountActiveByOwner(ctx context.Context, owner string) (int64, error) {
+	n, err := st.s.q.SessionCountActiveByOwner(ctx, owner)
+	return n, translate(err)
+}

@@ -112,6 +112,16 @@ func (s *Store) InTx(ctx context.Context, fn func(tx core.Store) error) (err err
 	return nil
 }
 
+// LockOwner implements core.Store. Nothing to take: every transaction
+// starts with BEGIN IMMEDIATE (the DSN's _txlock), which holds the
+// database's write lock, across processes, until it ends.
+func (s *Store) LockOwner(ctx context.Context, owner string) error {
+	if s.tx == nil {
+		return core.Errorf(core.CodeInternal, "LockOwner outside a transaction")
+	}
+	return nil
+}
+
 // Ping implements core.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 

@@ -3,7 +3,10 @@ package conformance
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -75,5 +78,99 @@ func RunTransactions(t *testing.T, h Harness) {
 		})
 		_, err := s.Lockers().Get(ctx, l.ID)
 		requireCode(t, core.CodeNotFound, err)
+	})
+
+	t.Run("OwnerUsage", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		for _, owner := range []string{"alice", "bob"} {
+			n, err := s.Sandboxes().CountByOwner(ctx, owner)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			u, err := s.Lockers().UsageByOwner(ctx, owner)
+			require.NoError(t, err)
+			require.Equal(t, core.LockerUsage{}, u)
+		}
+		a1 := createSandbox(t, s, "alice")
+		a2 := createSandbox(t, s, "alice")
+		createSandbox(t, s, "bob")
+		ext := newLocker("alice", "")
+		ext.SizeLimitMB = 64
+		require.NoError(t, s.Lockers().Create(ctx, ext))
+		// A deleted sandbox no longer counts; its locker still does.
+		got, err := s.Sandboxes().Get(ctx, a2.ID)
+		require.NoError(t, err)
+		got.DeletedAt = ptr(at(time.Minute))
+		require.NoError(t, s.Sandboxes().Save(ctx, got))
+		for _, sess := range []*core.Session{
+			newSession(a1.ID, core.SessionRunning, core.SessionRunning),
+			newSession(a1.ID, core.SessionStopped, core.SessionStopped),
+		} {
+			require.NoError(t, s.Sessions().Insert(ctx, sess))
+		}
+
+		n, err := s.Sandboxes().CountByOwner(ctx, "alice")
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		u, err := s.Lockers().UsageByOwner(ctx, "alice")
+		require.NoError(t, err)
+		require.Equal(t, core.LockerUsage{Count: 3, TotalMB: 1024 + 1024 + 64}, u)
+		active, err := s.Sessions().CountActiveByOwner(ctx, "alice")
+		require.NoError(t, err)
+		require.EqualValues(t, 1, active, "stopped sessions do not count")
+		active, err = s.Sessions().CountActiveByOwner(ctx, "bob")
+		require.NoError(t, err)
+		require.Zero(t, active)
+		for _, hostileOwner := range hostile(h.TextHoldsNUL)[:4] {
+			n, err := s.Sandboxes().CountByOwner(ctx, hostileOwner)
+			require.NoError(t, err)
+			require.Zero(t, n)
+		}
+	})
+
+	t.Run("LockOwnerLetsOneRacerTakeEachSlot", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		const racers, limit = 20, 5
+		var (
+			wg      sync.WaitGroup
+			created atomic.Int32
+			refused atomic.Int32
+		)
+		for range racers {
+			wg.Go(func() {
+				err := s.InTx(ctx, func(tx core.Store) error {
+					if err := tx.LockOwner(ctx, "alice"); err != nil {
+						return err
+					}
+					n, err := tx.Sandboxes().CountByOwner(ctx, "alice")
+					if err != nil {
+						return err
+					}
+					if n >= limit {
+						return core.Errorf(core.CodeQuotaExceeded, "full")
+					}
+					sb := newSandbox("alice", "")
+					l := newLocker("alice", sb.ID)
+					sb.LockerID = l.ID
+					return tx.Sandboxes().Create(ctx, sb, l)
+				})
+				switch core.CodeOf(err) {
+				case "":
+					created.Add(1)
+				case core.CodeQuotaExceeded:
+					refused.Add(1)
+				default:
+					t.Errorf("racer: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, limit, created.Load())
+		require.EqualValues(t, racers-limit, refused.Load())
+		n, err := s.Sandboxes().CountByOwner(ctx, "alice")
+		require.NoError(t, err)
+		require.EqualValues(t, limit, n)
+		requireCode(t, core.CodeInternal, s.LockOwner(ctx, "alice"))
 	})
 }

@@ -103,3 +103,12 @@ FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
 GROUP BY 1;
+
+-- name: SandboxCountByOwner :one
+SELECT COUNT(*) FROM sandboxes WHERE owner = @owner AND deleted_at IS NULL;
+
+-- name: OwnerLock :exec
+-- Serialises the quota checks of one owner across transactions and Bay
+-- instances until the transaction ends. SQLite needs no such lock: its
+-- write transactions (BEGIN IMMEDIATE) already run one at a time.
+SELECT pg_advisory_xact_lock(hashtextextended(@owner::text, 0));

@@ -33,3 +33,7 @@ WHERE l.managed
        OR EXISTS (SELECT 1 FROM sandboxes sb
                   WHERE sb.id = l.managed_by_sandbox_id AND sb.deleted_at IS NOT NULL))
 ORDER BY l.id;
+
+-- name: LockerUsageByOwner :one
+SELECT COUNT(*) AS lockers, CAST(COALESCE(SUM(size_limit_mb), 0) AS INTEGER) AS total_mb
+FROM lockers WHERE owner = sqlc.arg(owner);

@@ -92,3 +92,6 @@ FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
 GROUP BY 1;
+
+-- name: SandboxCountByOwner :one
+SELECT COUNT(*) FROM sandboxes WHERE owner = sqlc.arg(owner) AND deleted_at IS NULL;

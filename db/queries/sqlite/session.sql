@@ -34,3 +34,7 @@ SELECT * FROM sessions WHERE sandbox_id = sqlc.arg(sandbox_id) ORDER BY id;
 
 -- name: SessionListByObservedState :many
 SELECT * FROM sessions WHERE observed_state = sqlc.arg(observed_state) ORDER BY id;
+
+-- name: SessionCountActiveByOwner :one
+SELECT COUNT(*) FROM sessions s JOIN sandboxes sb ON sb.id = s.sandbox_id
+WHERE sb.owner = sqlc.arg(owner) AND s.desired_state = 'running';

@@ -217,3 +217,20 @@ func (q *Queries) LockerTouch(ctx context.Context, arg LockerTouchParams) (int64
 	}
 	return result.RowsAffected(), nil
 }
+
+const lockerUsageByOwner = `-- name: LockerUsageByOwner :one
+SELECT COUNT(*) AS lockers, COALESCE(SUM(size_limit_mb), 0)::bigint AS total_mb
+FROM lockers WHERE owner = $1
+`
+
+type LockerUsageByOwnerRow struct {
+	Lockers int64
+	TotalMb int64
+}
+
+func (q *Queries) LockerUsageByOwner(ctx context.Context, owner string) (LockerUsageByOwnerRow, error) {
+	row := q.db.QueryRow(ctx, lockerUsageByOwner, owner)
+	var i LockerUsageByOwnerRow
+	err := row.Scan(&i.Lockers, &i.TotalMb)
+	return i, err
+}

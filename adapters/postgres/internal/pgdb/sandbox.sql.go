@@ -10,6 +10,29 @@ import (
 	"time"
 )
 
+const ownerLock = `-- name: OwnerLock :exec
+SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))
+`
+
+// Serialises the quota checks of one owner across transactions and Bay
+// instances until the transaction ends. SQLite needs no such lock: its
+// write transactions (BEGIN IMMEDIATE) already run one at a time.
+func (q *Queries) OwnerLock(ctx context.Context, owner string) error {
+	_, err := q.db.Exec(ctx, ownerLock, owner)
+	return err
+}
+
+const sandboxCountByOwner = `-- name: SandboxCountByOwner :one
+SELECT COUNT(*) FROM sandboxes WHERE owner = $1 AND deleted_at IS NULL
+`
+
+func (q *Queries) SandboxCountByOwner(ctx context.Context, owner string) (int64, error) {
+	row := q.db.QueryRow(ctx, sandboxCountByOwner, owner)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const sandboxCountByStatus = `-- name: SandboxCountByStatus :many
 SELECT CAST(CASE
            WHEN sb.expires_at IS NOT NULL AND sb.expires_at < $1::timestamptz THEN 'expired'

@@ -10,6 +10,18 @@ import (
 	"time"
 )
 
+const sessionCountActiveByOwner = `-- name: SessionCountActiveByOwner :one
+SELECT COUNT(*) FROM sessions s JOIN sandboxes sb ON sb.id = s.sandbox_id
+WHERE sb.owner = $1 AND s.desired_state = 'running'
+`
+
+func (q *Queries) SessionCountActiveByOwner(ctx context.Context, owner string) (int64, error) {
+	row := q.db.QueryRow(ctx, sessionCountActiveByOwner, owner)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const sessionDelete = `-- name: SessionDelete :execrows
 DELETE FROM sessions WHERE id = $1
 `

@@ -222,3 +222,20 @@ func (q *Queries) LockerTouch(ctx context.Context, arg LockerTouchParams) (int64
 	}
 	return result.RowsAffected()
 }
+
+const lockerUsageByOwner = `-- name: LockerUsageByOwner :one
+SELECT COUNT(*) AS lockers, CAST(COALESCE(SUM(size_limit_mb), 0) AS INTEGER) AS total_mb
+FROM lockers WHERE owner = ?1
+`
+
+type LockerUsageByOwnerRow struct {
+	Lockers int64
+	TotalMb int64
+}
+
+func (q *Queries) LockerUsageByOwner(ctx context.Context, owner string) (LockerUsageByOwnerRow, error) {
+	row := q.db.QueryRowContext(ctx, lockerUsageByOwner, owner)
+	var i LockerUsageByOwnerRow
+	err := row.Scan(&i.Lockers, &i.TotalMb)
+	return i, err
+}

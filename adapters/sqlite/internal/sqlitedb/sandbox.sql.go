@@ -9,6 +9,17 @@ import (
 	"context"
 )
 
+const sandboxCountByOwner = `-- name: SandboxCountByOwner :one
+SELECT COUNT(*) FROM sandboxes WHERE owner = ?1 AND deleted_at IS NULL
+`
+
+func (q *Queries) SandboxCountByOwner(ctx context.Context, owner string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, sandboxCountByOwner, owner)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const sandboxCountByStatus = `-- name: SandboxCountByStatus :many
 SELECT CAST(CASE
            WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?1 AS TEXT) THEN 'expired'
