@@ -15,6 +15,7 @@ type LockerService struct {
 	defaultSize int64
 	// MaxFileBytes bounds direct reads (default 16 MiB).
 	maxFile int64
+	quotas  Quotas
 }
 
 // NewLockerService returns a LockerService.
@@ -23,6 +24,12 @@ func NewLockerService(store Store, runtime Runtime, clock Clock, ids IDs, defaul
 		maxFileBytes = 16 << 20
 	}
 	return &LockerService{store: store, runtime: runtime, clock: clock, ids: ids, defaultSize: defaultSizeMB, maxFile: maxFileBytes}
+}
+
+// WithQuotas makes Create respect quotas.
+func (s *LockerService) WithQuotas(q Quotas) *LockerService {
+	s.quotas = q
+	return s
 }
 
 // Create creates an external locker: its volume, then its row.
@@ -40,10 +47,27 @@ func (s *LockerService) Create(ctx context.Context, owner string, sizeLimitMB *i
 		SizeLimitMB: size, CreatedAt: now, UpdatedAt: now, LastAccessedAt: now,
 	}
 	l.DriverRef = VolumeName(l.ID)
+	quota := s.quotas.For(owner)
+	// A check before the volume exists spares creating one for nothing;
+	// the one in the transaction below is the one that holds.
+	if err := checkLockerQuota(ctx, s.store, quota, owner, size); err != nil {
+		return nil, err
+	}
 	if err := s.runtime.CreateVolume(ctx, VolumeSpec{LockerID: l.ID, Owner: owner}); err != nil {
 		return nil, Wrap(err, CodeInternal, "create locker volume")
 	}
-	if err := s.store.Lockers().Create(ctx, l); err != nil {
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if quota.limited() {
+			if err := tx.LockOwner(ctx, owner); err != nil {
+				return err
+			}
+			if err := checkLockerQuota(ctx, tx, quota, owner, size); err != nil {
+				return err
+			}
+		}
+		return tx.Lockers().Create(ctx, l)
+	})
+	if err != nil {
 		_ = s.runtime.DeleteVolume(context.WithoutCancel(ctx), l.ID)
 		return nil, err
 	}

@@ -19,6 +19,8 @@ type SandboxServiceOptions struct {
 	Profiles []Profile
 	// DefaultLockerSizeMB is recorded on lockers created without a size.
 	DefaultLockerSizeMB int64
+	// Quotas bound what each owner holds; the zero value bounds nothing.
+	Quotas Quotas
 	// InstanceID identifies this Bay process on the containers it creates
 	// and on the session starts it claims.
 	InstanceID string
@@ -162,6 +164,19 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		sb.ExpiresAt = &exp
 	}
 
+	quota := s.opts.Quotas.For(owner)
+	addMB := int64(-1) // no managed locker to count
+	if in.LockerID == "" {
+		addMB = s.opts.DefaultLockerSizeMB
+	}
+	// A check before the volume exists spares creating one for nothing;
+	// the one in the transaction below is the one that holds.
+	if quota.limited() {
+		if err := checkSandboxQuota(ctx, s.store, quota, owner, addMB); err != nil {
+			return nil, err
+		}
+	}
+
 	var managed *Locker
 	if in.LockerID != "" {
 		l, err := s.store.Lockers().GetForOwner(ctx, owner, in.LockerID)
@@ -186,7 +201,18 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 			return nil, Wrap(err, CodeInternal, "create locker volume")
 		}
 	}
-	if err := s.store.Sandboxes().Create(ctx, sb, managed); err != nil {
+	err := s.store.InTx(ctx, func(tx Store) error {
+		if quota.limited() {
+			if err := tx.LockOwner(ctx, owner); err != nil {
+				return err
+			}
+			if err := checkSandboxQuota(ctx, tx, quota, owner, addMB); err != nil {
+				return err
+			}
+		}
+		return tx.Sandboxes().Create(ctx, sb, managed)
+	})
+	if err != nil {
 		if managed != nil {
 			if derr := s.runtime.DeleteVolume(context.WithoutCancel(ctx), managed.ID); derr != nil {
 				s.log.WarnContext(ctx, "remove volume of failed create", "locker_id", managed.ID, "err", derr)

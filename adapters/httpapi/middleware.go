@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -182,31 +181,32 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate resolves the owner (bay-api.md §2).
-func (s *Server) authenticate(r *http.Request) (string, error) {
+// authenticate resolves the owner and the scopes of the caller (bay-api.md
+// §2): a configured key's, or, in anonymous mode, every scope.
+func (s *Server) authenticate(r *http.Request) (string, []string, error) {
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		switch {
-		case s.apiKey != "":
-			if subtle.ConstantTimeCompare([]byte(token), []byte(s.apiKey)) == 1 {
-				return "default", nil
+		case len(s.keys) > 0:
+			if k, ok := match(s.keys, token); ok {
+				return k.owner, k.scopes, nil
 			}
-			return "", core.Errorf(core.CodeUnauthorized, "Invalid API key")
+			return "", nil, core.Errorf(core.CodeUnauthorized, "Invalid API key")
 		case s.allowAnonymous:
-			return "default", nil
+			return "default", AllScopes, nil
 		default:
-			return "", core.Errorf(core.CodeUnauthorized, "Authentication required")
+			return "", nil, core.Errorf(core.CodeUnauthorized, "Authentication required")
 		}
 	}
 	if !s.allowAnonymous {
-		return "", core.Errorf(core.CodeUnauthorized, "Authentication required")
+		return "", nil, core.Errorf(core.CodeUnauthorized, "Authentication required")
 	}
 	owner := r.Header.Get("X-Owner")
 	if owner == "" {
-		return "default", nil
+		return "default", AllScopes, nil
 	}
 	if len(owner) > maxOwnerBytes {
-		return "", core.Invalid("X-Owner must be at most %d bytes", maxOwnerBytes).
+		return "", nil, core.Invalid("X-Owner must be at most %d bytes", maxOwnerBytes).
 			WithDetails(map[string]any{"max_bytes": maxOwnerBytes})
 	}
-	return owner, nil
+	return owner, AllScopes, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bayhq/bay/core"
@@ -14,7 +15,10 @@ import (
 // generated code: whether it is public, which capability it needs, how to
 // check its JSON body and which body limit applies.
 type route struct {
-	public     bool
+	public bool
+	// scope is what a caller's key must hold (every non-public route has
+	// one; New checks).
+	scope      string
 	capability string
 	body       *bodySpec
 	upload     bool
@@ -33,29 +37,29 @@ func routeTable() map[string]route {
 		"GET /v1/profiles":                                      {public: true},
 		"GET /openapi.json":                                     {public: true},
 		"GET /docs":                                             {public: true},
-		"POST /v1/admin/gc/run":                                 {body: gcRunBody},
-		"GET /v1/admin/gc/status":                               {},
-		"GET /v1/lockers":                                       {query: normalizeManaged},
-		"POST /v1/lockers":                                      {body: createLockerBody},
-		"DELETE /v1/lockers/{locker_id}":                        {},
-		"GET /v1/lockers/{locker_id}":                           {},
-		"POST /v1/lockers/{locker_id}/files/read":               {body: lockerReadBody},
-		"POST /v1/lockers/{locker_id}/files/write":              {body: writeFileBody},
-		"GET /v1/sandboxes":                                     {},
-		"POST /v1/sandboxes":                                    {body: createSandboxBody},
-		"DELETE /v1/sandboxes/{sandbox_id}":                     {},
-		"GET /v1/sandboxes/{sandbox_id}":                        {},
-		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {body: extendTTLBody},
-		"POST /v1/sandboxes/{sandbox_id}/keepalive":             {},
-		"POST /v1/sandboxes/{sandbox_id}/stop":                  {},
-		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {capability: core.CapabilityPython, body: pythonBody},
-		"POST /v1/sandboxes/{sandbox_id}/shell/exec":            {capability: core.CapabilityShell, body: shellBody},
-		"GET /v1/sandboxes/{sandbox_id}/filesystem/files":       {capability: core.CapabilityFilesystem},
-		"PUT /v1/sandboxes/{sandbox_id}/filesystem/files":       {capability: core.CapabilityFilesystem, body: writeFileBody},
-		"DELETE /v1/sandboxes/{sandbox_id}/filesystem/files":    {capability: core.CapabilityFilesystem},
-		"GET /v1/sandboxes/{sandbox_id}/filesystem/directories": {capability: core.CapabilityFilesystem},
-		"POST /v1/sandboxes/{sandbox_id}/filesystem/upload":     {capability: core.CapabilityFilesystem, upload: true},
-		"GET /v1/sandboxes/{sandbox_id}/filesystem/download":    {capability: core.CapabilityFilesystem},
+		"POST /v1/admin/gc/run":                                 {scope: ScopeAdmin, body: gcRunBody},
+		"GET /v1/admin/gc/status":                               {scope: ScopeAdmin},
+		"GET /v1/lockers":                                       {scope: ScopeLockers, query: normalizeManaged},
+		"POST /v1/lockers":                                      {scope: ScopeLockers, body: createLockerBody},
+		"DELETE /v1/lockers/{locker_id}":                        {scope: ScopeLockers},
+		"GET /v1/lockers/{locker_id}":                           {scope: ScopeLockers},
+		"POST /v1/lockers/{locker_id}/files/read":               {scope: ScopeLockers, body: lockerReadBody},
+		"POST /v1/lockers/{locker_id}/files/write":              {scope: ScopeLockers, body: writeFileBody},
+		"GET /v1/sandboxes":                                     {scope: ScopeSandboxes},
+		"POST /v1/sandboxes":                                    {scope: ScopeSandboxes, body: createSandboxBody},
+		"DELETE /v1/sandboxes/{sandbox_id}":                     {scope: ScopeSandboxes},
+		"GET /v1/sandboxes/{sandbox_id}":                        {scope: ScopeSandboxes},
+		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {scope: ScopeSandboxes, body: extendTTLBody},
+		"POST /v1/sandboxes/{sandbox_id}/keepalive":             {scope: ScopeSandboxes},
+		"POST /v1/sandboxes/{sandbox_id}/stop":                  {scope: ScopeSandboxes},
+		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {scope: ScopeSandboxes, capability: core.CapabilityPython, body: pythonBody},
+		"POST /v1/sandboxes/{sandbox_id}/shell/exec":            {scope: ScopeSandboxes, capability: core.CapabilityShell, body: shellBody},
+		"GET /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
+		"PUT /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem, body: writeFileBody},
+		"DELETE /v1/sandboxes/{sandbox_id}/filesystem/files":    {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
+		"GET /v1/sandboxes/{sandbox_id}/filesystem/directories": {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
+		"POST /v1/sandboxes/{sandbox_id}/filesystem/upload":     {scope: ScopeSandboxes, capability: core.CapabilityFilesystem, upload: true},
+		"GET /v1/sandboxes/{sandbox_id}/filesystem/download":    {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 	}
 }
 
@@ -86,12 +90,17 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 			info.sandboxID = id
 		}
 		if !rt.public {
-			owner, err := s.authenticate(r)
+			owner, scopes, err := s.authenticate(r)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
 			info.owner = owner
+			if !slices.Contains(scopes, rt.scope) {
+				s.writeError(w, r, core.Errorf(core.CodeForbidden, "This API key lacks the %s scope", rt.scope).
+					WithDetails(map[string]any{"scope": rt.scope}))
+				return
+			}
 		}
 		limit := s.maxBody
 		if rt.upload {

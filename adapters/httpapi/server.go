@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/bayhq/bay/adapters/httpapi/oapigen"
@@ -79,6 +80,9 @@ type Options struct {
 	GC          GC
 	Idempotency Idempotency
 
+	// Keys are the accepted Bearer tokens, each with its owner and scopes.
+	// APIKey, if set, is one more: owner "default", every scope.
+	Keys []APIKey
 	// APIKey is the accepted Bearer token; "" means none is configured.
 	APIKey string
 	// AllowAnonymous lets requests without a Bearer token through as the
@@ -110,7 +114,7 @@ type Server struct {
 	gc        GC
 	idem      Idempotency
 
-	apiKey         string
+	keys           []key
 	allowAnonymous bool
 	maxBody        int64
 	maxUpload      int64
@@ -134,7 +138,7 @@ func New(opts Options) *Server {
 		sandboxes:      opts.Sandboxes,
 		lockers:        opts.Lockers,
 		gc:             opts.GC,
-		apiKey:         opts.APIKey,
+		keys:           compileKeys(allKeys(opts)),
 		allowAnonymous: opts.AllowAnonymous,
 		maxBody:        opts.MaxBodyBytes,
 		maxUpload:      opts.MaxUploadBytes,
@@ -160,6 +164,11 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.routes = routeTable()
+	for pattern, rt := range s.routes {
+		if !rt.public && rt.scope == "" {
+			panic("httpapi: route " + pattern + " is neither public nor scoped")
+		}
+	}
 	s.docs = &docs{}
 
 	router := &routeMux{s: s}
@@ -234,4 +243,13 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	r.body = append(r.body, b...)
 	return len(b), nil
+}
+
+// allKeys adds the single security.api_key to the configured keys.
+func allKeys(opts Options) []APIKey {
+	keys := slices.Clone(opts.Keys)
+	if opts.APIKey != "" {
+		keys = append(keys, APIKey{Secret: opts.APIKey, Owner: "default", Scopes: AllScopes})
+	}
+	return keys
 }

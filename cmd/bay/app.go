@@ -67,7 +67,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	ship := shipclient.New()
 	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
 		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: ids, Profiles: cfg.Profiles,
-		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID,
+		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID, Quotas: cfg.Quotas,
 		Logger: logger, Metrics: reg,
 	})
 	gc := core.NewGC(core.GCOptions{
@@ -83,7 +83,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		Logger:  logger.With("component", "gc"),
 		Observe: reg.GCCycle,
 	})
-	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes)
+	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes).WithQuotas(cfg.Quotas)
 	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
 	reg.CollectSandboxes(func(ctx context.Context) (map[core.SandboxStatus]int64, error) {
 		return store.Sandboxes().CountByStatus(ctx, clock.Now())
@@ -91,7 +91,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 
 	api := httpapi.New(httpapi.Options{
 		Sandboxes: sandboxes, Lockers: lockers, GC: gc, Idempotency: idem,
-		APIKey: cfg.Security.APIKey, AllowAnonymous: cfg.Security.AllowAnonymous,
+		APIKey: cfg.Security.APIKey, Keys: cfg.Security.APIKeys, AllowAnonymous: cfg.Security.AllowAnonymous,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxUploadBytes: cfg.Server.MaxUploadBytes,
 		IdempotencyEnabled: cfg.Idempotency.Enabled,
 		Logger:             logger.With("component", "http"),

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bayhq/bay/adapters/httpapi"
 	"github.com/bayhq/bay/core"
 )
 
@@ -31,7 +32,11 @@ type Config struct {
 	Idempotency IdempotencyConfig
 	GC          GCConfig
 	Log         LogConfig
+	Quotas      core.Quotas
 	Profiles    []core.Profile
+
+	// ownerQuotaOverrides are quotas.owners as read, before resolveQuotas.
+	ownerQuotaOverrides map[string]map[string]int64
 }
 
 // ServerConfig is the HTTP listener.
@@ -76,7 +81,9 @@ type LockerConfig struct {
 
 // SecurityConfig configures authentication.
 type SecurityConfig struct {
-	APIKey         string
+	APIKey string
+	// APIKeys are further keys, each with its owner and scopes.
+	APIKeys        []httpapi.APIKey
 	AllowAnonymous bool
 	BlockedHosts   []string
 }
@@ -163,7 +170,7 @@ func LoadConfig(flagPath string, environ []string) (Config, []string, error) {
 		return c, nil, err
 	}
 	if file != "" {
-		raw, err := os.ReadFile(file)
+		raw, err := os.ReadFile(file) // #nosec G304 -- the operator names the file (-config or BAY_CONFIG_FILE)
 		if err != nil {
 			return c, nil, fmt.Errorf("read config %s: %w", file, err)
 		}
@@ -256,6 +263,12 @@ var keys = map[string]setter{
 	"security.api_key":             str(func(c *Config) *string { return &c.Security.APIKey }),
 	"security.allow_anonymous":     boolean(func(c *Config) *bool { return &c.Security.AllowAnonymous }),
 	"security.blocked_hosts":       stringList(func(c *Config) *[]string { return &c.Security.BlockedHosts }),
+	"security.api_keys":            apiKeys,
+	"quotas.max_sandboxes":         integer64(func(c *Config) *int64 { return &c.Quotas.Default.MaxSandboxes }),
+	"quotas.max_running_sessions":  integer64(func(c *Config) *int64 { return &c.Quotas.Default.MaxRunningSessions }),
+	"quotas.max_lockers":           integer64(func(c *Config) *int64 { return &c.Quotas.Default.MaxLockers }),
+	"quotas.max_locker_mb":         integer64(func(c *Config) *int64 { return &c.Quotas.Default.MaxLockerMB }),
+	"quotas.owners":                ownerQuotas,
 	"idempotency.enabled":          boolean(func(c *Config) *bool { return &c.Idempotency.Enabled }),
 	"idempotency.ttl_hours":        integer(func(c *Config) *int { return &c.Idempotency.TTLHours }),
 	"gc.enabled":                   boolean(func(c *Config) *bool { return &c.GC.Enabled }),
@@ -278,7 +291,7 @@ var aliases = [][2]string{
 }
 
 // listKeys are keys whose value is a whole list or map, not a subtree.
-var listKeys = map[string]bool{"profiles": true, "security.blocked_hosts": true}
+var listKeys = map[string]bool{"profiles": true, "security.blocked_hosts": true, "security.api_keys": true, "quotas.owners": true}
 
 func (l *loader) applyTree(c *Config, tree map[string]any, source string) {
 	flat := map[string]any{}
@@ -703,6 +716,143 @@ func parseProfile(v any) (core.Profile, []string) {
 	return p, errs
 }
 
+// apiKeys reads security.api_keys: a list of {key, owner, scopes}. key is
+// the token or "sha256:<hex>" of it; scopes default to sandboxes and
+// lockers (admin must be given explicitly).
+func apiKeys(c *Config, v any, fromEnv bool) error {
+	v, err := jsonValue(v, fromEnv)
+	if err != nil {
+		return err
+	}
+	items, ok := v.([]any)
+	if v != nil && !ok {
+		return fmt.Errorf("want a list of {key, owner, scopes}, got %T", v)
+	}
+	var problems []string
+	out := make([]httpapi.APIKey, 0, len(items))
+	seen := map[[32]byte]bool{}
+	for i, it := range items {
+		bad := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("[%d]: ", i)+fmt.Sprintf(format, args...))
+		}
+		m, ok := it.(map[string]any)
+		if !ok {
+			bad("want a mapping {key, owner, scopes}")
+			continue
+		}
+		k := httpapi.APIKey{Scopes: []string{httpapi.ScopeSandboxes, httpapi.ScopeLockers}}
+		for name, val := range m {
+			switch name {
+			case "key":
+				k.Secret, _ = val.(string)
+			case "owner":
+				k.Owner, _ = val.(string)
+			case "scopes":
+				list, ok := val.([]any)
+				if !ok {
+					bad("scopes: want a list of %s", strings.Join(httpapi.AllScopes, ", "))
+					continue
+				}
+				k.Scopes = []string{}
+				for _, s := range list {
+					str, _ := s.(string)
+					k.Scopes = append(k.Scopes, str)
+				}
+			default:
+				bad("unknown key %s", name)
+			}
+		}
+		d, err := httpapi.ParseKeySecret(k.Secret)
+		switch {
+		case err != nil:
+			bad("key: %v", err)
+		case seen[d]:
+			bad("key: the same key is listed twice")
+		}
+		seen[d] = true
+		if k.Owner == "" || len(k.Owner) > 255 {
+			bad("owner: want a non-empty string of at most 255 bytes")
+		}
+		if err := httpapi.CheckScopes(k.Scopes); err != nil {
+			bad("scopes: %v", err)
+		}
+		out = append(out, k)
+	}
+	c.Security.APIKeys = out
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ownerQuotas reads quotas.owners: a mapping from owner to the limits that
+// differ from the default ones.
+func ownerQuotas(c *Config, v any, fromEnv bool) error {
+	v, err := jsonValue(v, fromEnv)
+	if err != nil {
+		return err
+	}
+	m, ok := v.(map[string]any)
+	if v != nil && !ok {
+		return fmt.Errorf("want a mapping of owner to {max_sandboxes, max_running_sessions, max_lockers, max_locker_mb}, got %T", v)
+	}
+	c.ownerQuotaOverrides = map[string]map[string]int64{}
+	var problems []string
+	for owner, val := range m {
+		lm, ok := val.(map[string]any)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: want a mapping of limits", owner))
+			continue
+		}
+		over := map[string]int64{}
+		for name, n := range lm {
+			switch name {
+			case core.LimitSandboxes, core.LimitRunningSessions, core.LimitLockers, core.LimitLockerMB:
+			default:
+				problems = append(problems, fmt.Sprintf("%s: unknown limit %s", owner, name))
+				continue
+			}
+			x, _, err := toInt(n, false)
+			if err != nil || x < 0 {
+				problems = append(problems, fmt.Sprintf("%s.%s: want a number >= 0 (0 = no limit)", owner, name))
+				continue
+			}
+			over[name] = x
+		}
+		c.ownerQuotaOverrides[owner] = over
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// resolveQuotas lays each owner's overrides over the default limits, which
+// are only final once every source is read.
+func (c *Config) resolveQuotas() {
+	c.Quotas.Owners = nil
+	for owner, over := range c.ownerQuotaOverrides {
+		if c.Quotas.Owners == nil {
+			c.Quotas.Owners = map[string]core.Quota{}
+		}
+		q := c.Quotas.Default
+		for name, n := range over {
+			switch name {
+			case core.LimitSandboxes:
+				q.MaxSandboxes = n
+			case core.LimitRunningSessions:
+				q.MaxRunningSessions = n
+			case core.LimitLockers:
+				q.MaxLockers = n
+			case core.LimitLockerMB:
+				q.MaxLockerMB = n
+			}
+		}
+		c.Quotas.Owners[owner] = q
+	}
+}
+
 // parseNetwork reads a profile's network setting: a mode string
 // ("open", "none", "allowlist") or a mapping {mode, allow, allow_bay_api}.
 func parseNetwork(v any) (core.NetworkPolicy, []string) {
@@ -835,6 +985,13 @@ func (l *loader) validate(c *Config) {
 	if c.Database.Echo {
 		l.problem("database.echo: not supported; use log.level: debug for Bay's own logs")
 	}
+	q := c.Quotas.Default
+	for name, n := range map[string]int64{core.LimitSandboxes: q.MaxSandboxes, core.LimitRunningSessions: q.MaxRunningSessions, core.LimitLockers: q.MaxLockers, core.LimitLockerMB: q.MaxLockerMB} {
+		if n < 0 {
+			l.problem("quotas.%s: want a number >= 0 (0 = no limit)", name)
+		}
+	}
+	c.resolveQuotas()
 	for i, h := range c.Security.BlockedHosts {
 		if _, err := core.ParseBlockedHost(h); err != nil {
 			l.problem("security.blocked_hosts[%d]: %s", i, core.AsError(err).Message)
@@ -896,7 +1053,7 @@ func ParseDatabaseURL(raw string) (kind, addr string, err error) {
 		// Three slashes and a relative path, or four for an absolute one.
 		path, ok := strings.CutPrefix(rest, "/")
 		if !ok || path == "" {
-			return "", "", fmt.Errorf("%q: want sqlite:///relative/path, sqlite:////absolute/path or sqlite:///:memory:", raw)
+			return "", "", fmt.Errorf("%q: want sqlite:///:memory:, sqlite:///relative/path or sqlite:////absolute/path", raw)
 		}
 		if path == ":memory:" {
 			return DatabaseSQLite, path, nil

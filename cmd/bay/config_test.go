@@ -198,3 +198,46 @@ profiles:
 	_, _, err = LoadConfig(writeFile(t, "driver: {k8s: {namespace: null}}\n"), nil)
 	require.NoError(t, err, "a null value sets nothing and is accepted")
 }
+
+func TestLoadConfig_KeysAndQuotas(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+security:
+  api_keys:
+    - {key: alice-secret, owner: alice}
+    - {key: "sha256:2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b", owner: ops, scopes: [admin]}
+quotas:
+  max_sandboxes: 10
+  max_locker_mb: 4096
+  owners:
+    alice: {max_sandboxes: 2}
+    ops: {max_sandboxes: 0}
+`)
+	c, _, err := LoadConfig(p, []string{"BAY_QUOTAS__MAX_LOCKERS=7"})
+	require.NoError(t, err)
+	require.Len(t, c.Security.APIKeys, 2)
+	require.Equal(t, "alice", c.Security.APIKeys[0].Owner)
+	require.Equal(t, []string{"sandboxes", "lockers"}, c.Security.APIKeys[0].Scopes, "admin is never implied")
+	require.Equal(t, []string{"admin"}, c.Security.APIKeys[1].Scopes)
+	require.Equal(t, core.Quota{MaxSandboxes: 10, MaxLockers: 7, MaxLockerMB: 4096}, c.Quotas.For("bob"))
+	require.Equal(t, core.Quota{MaxSandboxes: 2, MaxLockers: 7, MaxLockerMB: 4096}, c.Quotas.For("alice"),
+		"an owner's limits replace the default ones they name, after every source is read")
+	require.Equal(t, core.Quota{MaxLockers: 7, MaxLockerMB: 4096}, c.Quotas.For("ops"), "0 lifts a limit")
+
+	_, _, err = LoadConfig(writeFile(t, `
+security:
+  api_keys:
+    - {key: "", owner: a}
+    - {key: x, owner: ""}
+    - {key: y, owner: b, scopes: [root]}
+    - {key: y, owner: c}
+    - {key: "sha256:1234", owner: d}
+quotas:
+  max_sandboxes: -1
+  owners: {alice: {max_cpus: 3}}
+`), nil)
+	require.Error(t, err)
+	for _, want := range []string{"[0]: key: empty key", "[1]: owner", `unknown scope "root"`, "listed twice", "sha256: wants 64 hex digits", "quotas.max_sandboxes", "unknown limit max_cpus"} {
+		require.Contains(t, err.Error(), want)
+	}
+}
