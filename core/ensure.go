@@ -103,13 +103,12 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 			}
 		}
 		if sess == nil {
-			if q := s.opts.Quotas.For(sb.Owner); q.MaxRunningSessions > 0 {
-				if err := tx.LockOwner(ctx, sb.Owner); err != nil {
-					return err
-				}
-				if err := checkSessionQuota(ctx, tx, q, sb.Owner); err != nil {
-					return err
-				}
+			q := s.opts.Quotas.For(sb.Owner)
+			err := underOwnerLock(ctx, tx, Quota{MaxRunningSessions: q.MaxRunningSessions}, sb.Owner, func() error {
+				return checkSessionQuota(ctx, tx, q, sb.Owner)
+			})
+			if err != nil {
+				return err
 			}
 			sess = &Session{
 				ID: s.ids.New(SessionIDPrefix), SandboxID: sb.ID, RuntimeType: p.RuntimeType,

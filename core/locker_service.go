@@ -57,13 +57,11 @@ func (s *LockerService) Create(ctx context.Context, owner string, sizeLimitMB *i
 		return nil, Wrap(err, CodeInternal, "create locker volume")
 	}
 	err := s.store.InTx(ctx, func(tx Store) error {
-		if quota.limited() {
-			if err := tx.LockOwner(ctx, owner); err != nil {
-				return err
-			}
-			if err := checkLockerQuota(ctx, tx, quota, owner, size); err != nil {
-				return err
-			}
+		err := underOwnerLock(ctx, tx, quota, owner, func() error {
+			return checkLockerQuota(ctx, tx, quota, owner, size)
+		})
+		if err != nil {
+			return err
 		}
 		return tx.Lockers().Create(ctx, l)
 	})

@@ -43,6 +43,19 @@ const (
 	LimitLockerMB        = "max_locker_mb"
 )
 
+// underOwnerLock runs check holding tx's lock on owner, when q bounds
+// anything; otherwise it does nothing, and an unbounded owner's creates
+// serialise on nothing.
+func underOwnerLock(ctx context.Context, tx Store, q Quota, owner string, check func() error) error {
+	if !q.limited() {
+		return nil
+	}
+	if err := tx.LockOwner(ctx, owner); err != nil {
+		return err
+	}
+	return check()
+}
+
 // quotaExceeded is the 429 error of a limit that adding would pass.
 func quotaExceeded(limit string, max, current int64) error {
 	return (&Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf("Quota exceeded: %s is %d and %d are in use", limit, max, current)}).

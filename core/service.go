@@ -202,13 +202,11 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		}
 	}
 	err := s.store.InTx(ctx, func(tx Store) error {
-		if quota.limited() {
-			if err := tx.LockOwner(ctx, owner); err != nil {
-				return err
-			}
-			if err := checkSandboxQuota(ctx, tx, quota, owner, addMB); err != nil {
-				return err
-			}
+		err := underOwnerLock(ctx, tx, quota, owner, func() error {
+			return checkSandboxQuota(ctx, tx, quota, owner, addMB)
+		})
+		if err != nil {
+			return err
 		}
 		return tx.Sandboxes().Create(ctx, sb, managed)
 	})
