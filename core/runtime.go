@@ -42,7 +42,7 @@ const (
 	// EnvRuntimeToken carries the session's runtime token (ship.md "auth").
 	// The runtime reads it at start and hides it from every process it
 	// starts.
-	EnvRuntimeToken = "BAY_RUNTIME_TOKEN"
+	EnvRuntimeToken = "BAY_RUNTIME_TOKEN" // #nosec G101 -- the variable's name, not a credential
 )
 
 // DefaultRuntimePort is the runtime port used when a profile gives none

@@ -47,6 +47,7 @@ func TestServer_ScopedKeys(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	}
 	resp, body = call("GET", "/v1/sandboxes", "bob-secret")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 	require.NotContains(t, string(body), "alice", "bob does not see alice's sandboxes")
 
 	// The single api_key keeps every scope, as owner default.

@@ -48,7 +48,8 @@ func (st lockerStore) List(ctx context.Context, f core.LockerFilter) ([]*core.Lo
 		return nil, err
 	}
 	rows, err := st.s.q.LockerList(ctx, pgdb.LockerListParams{
-		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above bounds it by MaxPageLimit
+		// #nosec G115 -- CheckLimit above keeps f.Limit within 1..MaxPageLimit
+		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int32(f.Limit),
 	})
 	if err != nil {
 		return nil, translate(err)

@@ -105,7 +105,7 @@ func (st sandboxStore) List(ctx context.Context, f core.SandboxFilter) ([]*core.
 		Cursor:    f.Cursor,
 		Status:    status,
 		Now:       ts(f.Now),
-		PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above bounds it by MaxPageLimit
+		PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above keeps f.Limit within 1..MaxPageLimit
 	})
 	if err != nil {
 		return nil, translate(err)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 var version = "unknown"
@@ -75,7 +76,10 @@ func main() {
 	if port == "" {
 		port = "8123"
 	}
-	if err := http.ListenAndServe(":"+port, newHandler(token)); err != nil {
+	// A client that never finishes its headers must not hold a connection
+	// forever (gosec G114), as with Bay's and Ship's own servers.
+	srv := &http.Server{Addr: ":" + port, Handler: newHandler(token), ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeship:", err)
 		os.Exit(1)
 	}

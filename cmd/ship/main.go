@@ -23,7 +23,7 @@ import (
 var version = "unknown"
 
 // tokenEnv carries the per-session runtime token from Bay (spec/ship.md §1).
-const tokenEnv = "BAY_RUNTIME_TOKEN"
+const tokenEnv = "BAY_RUNTIME_TOKEN" // #nosec G101 -- the variable's name, not a credential
 
 // takeToken reads the runtime token and removes it from the environment.
 // The kernel, shell commands and the terminal all build their environment
@@ -79,6 +79,7 @@ func run() error {
 	if err := prepareWorkspace(*workspace, id); err != nil {
 		return err
 	}
+	// #nosec G301 -- 0o711 lets the sandbox user pass through to its own kernel dirs (0o700), not list them
 	if err := os.MkdirAll(*stateDir, 0o711); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -100,6 +101,7 @@ func run() error {
 	}
 	defer srv.Close()
 
+	// #nosec G102 -- Bay reaches Ship over the container network; every route but /health needs the token
 	ln, err := net.Listen("tcp", ":"+*port)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -136,13 +138,14 @@ func run() error {
 // every start is slow for big workspaces). Errors below the top level are
 // ignored, as volumes may hold odd entries.
 func prepareWorkspace(dir string, id runas.Identity) error {
+	// #nosec G301 -- the sandbox user's workspace; root is the only other user in the container
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	if !id.Switch {
 		return nil
 	}
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(dir, 0o755); err != nil { // #nosec G302 -- a directory (G302 expects files); as for MkdirAll above
 		return fmt.Errorf("chmod workspace: %w", err)
 	}
 	if err := id.Chown(dir); err != nil {

@@ -47,6 +47,7 @@ func startInstance(ctx context.Context, cfg Config, gen int) (*instance, error) 
 	if err := cfg.Identity.Chown(connFile); err != nil {
 		return nil, err
 	}
+	// #nosec G204 -- cfg.Python is the image's interpreter (-python or $SHIP_PYTHON), not request input
 	cmd := exec.Command(cfg.Python, "-m", "ipykernel_launcher", "-f", connFile,
 		"--InteractiveShell.colors=NoColor")
 	cmd.Dir = cfg.Workspace
@@ -60,6 +61,7 @@ func startInstance(ctx context.Context, cfg Config, gen int) (*instance, error) 
 	}
 	for _, d := range []string{env["IPYTHONDIR"], env["MPLCONFIGDIR"]} {
 		if _, err := os.Stat(d); err != nil {
+			// #nosec G301 -- chowned to the kernel's user below; parents MkdirAll creates as root must stay traversable
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return nil, fmt.Errorf("create %s: %w", d, err)
 			}

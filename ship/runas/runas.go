@@ -55,6 +55,7 @@ func Current(home string) Identity {
 func (id Identity) SysProcAttr() *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if id.Switch {
+		// #nosec G115 -- IDs from os.Getuid/Getgid or the 1000 defaults fit
 		attr.Credential = &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: []uint32{}}
 	}
 	return attr

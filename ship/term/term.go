@@ -38,6 +38,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.CloseNow()
+	// #nosec G115 -- queryInt returns 1..65535
 	size := &pty.Winsize{Cols: uint16(queryInt(r, "cols", 80)), Rows: uint16(queryInt(r, "rows", 24))}
 
 	ptmx, cmd, err := h.start(size)
