@@ -81,14 +81,16 @@ type ShellResult struct {
 	ExitCode *int64
 }
 
-// FileEntry is one entry of a directory listing, as Ship reports it.
+// FileEntry is one entry of a directory listing, as Ship reports it: Path
+// is absolute, Size is nil for directories, ModifiedTime is in seconds since
+// the epoch.
 type FileEntry struct {
-	Name         string   `json:"name"`
-	Path         string   `json:"path"`
-	IsFile       bool     `json:"is_file"`
-	IsDir        bool     `json:"is_dir"`
-	Size         *int64   `json:"size"`
-	ModifiedTime *float64 `json:"modified_time"`
+	Name         string
+	Path         string
+	IsFile       bool
+	IsDir        bool
+	Size         *int64
+	ModifiedTime *float64
 }
 
 // UploadResult reports a finished upload.

@@ -42,9 +42,23 @@ func isStd(path string) bool { return !strings.Contains(strings.SplitN(path, "/"
 
 func rel(path string) string { return strings.TrimPrefix(strings.TrimPrefix(path, module), "/") }
 
+// shipWire is the Ship wire contract (spec/ship.md): the one Ship package
+// Bay may import, and only from its Ship client.
+const (
+	shipWire       = "ship/wire"
+	shipWireClient = "adapters/shipclient"
+)
+
+// shipSide reports whether a package belongs to Ship rather than Bay.
+func shipSide(path string) bool {
+	return strings.HasPrefix(path, "ship/") || path == "cmd/ship" || path == "cmd/fakeship"
+}
+
 // TestArchitecture keeps the dependency direction of STYLE.md §1: core knows
 // no adapter, adapters never import each other, generated packages are used
-// only by their own adapter, and Ship stands apart from Bay.
+// only by their own adapter, and Ship stands apart from Bay: Ship imports
+// nothing of Bay, and Bay imports of Ship only the wire contract, from its
+// Ship client, which the contract's package keeps to the standard library.
 func TestArchitecture(t *testing.T) {
 	t.Parallel()
 	for _, p := range listPackages(t) {
@@ -52,7 +66,13 @@ func TestArchitecture(t *testing.T) {
 		for _, imp := range p.Imports {
 			own := strings.HasPrefix(imp, module)
 			to := rel(imp)
+			if own && shipSide(to) && !shipSide(from) {
+				require.True(t, to == shipWire && from == shipWireClient,
+					"%s must not import Ship's %s (only %s imports %s)", from, imp, shipWireClient, shipWire)
+			}
 			switch {
+			case from == shipWire:
+				require.True(t, isStd(imp), "%s must import only the standard library, not %s", from, imp)
 			case from == "core" || (strings.HasPrefix(from, "core/") && from != "core/conformance"):
 				if own {
 					require.True(t, to == "core", "%s must import only core, not %s", from, imp)
@@ -65,7 +85,7 @@ func TestArchitecture(t *testing.T) {
 					theirs := strings.SplitN(to, "/", 3)[:2]
 					require.Equal(t, mine, theirs, "adapter %s must not import %s", from, imp)
 				}
-			case strings.HasPrefix(from, "ship/") || from == "cmd/ship" || from == "cmd/fakeship":
+			case shipSide(from):
 				if own {
 					require.True(t, strings.HasPrefix(to, "ship/"), "%s must not import Bay's %s", from, imp)
 				}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bayhq/bay/core"
+	"github.com/bayhq/bay/ship/wire"
 )
 
 // Timeouts of bay-api.md Appendix A.
@@ -59,7 +60,7 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 func (c *Client) Health(ctx context.Context, endpoint string) error {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/health", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+wire.PathHealth, nil)
 	if err != nil {
 		return err
 	}
@@ -77,16 +78,11 @@ func (c *Client) Health(ctx context.Context, endpoint string) error {
 
 // Capabilities implements core.Ship.
 func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
-	var meta struct {
-		Runtime struct {
-			Auth string `json:"auth"`
-		} `json:"runtime"`
-		Capabilities map[string]json.RawMessage `json:"capabilities"`
-	}
-	if err := c.getJSON(ctx, ep, "/meta", metaTimeout, &meta); err != nil {
+	var meta wire.Meta
+	if err := c.getJSON(ctx, ep, wire.PathMeta, metaTimeout, &meta); err != nil {
 		return nil, err
 	}
-	if meta.Runtime.Auth != "bearer" {
+	if meta.Runtime.Auth != wire.AuthBearer {
 		// A runtime that does not check the token runs code for anyone
 		// who can connect to it: refuse it rather than use it.
 		return nil, core.Errorf(core.CodeInternal, "runtime image too old: its /meta does not declare bearer authentication (rebuild it with images/build.sh)")
@@ -104,44 +100,50 @@ func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, 
 
 // Python implements core.Ship.
 func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
-	var out struct {
-		Success         bool           `json:"success"`
-		ExecutionCount  *int64         `json:"execution_count"`
-		Output          map[string]any `json:"output"`
-		Error           *string        `json:"error"`
-		KernelRestarted bool           `json:"kernel_restarted"`
-	}
-	body := map[string]any{"code": code, "timeout": timeout, "silent": false}
-	if err := c.postJSON(ctx, ep, "/ipython/exec", time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
+	var out wire.PythonExecResponse
+	silent := false
+	body := wire.PythonExecRequest{Code: code, Timeout: &timeout, Silent: &silent}
+	if err := c.postJSON(ctx, ep, wire.PathPythonExec, time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
 		return nil, err
 	}
-	if out.Output == nil {
-		out.Output = map[string]any{}
+	res := &core.PythonResult{
+		Success: out.Success, Output: out.Output.Text, Error: out.Error,
+		Data: pythonData(out.Output), KernelRestarted: out.KernelRestarted,
 	}
-	text, _ := out.Output["text"].(string)
-	return &core.PythonResult{
-		Success: out.Success, Output: text, Error: out.Error, ExecutionCount: out.ExecutionCount,
-		Data: out.Output, KernelRestarted: out.KernelRestarted,
-	}, nil
+	if out.ExecutionCount != nil {
+		n := int64(*out.ExecutionCount)
+		res.ExecutionCount = &n
+	}
+	return res, nil
+}
+
+// pythonData is Ship's output object as the generic JSON value Bay's API
+// passes on: {"text": ..., "images": [{"image/png": ...}, ...]}.
+func pythonData(o wire.PythonOutput) map[string]any {
+	images := make([]any, 0, len(o.Images))
+	for _, img := range o.Images {
+		m := make(map[string]any, len(img))
+		for k, v := range img {
+			m[k] = v
+		}
+		images = append(images, m)
+	}
+	return map[string]any{"text": o.Text, "images": images}
 }
 
 // Shell implements core.Ship.
 func (c *Client) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
-	var out struct {
-		Success    bool    `json:"success"`
-		ReturnCode *int64  `json:"return_code"`
-		Stdout     string  `json:"stdout"`
-		Stderr     string  `json:"stderr"`
-		Error      *string `json:"error"`
-	}
-	body := map[string]any{"command": in.Command, "timeout": in.Timeout}
-	if in.Cwd != nil {
-		body["cwd"] = *in.Cwd
-	}
-	if err := c.postJSON(ctx, ep, "/shell/exec", time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
+	var out wire.ShellExecResponse
+	timeout := in.Timeout
+	body := wire.ShellExecRequest{Command: in.Command, Timeout: &timeout, Cwd: in.Cwd}
+	if err := c.postJSON(ctx, ep, wire.PathShellExec, time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
 		return nil, err
 	}
-	res := &core.ShellResult{Success: out.Success, Output: out.Stdout, ExitCode: out.ReturnCode}
+	res := &core.ShellResult{Success: out.Success, Output: out.Stdout}
+	if out.ReturnCode != nil {
+		n := int64(*out.ReturnCode)
+		res.ExitCode = &n
+	}
 	switch {
 	case out.Error != nil && *out.Error != "":
 		res.Error = out.Error
@@ -153,10 +155,8 @@ func (c *Client) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput
 
 // ReadFile implements core.Ship.
 func (c *Client) ReadFile(ctx context.Context, ep core.Endpoint, path string) (string, error) {
-	var out struct {
-		Content *string `json:"content"`
-	}
-	if err := c.postJSON(ctx, ep, "/fs/read_file", fsTimeout, map[string]any{"path": path}, &out); err != nil {
+	var out wire.ReadFileResponse
+	if err := c.postJSON(ctx, ep, wire.PathReadFile, fsTimeout, wire.ReadFileRequest{Path: path}, &out); err != nil {
 		return "", err
 	}
 	if out.Content == nil {
@@ -167,28 +167,29 @@ func (c *Client) ReadFile(ctx context.Context, ep core.Endpoint, path string) (s
 
 // WriteFile implements core.Ship.
 func (c *Client) WriteFile(ctx context.Context, ep core.Endpoint, path, content string) error {
-	return c.postJSON(ctx, ep, "/fs/write_file", fsTimeout,
-		map[string]any{"path": path, "content": content, "mode": "w"}, &struct{}{})
+	mode := wire.WriteModeTruncate
+	return c.postJSON(ctx, ep, wire.PathWriteFile, fsTimeout,
+		wire.WriteFileRequest{Path: path, Content: content, Mode: &mode}, &wire.WriteFileResponse{})
 }
 
 // DeleteFile implements core.Ship.
 func (c *Client) DeleteFile(ctx context.Context, ep core.Endpoint, path string) error {
-	return c.postJSON(ctx, ep, "/fs/delete_file", fsTimeout, map[string]any{"path": path}, &struct{}{})
+	return c.postJSON(ctx, ep, wire.PathDeleteFile, fsTimeout, wire.DeleteFileRequest{Path: path}, &wire.DeleteFileResponse{})
 }
 
 // ListDir implements core.Ship.
 func (c *Client) ListDir(ctx context.Context, ep core.Endpoint, path string) ([]core.FileEntry, error) {
-	var out struct {
-		Files []core.FileEntry `json:"files"`
-	}
-	if err := c.postJSON(ctx, ep, "/fs/list_dir", fsTimeout,
-		map[string]any{"path": path, "show_hidden": false}, &out); err != nil {
+	var out wire.ListDirResponse
+	if err := c.postJSON(ctx, ep, wire.PathListDir, fsTimeout, wire.ListDirRequest{Path: path}, &out); err != nil {
 		return nil, err
 	}
-	if out.Files == nil {
-		out.Files = []core.FileEntry{}
+	entries := make([]core.FileEntry, 0, len(out.Files))
+	for _, f := range out.Files {
+		entries = append(entries, core.FileEntry{
+			Name: f.Name, Path: f.Path, IsFile: f.IsFile, IsDir: f.IsDir, Size: f.Size, ModifiedTime: f.ModifiedTime,
+		})
 	}
-	return out.Files, nil
+	return entries, nil
 }
 
 // Upload implements core.Ship. The body is streamed: Bay never holds the
@@ -205,11 +206,11 @@ func (c *Client) Upload(ctx context.Context, ep core.Endpoint, path string, body
 	go func() {
 		err := func() error {
 			// file_path first, so that Ship can stream the file part.
-			if err := mw.WriteField("file_path", path); err != nil {
+			if err := mw.WriteField(wire.UploadFieldPath, path); err != nil {
 				return err
 			}
 			h := textproto.MIMEHeader{}
-			h.Set("Content-Disposition", `form-data; name="file"; filename="file"`)
+			h.Set("Content-Disposition", `form-data; name="`+wire.UploadFieldFile+`"; filename="file"`)
 			h.Set("Content-Type", "application/octet-stream")
 			part, err := mw.CreatePart(h)
 			if err != nil {
@@ -223,7 +224,7 @@ func (c *Client) Upload(ctx context.Context, ep core.Endpoint, path string, body
 		pw.CloseWithError(err)
 	}()
 
-	req, err := newRequest(ctx, http.MethodPost, ep, "/fs/upload", pr)
+	req, err := newRequest(ctx, http.MethodPost, ep, wire.PathUpload, pr)
 	if err != nil {
 		pr.CloseWithError(err)
 		return 0, err
@@ -233,17 +234,13 @@ func (c *Client) Upload(ctx context.Context, ep core.Endpoint, path string, body
 	if err != nil {
 		pr.CloseWithError(err)
 		if watchdog.fired() {
-			return 0, core.Errorf(core.CodeTimeout, "Ship request timed out: /fs/upload")
+			return 0, core.Errorf(core.CodeTimeout, "Ship request timed out: "+wire.PathUpload)
 		}
-		return 0, transportError("/fs/upload", err)
+		return 0, transportError(wire.PathUpload, err)
 	}
 	defer resp.Body.Close()
-	var out struct {
-		Success bool    `json:"success"`
-		Size    *int64  `json:"size"`
-		Error   *string `json:"error"`
-	}
-	if err := decode(resp, "/fs/upload", &out); err != nil {
+	var out wire.UploadResponse
+	if err := decode(resp, wire.PathUpload, &out); err != nil {
 		return 0, err
 	}
 	if !out.Success || out.Size == nil {
@@ -261,7 +258,8 @@ func (c *Client) Upload(ctx context.Context, ep core.Endpoint, path string, body
 func (c *Client) Download(ctx context.Context, ep core.Endpoint, path string) (*core.Download, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	watchdog := newWatchdog(fsTimeout, cancel)
-	req, err := newRequest(ctx, http.MethodGet, ep, "/fs/download?file_path="+url.QueryEscape(path), nil)
+	query := url.Values{wire.DownloadQueryPath: {path}}.Encode()
+	req, err := newRequest(ctx, http.MethodGet, ep, wire.PathDownload+"?"+query, nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -271,9 +269,9 @@ func (c *Client) Download(ctx context.Context, ep core.Endpoint, path string) (*
 		watchdog.stop()
 		cancel()
 		if watchdog.fired() {
-			return nil, core.Errorf(core.CodeTimeout, "Ship request timed out: /fs/download")
+			return nil, core.Errorf(core.CodeTimeout, "Ship request timed out: "+wire.PathDownload)
 		}
-		return nil, transportError("/fs/download", err)
+		return nil, transportError(wire.PathDownload, err)
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		resp.Body.Close()
@@ -285,7 +283,7 @@ func (c *Client) Download(ctx context.Context, ep core.Endpoint, path string) (*
 	if resp.StatusCode >= 400 {
 		defer cancel()
 		defer watchdog.stop()
-		return nil, statusError("/fs/download", resp)
+		return nil, statusError(wire.PathDownload, resp)
 	}
 	watchdog.kick()
 	return &core.Download{
@@ -380,9 +378,7 @@ func decode(resp *http.Response, path string, out any) error {
 // statusError maps an error status of Ship to ship_error, keeping Ship's
 // detail for the client.
 func statusError(path string, resp *http.Response) error {
-	var body struct {
-		Detail any `json:"detail"`
-	}
+	var body wire.Error
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
 	details := map[string]any{"status": resp.StatusCode, "ship_path": path}
 	if body.Detail != nil {

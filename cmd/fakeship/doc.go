@@ -1,9 +1,14 @@
 // Command fakeship is a tiny stand-in for Ship used by Bay's tests when no
 // Python is needed: it answers /, /health, /stat and /meta, and keeps an
 // in-memory filesystem behind /fs/write_file, /fs/read_file,
-// /fs/delete_file and /fs/list_dir. /meta lists only "filesystem".
+// /fs/delete_file, /fs/list_dir, /fs/upload and /fs/download. /meta lists
+// only "filesystem".
 //
 // Like Ship it needs BAY_RUNTIME_TOKEN at start and answers every request
 // but GET /health with 401 unless it carries "Authorization: Bearer
 // <token>"; /meta's runtime object says "auth": "bearer".
+//
+// Its bodies are the types of ship/wire, which Ship and Bay's shipclient
+// share, and conformance.RunShip runs against it (through shipclient) as
+// against Ship. It imports the standard library and ship/wire.
 package main

@@ -5,23 +5,29 @@ import (
 	"context"
 	"crypto/subtle"
 	"io"
+	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bayhq/bay/core"
 )
 
 // Ship is an in-memory core.Ship for unit tests of services: every endpoint
-// is healthy unless marked down, files live in a map per endpoint, Python
-// and shell echo their input. The real Ship is tested on its own and end to
-// end; this fake only lets core's rules be tested without containers.
+// is healthy unless marked down, each endpoint has its own in-memory
+// workspace, Python and shell echo their input. It passes the same
+// conformance suite (conformance.RunShip) as shipclient against the real
+// Ship and cmd/fakeship, so its answers and errors are the ones Bay sees
+// from a runtime.
 type Ship struct {
-	mu    sync.Mutex
-	down  map[string]bool
-	caps  []string
-	files map[string]map[string][]byte
-	calls map[string]int
+	mu     sync.Mutex
+	down   map[string]bool
+	caps   []string
+	files  map[string]*workspace
+	counts map[string]int64
+	calls  map[string]int
 	// Block, when set, is called at the start of Python and Shell, so tests
 	// can hold a call in flight.
 	Block     func(ctx context.Context)
@@ -44,7 +50,7 @@ var _ core.Ship = (*Ship)(nil)
 // NewShip returns a fake Ship declaring every capability.
 func NewShip() *Ship {
 	return &Ship{
-		down: map[string]bool{}, files: map[string]map[string][]byte{}, calls: map[string]int{},
+		down: map[string]bool{}, files: map[string]*workspace{}, counts: map[string]int64{}, calls: map[string]int{},
 		caps: []string{core.CapabilityFilesystem, core.CapabilityPython, core.CapabilityShell, "terminal"},
 	}
 }
@@ -82,7 +88,7 @@ func (s *Ship) enter(endpoint, method string) error {
 
 // call is enter for the calls that need the runtime token: when the fake
 // checks tokens, a missing or wrong one is refused as Ship refuses it.
-func (s *Ship) call(ep core.Endpoint, method string) error {
+func (s *Ship) call(ep core.Endpoint, method, route string) error {
 	if err := s.enter(ep.URL, method); err != nil {
 		return err
 	}
@@ -94,9 +100,15 @@ func (s *Ship) call(ep core.Endpoint, method string) error {
 	}
 	want := tokens(ep.URL)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(ep.Token)) != 1 {
-		return core.Errorf(core.CodeShipError, "Ship request failed: 401 missing or invalid runtime token")
+		return statusError(route, 401, "missing or invalid runtime token")
 	}
 	return nil
+}
+
+// statusError is the error shipclient makes of an error status of Ship.
+func statusError(route string, status int, detail string) error {
+	return core.Errorf(core.CodeShipError, "Ship request failed: %d", status).
+		WithDetails(map[string]any{"status": status, "ship_path": route, "detail": detail})
 }
 
 // CheckTokens makes every call but Health want the runtime token that rt
@@ -122,7 +134,7 @@ func (s *Ship) Health(ctx context.Context, endpoint string) error {
 
 // Capabilities implements core.Ship.
 func (s *Ship) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
-	if err := s.call(ep, "Capabilities"); err != nil {
+	if err := s.call(ep, "Capabilities", "/meta"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -132,20 +144,26 @@ func (s *Ship) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, er
 	return out, nil
 }
 
-// Python implements core.Ship: the output is the code.
+// Python implements core.Ship: the output is the code, and each endpoint
+// counts its executions as a kernel does.
 func (s *Ship) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
-	if err := s.call(ep, "Python"); err != nil {
+	if err := s.call(ep, "Python", "/ipython/exec"); err != nil {
 		return nil, err
 	}
 	if s.Block != nil {
 		s.Block(ctx)
 	}
-	return &core.PythonResult{Success: true, Output: code, Data: map[string]any{"text": code, "images": []any{}}}, nil
+	s.mu.Lock()
+	s.counts[ep.URL]++
+	n := s.counts[ep.URL]
+	s.mu.Unlock()
+	return &core.PythonResult{Success: true, Output: code, ExecutionCount: &n,
+		Data: map[string]any{"text": code, "images": []any{}}}, nil
 }
 
 // Shell implements core.Ship: the output is the command.
 func (s *Ship) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
-	if err := s.call(ep, "Shell"); err != nil {
+	if err := s.call(ep, "Shell", "/shell/exec"); err != nil {
 		return nil, err
 	}
 	if s.Block != nil {
@@ -155,73 +173,76 @@ func (s *Ship) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) 
 	return &core.ShellResult{Success: true, Output: in.Command, ExitCode: &zero}, nil
 }
 
-func (s *Ship) fs(endpoint string) map[string][]byte {
+// ws returns the workspace of endpoint; s.mu is held.
+func (s *Ship) ws(endpoint string) *workspace {
 	if s.files[endpoint] == nil {
-		s.files[endpoint] = map[string][]byte{}
+		s.files[endpoint] = &workspace{nodes: map[string]*node{".": {dir: true}}}
 	}
 	return s.files[endpoint]
 }
 
 // ReadFile implements core.Ship.
 func (s *Ship) ReadFile(ctx context.Context, ep core.Endpoint, path string) (string, error) {
-	if err := s.call(ep, "ReadFile"); err != nil {
+	const route = "/fs/read_file"
+	if err := s.call(ep, "ReadFile", route); err != nil {
 		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.fs(ep.URL)[path]
-	if !ok {
-		return "", core.Errorf(core.CodeShipError, "Ship request failed: 404")
+	b, err := s.ws(ep.URL).read(path)
+	if err != nil {
+		return "", err.as(route)
 	}
 	return string(b), nil
 }
 
 // WriteFile implements core.Ship.
 func (s *Ship) WriteFile(ctx context.Context, ep core.Endpoint, path, content string) error {
-	if err := s.call(ep, "WriteFile"); err != nil {
+	const route = "/fs/write_file"
+	if err := s.call(ep, "WriteFile", route); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fs(ep.URL)[path] = []byte(content)
+	if err := s.ws(ep.URL).write(path, []byte(content)); err != nil {
+		return err.as(route)
+	}
 	return nil
 }
 
 // DeleteFile implements core.Ship.
 func (s *Ship) DeleteFile(ctx context.Context, ep core.Endpoint, path string) error {
-	if err := s.call(ep, "DeleteFile"); err != nil {
+	const route = "/fs/delete_file"
+	if err := s.call(ep, "DeleteFile", route); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.fs(ep.URL)[path]; !ok {
-		return core.Errorf(core.CodeShipError, "Ship request failed: 404")
+	if err := s.ws(ep.URL).delete(path); err != nil {
+		return err.as(route)
 	}
-	delete(s.fs(ep.URL), path)
 	return nil
 }
 
 // ListDir implements core.Ship.
 func (s *Ship) ListDir(ctx context.Context, ep core.Endpoint, path string) ([]core.FileEntry, error) {
-	if err := s.call(ep, "ListDir"); err != nil {
+	const route = "/fs/list_dir"
+	if err := s.call(ep, "ListDir", route); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []core.FileEntry{}
-	for p, b := range s.fs(ep.URL) {
-		if path == "." || strings.HasPrefix(p, path+"/") {
-			size := int64(len(b))
-			out = append(out, core.FileEntry{Name: p[strings.LastIndex(p, "/")+1:], Path: core.MountPath + "/" + p, IsFile: true, Size: &size})
-		}
+	out, err := s.ws(ep.URL).list(path)
+	if err != nil {
+		return nil, err.as(route)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
 // Upload implements core.Ship.
 func (s *Ship) Upload(ctx context.Context, ep core.Endpoint, path string, body io.Reader) (int64, error) {
-	if err := s.call(ep, "Upload"); err != nil {
+	const route = "/fs/upload"
+	if err := s.call(ep, "Upload", route); err != nil {
 		return 0, err
 	}
 	b, err := io.ReadAll(body)
@@ -230,20 +251,137 @@ func (s *Ship) Upload(ctx context.Context, ep core.Endpoint, path string, body i
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fs(ep.URL)[path] = b
+	if err := s.ws(ep.URL).write(path, b); err != nil {
+		return 0, err.as(route)
+	}
 	return int64(len(b)), nil
 }
 
 // Download implements core.Ship.
 func (s *Ship) Download(ctx context.Context, ep core.Endpoint, path string) (*core.Download, error) {
-	if err := s.call(ep, "Download"); err != nil {
+	const route = "/fs/download"
+	if err := s.call(ep, "Download", route); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.fs(ep.URL)[path]
-	if !ok {
-		return nil, core.Errorf(core.CodeFileNotFound, "File not found: %s", path)
+	b, err := s.ws(ep.URL).read(path)
+	if err != nil {
+		if err.status == 404 {
+			// shipclient turns exactly this status into file_not_found.
+			return nil, core.Errorf(core.CodeFileNotFound, "File not found: %s", path).
+				WithDetails(map[string]any{"path": path})
+		}
+		return nil, err.as(route)
 	}
 	return &core.Download{Size: int64(len(b)), Body: io.NopCloser(bytes.NewReader(b))}, nil
+}
+
+// workspace is an in-memory directory tree, keyed by clean paths relative
+// to the workspace ("." is the root). It answers with Ship's statuses
+// (spec/ship.md §8); cmd/fakeship keeps the same tree behind HTTP, and the
+// conformance suite holds both to the real Ship.
+type workspace struct {
+	nodes map[string]*node
+}
+
+type node struct {
+	dir   bool
+	data  []byte
+	mtime time.Time
+}
+
+// fsError is an error status of a filesystem route.
+type fsError struct {
+	status int
+	detail string
+}
+
+func (e *fsError) as(route string) error { return statusError(route, e.status, e.detail) }
+
+func rel(p string) string {
+	if r := strings.TrimPrefix(path.Join("/", p), "/"); r != "" {
+		return r
+	}
+	return "."
+}
+
+func (w *workspace) write(p string, data []byte) *fsError {
+	r := rel(p)
+	if n := w.nodes[r]; n != nil && n.dir {
+		return &fsError{400, "Path is not a file: " + p}
+	}
+	for d := path.Dir(r); d != "."; d = path.Dir(d) {
+		if n := w.nodes[d]; n != nil && !n.dir {
+			return &fsError{400, "Path is not a directory: " + d}
+		}
+	}
+	for d := path.Dir(r); d != "."; d = path.Dir(d) {
+		if w.nodes[d] == nil {
+			w.nodes[d] = &node{dir: true, mtime: time.Now()}
+		}
+	}
+	w.nodes[r] = &node{data: slices.Clone(data), mtime: time.Now()}
+	return nil
+}
+
+func (w *workspace) read(p string) ([]byte, *fsError) {
+	n := w.nodes[rel(p)]
+	switch {
+	case n == nil:
+		return nil, &fsError{404, "File not found: " + p}
+	case n.dir:
+		return nil, &fsError{400, "Path is not a file: " + p}
+	}
+	return n.data, nil
+}
+
+func (w *workspace) delete(p string) *fsError {
+	r := rel(p)
+	switch {
+	case r == ".":
+		return &fsError{400, "Refusing to delete the workspace root: " + p}
+	case w.nodes[r] == nil:
+		return &fsError{404, "Path not found: " + p}
+	}
+	for k := range w.nodes {
+		if k == r || strings.HasPrefix(k, r+"/") {
+			delete(w.nodes, k)
+		}
+	}
+	return nil
+}
+
+// list returns the entries of a directory as Ship does: no hidden names,
+// directories first, then by case-insensitive name.
+func (w *workspace) list(p string) ([]core.FileEntry, *fsError) {
+	r := rel(p)
+	n := w.nodes[r]
+	switch {
+	case n == nil:
+		return nil, &fsError{404, "Directory not found: " + p}
+	case !n.dir:
+		return nil, &fsError{400, "Path is not a directory: " + p}
+	}
+	out := []core.FileEntry{}
+	for k, n := range w.nodes {
+		name := path.Base(k)
+		if k == "." || path.Dir(k) != r || strings.HasPrefix(name, ".") {
+			continue
+		}
+		mt := float64(n.mtime.UnixNano()) / 1e9
+		e := core.FileEntry{Name: name, Path: path.Join(core.MountPath, k), IsFile: !n.dir, IsDir: n.dir, ModifiedTime: &mt}
+		if !n.dir {
+			size := int64(len(n.data))
+			e.Size = &size
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].IsDir != out[j].IsDir {
+			return out[i].IsDir
+		}
+		return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name)
+	})
+	return out, nil
 }

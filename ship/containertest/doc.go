@@ -3,6 +3,8 @@
 // tests skip, saying why, when Docker or an image is missing; build the
 // images first with images/build.sh.
 //
-// It imports the standard library and testify only; Docker is driven
-// through the docker CLI.
+// It imports the standard library and testify, and for the Ship
+// conformance suite core/conformance, core and adapters/shipclient (Bay's
+// client is how Bay sees the images); Docker is driven through the docker
+// CLI.
 package containertest

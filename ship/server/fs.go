@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/bayhq/bay/ship/fsx"
+	"github.com/bayhq/bay/ship/wire"
 )
 
 // fsError writes the response for a failed file operation. notFound is the
@@ -70,15 +71,8 @@ func (s *Server) handleCreateFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "File created: " + req.Path, "path": p})
 }
 
-type readRequest struct {
-	Path     string  `json:"path"`
-	Encoding *string `json:"encoding"`
-	Offset   *int    `json:"offset"`
-	Limit    *int    `json:"limit"`
-}
-
 func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
-	var req readRequest
+	var req wire.ReadFileRequest
 	if _, ok := decodeBody(w, r, &req, "path"); !ok {
 		return
 	}
@@ -93,18 +87,11 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 		s.fsError(w, r, err, req.Path, "File not found: "+req.Path, "Failed to read file: ")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"content": content, "path": p, "size": size})
-}
-
-type writeRequest struct {
-	Path     string  `json:"path"`
-	Content  string  `json:"content"`
-	Mode     *string `json:"mode"`
-	Encoding *string `json:"encoding"`
+	writeJSON(w, http.StatusOK, wire.ReadFileResponse{Content: &content, Path: p, Size: size})
 }
 
 func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
-	var req writeRequest
+	var req wire.WriteFileRequest
 	if _, ok := decodeBody(w, r, &req, "path", "content"); !ok {
 		return
 	}
@@ -115,13 +102,13 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// "w" truncates; any other mode appends (reference behaviour).
-	appendMode := req.Mode != nil && *req.Mode != "w"
+	appendMode := req.Mode != nil && *req.Mode != wire.WriteModeTruncate
 	p, size, err := s.fs.WriteFile(req.Path, req.Content, appendMode)
 	if err != nil {
 		s.fsError(w, r, err, req.Path, "Directory not found: "+req.Path, "Failed to write file: ")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": "File written: " + req.Path, "path": p, "size": size})
+	writeJSON(w, http.StatusOK, wire.WriteFileResponse{Success: true, Message: "File written: " + req.Path, Path: p, Size: size})
 }
 
 type editRequest struct {
@@ -153,13 +140,8 @@ func (s *Server) handleEditFile(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-type pathRequest struct {
-	Path       string `json:"path"`
-	ShowHidden bool   `json:"show_hidden"`
-}
-
 func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
-	var req pathRequest
+	var req wire.DeleteFileRequest
 	if _, ok := decodeBody(w, r, &req, "path"); !ok {
 		return
 	}
@@ -172,11 +154,11 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 	if isDir {
 		msg = "Directory deleted: " + req.Path
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "message": msg})
+	writeJSON(w, http.StatusOK, wire.DeleteFileResponse{Success: true, Message: msg})
 }
 
 func (s *Server) handleListDir(w http.ResponseWriter, r *http.Request) {
-	req := pathRequest{Path: "."}
+	req := wire.ListDirRequest{Path: "."}
 	present, ok := decodeBody(w, r, &req)
 	if !ok {
 		return
@@ -189,14 +171,20 @@ func (s *Server) handleListDir(w http.ResponseWriter, r *http.Request) {
 		s.fsError(w, r, err, req.Path, "Directory not found: "+req.Path, "Failed to list directory: ")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"files": files, "current_path": p})
+	out := wire.ListDirResponse{Files: make([]wire.FileInfo, 0, len(files)), CurrentPath: p}
+	for _, f := range files {
+		mt := f.ModifiedTime
+		out.Files = append(out.Files, wire.FileInfo{
+			Name: f.Name, Path: f.Path, IsFile: f.IsFile, IsDir: f.IsDir, Size: f.Size, ModifiedTime: &mt,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // uploadFailed writes the upload failure body with status 500.
 func uploadFailed(w http.ResponseWriter, err error) {
-	writeJSON(w, http.StatusInternalServerError, map[string]any{
-		"success": false, "message": "File upload failed", "file_path": nil, "size": nil, "error": err.Error(),
-	})
+	msg := err.Error()
+	writeJSON(w, http.StatusInternalServerError, wire.UploadResponse{Message: "File upload failed", Error: &msg})
 }
 
 // maxFieldSize bounds the file_path form field.
@@ -208,7 +196,7 @@ const maxFieldSize = 64 << 10
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeValidation(w, missing("body", "file"), missing("body", "file_path"))
+		writeValidation(w, missing("body", wire.UploadFieldFile), missing("body", wire.UploadFieldPath))
 		return
 	}
 	var (
@@ -231,14 +219,14 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch part.FormName() {
-		case "file_path":
+		case wire.UploadFieldPath:
 			b, err := io.ReadAll(io.LimitReader(part, maxFieldSize))
 			if err != nil {
 				uploadFailed(w, fmt.Errorf("read file_path: %w", err))
 				return
 			}
 			filePath, havePath = string(b), true
-		case "file":
+		case wire.UploadFieldFile:
 			if up != nil {
 				continue
 			}
@@ -262,12 +250,12 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		part.Close()
 	}
-	var items []validationItem
+	var items []wire.ValidationItem
 	if up == nil {
-		items = append(items, missing("body", "file"))
+		items = append(items, missing("body", wire.UploadFieldFile))
 	}
 	if !havePath {
-		items = append(items, missing("body", "file_path"))
+		items = append(items, missing("body", wire.UploadFieldPath))
 	}
 	if len(items) > 0 {
 		writeValidation(w, items...)
@@ -284,20 +272,18 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		uploadFailed(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"success": true, "message": "File uploaded successfully", "file_path": p, "size": size, "error": nil,
-	})
+	writeJSON(w, http.StatusOK, wire.UploadResponse{Success: true, Message: "File uploaded successfully", FilePath: &p, Size: &size})
 }
 
 // handleDownload streams a file with Content-Length and an attachment
 // Content-Disposition.
 func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if !q.Has("file_path") {
-		writeValidation(w, missing("query", "file_path"))
+	if !q.Has(wire.DownloadQueryPath) {
+		writeValidation(w, missing("query", wire.DownloadQueryPath))
 		return
 	}
-	path := q.Get("file_path")
+	path := q.Get(wire.DownloadQueryPath)
 	f, fi, err := s.fs.Open(path)
 	if err != nil {
 		switch {

@@ -6,33 +6,11 @@ import (
 	"time"
 
 	"github.com/bayhq/bay/ship/kernel"
+	"github.com/bayhq/bay/ship/wire"
 )
 
-type execRequest struct {
-	Code    string `json:"code"`
-	Timeout *int   `json:"timeout"`
-	Silent  *bool  `json:"silent"`
-}
-
-type execOutput struct {
-	Text   string              `json:"text"`
-	Images []map[string]string `json:"images"`
-}
-
-type execResponse struct {
-	Success        bool       `json:"success"`
-	ExecutionCount *int       `json:"execution_count"`
-	Output         execOutput `json:"output"`
-	Error          *string    `json:"error"`
-	// KernelRestarted tells the caller that this execution ran in a fresh
-	// kernel (the previous one died or was restarted): earlier variables
-	// are gone.
-	KernelRestarted  bool `json:"kernel_restarted"`
-	KernelGeneration int  `json:"kernel_generation"`
-}
-
 func (s *Server) handlePythonExec(w http.ResponseWriter, r *http.Request) {
-	var req execRequest
+	var req wire.PythonExecRequest
 	if _, ok := decodeBody(w, r, &req, "code"); !ok {
 		return
 	}
@@ -47,15 +25,15 @@ func (s *Server) handlePythonExec(w http.ResponseWriter, r *http.Request) {
 		writeDetail(w, http.StatusInternalServerError, "Failed to execute code: "+err.Error())
 		return
 	}
-	resp := execResponse{
+	resp := wire.PythonExecResponse{
 		Success:          res.Success,
 		ExecutionCount:   res.ExecutionCount,
-		Output:           execOutput{Text: res.Text, Images: make([]map[string]string, 0, len(res.Images))},
+		Output:           wire.PythonOutput{Text: res.Text, Images: make([]map[string]string, 0, len(res.Images))},
 		KernelRestarted:  res.KernelRestarted,
 		KernelGeneration: res.KernelGeneration,
 	}
 	for _, img := range res.Images {
-		resp.Output.Images = append(resp.Output.Images, map[string]string{"image/png": img})
+		resp.Output.Images = append(resp.Output.Images, map[string]string{wire.ImagePNG: img})
 	}
 	if res.Error != "" {
 		resp.Error = strp(res.Error)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/bayhq/bay/ship/runas"
 	"github.com/bayhq/bay/ship/shell"
 	"github.com/bayhq/bay/ship/term"
+	"github.com/bayhq/bay/ship/wire"
 )
 
 // Config configures a Server.
@@ -114,32 +114,15 @@ func (s *Server) Close() {
 
 // ServeHTTP implements http.Handler. Authentication runs before routing,
 // so an unauthenticated client learns nothing about the routes (unknown
-// paths and wrong methods are 401 too, not 404/405).
+// paths and wrong methods are 401 too, not 404/405). Only GET /health is
+// open (wire.Open).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// GET /health stays open: Bay polls it for readiness, and it reveals
-	// nothing. Only the exact path: anything the mux would redirect or
-	// match differently still needs the token.
-	if !(r.Method == http.MethodGet && r.URL.Path == "/health") && !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ship"`)
-		writeDetail(w, http.StatusUnauthorized, "missing or invalid runtime token")
+	if !wire.Open(r) && !wire.Authorized(r, s.cfg.Token) {
+		w.Header().Set("WWW-Authenticate", wire.Challenge)
+		writeDetail(w, http.StatusUnauthorized, wire.UnauthorizedDetail)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
-}
-
-// authorized reports whether r carries "Authorization: Bearer <token>".
-// The token is read from that header only, never from the query string,
-// where it would end up in logs and browser history. The scheme name is
-// matched case-insensitively, as RFC 9110 §11.1 defines auth schemes; the
-// credential must match exactly. subtle.ConstantTimeCompare keeps the
-// comparison time independent of how many leading bytes match (it returns
-// early only on a length mismatch, and the token's length is no secret).
-func (s *Server) authorized(r *http.Request) bool {
-	scheme, cred, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(cred), []byte(s.cfg.Token)) == 1
 }
 
 func (s *Server) handle(method, path string, h http.HandlerFunc) {
@@ -149,23 +132,23 @@ func (s *Server) handle(method, path string, h http.HandlerFunc) {
 
 func (s *Server) routes() {
 	s.handle("GET", "/{$}", s.handleRoot)
-	s.handle("GET", "/health", s.handleHealth)
+	s.handle("GET", wire.PathHealth, s.handleHealth)
 	s.handle("GET", "/stat", s.handleStat)
-	s.handle("GET", "/meta", s.handleMeta)
-	s.handle("POST", "/ipython/exec", s.handlePythonExec)
+	s.handle("GET", wire.PathMeta, s.handleMeta)
+	s.handle("POST", wire.PathPythonExec, s.handlePythonExec)
 	s.handle("GET", "/ipython/kernel/status", s.handleKernelStatus)
 	s.handle("POST", "/ipython/kernel/restart", s.handleKernelRestart)
 	s.handle("DELETE", "/ipython/kernel", s.handleKernelShutdown)
-	s.handle("POST", "/shell/exec", s.handleShellExec)
+	s.handle("POST", wire.PathShellExec, s.handleShellExec)
 	s.handle("GET", "/shell/processes", s.handleShellProcesses)
 	s.handle("POST", "/fs/create_file", s.handleCreateFile)
-	s.handle("POST", "/fs/read_file", s.handleReadFile)
-	s.handle("POST", "/fs/write_file", s.handleWriteFile)
+	s.handle("POST", wire.PathReadFile, s.handleReadFile)
+	s.handle("POST", wire.PathWriteFile, s.handleWriteFile)
 	s.handle("POST", "/fs/edit_file", s.handleEditFile)
-	s.handle("POST", "/fs/delete_file", s.handleDeleteFile)
-	s.handle("POST", "/fs/list_dir", s.handleListDir)
-	s.handle("POST", "/fs/upload", s.handleUpload)
-	s.handle("GET", "/fs/download", s.handleDownload)
+	s.handle("POST", wire.PathDeleteFile, s.handleDeleteFile)
+	s.handle("POST", wire.PathListDir, s.handleListDir)
+	s.handle("POST", wire.PathUpload, s.handleUpload)
+	s.handle("GET", wire.PathDownload, s.handleDownload)
 	s.handle("GET", "/term/ws", s.term.ServeHTTP)
 	// ServeMux's own 404/405 replies are plain text; answer in the JSON shape.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -197,22 +180,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeDetail writes the {"detail": msg} error shape.
 func writeDetail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"detail": msg})
+	writeJSON(w, status, wire.Error{Detail: msg})
 }
 
-// validationItem is one entry of a 422 response.
-type validationItem struct {
-	Loc  []any  `json:"loc"`
-	Msg  string `json:"msg"`
-	Type string `json:"type"`
+func writeValidation(w http.ResponseWriter, items ...wire.ValidationItem) {
+	writeJSON(w, http.StatusUnprocessableEntity, wire.Error{Detail: items})
 }
 
-func writeValidation(w http.ResponseWriter, items ...validationItem) {
-	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"detail": items})
-}
-
-func missing(where, field string) validationItem {
-	return validationItem{Loc: []any{where, field}, Msg: "Field required", Type: "missing"}
+func missing(where, field string) wire.ValidationItem {
+	return wire.ValidationItem{Loc: []any{where, field}, Msg: "Field required", Type: "missing"}
 }
 
 // maxJSONBody bounds JSON request bodies (file contents travel in them).
@@ -224,7 +200,7 @@ const maxJSONBody = 256 << 20
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required ...string) (present map[string]json.RawMessage, ok bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	if err != nil {
-		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "body_error"})
+		writeValidation(w, wire.ValidationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "body_error"})
 		return nil, false
 	}
 	if err := json.Unmarshal(body, &present); err != nil || present == nil {
@@ -232,10 +208,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required ...str
 		if err != nil {
 			msg = "JSON decode error: " + err.Error()
 		}
-		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: msg, Type: "json_invalid"})
+		writeValidation(w, wire.ValidationItem{Loc: []any{"body"}, Msg: msg, Type: "json_invalid"})
 		return nil, false
 	}
-	var items []validationItem
+	var items []wire.ValidationItem
 	for _, f := range required {
 		if v, ok := present[f]; !ok || string(v) == "null" {
 			items = append(items, missing("body", f))
@@ -254,10 +230,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required ...str
 					loc = append(loc, p)
 				}
 			}
-			writeValidation(w, validationItem{Loc: loc, Msg: fmt.Sprintf("Input should be a valid %s", te.Type), Type: "type_error"})
+			writeValidation(w, wire.ValidationItem{Loc: loc, Msg: fmt.Sprintf("Input should be a valid %s", te.Type), Type: "type_error"})
 			return nil, false
 		}
-		writeValidation(w, validationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
+		writeValidation(w, wire.ValidationItem{Loc: []any{"body"}, Msg: err.Error(), Type: "value_error"})
 		return nil, false
 	}
 	return present, true
@@ -270,7 +246,7 @@ func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "healthy"})
+	writeJSON(w, http.StatusOK, wire.Health{Status: wire.StatusHealthy})
 }
 
 func (s *Server) handleStat(w http.ResponseWriter, r *http.Request) {
@@ -293,46 +269,45 @@ func nullable(v string) *string {
 
 // buildMeta renders /meta once; it is constant for the server's life.
 func (s *Server) buildMeta() []byte {
-	type endpoints map[string]string
-	meta := map[string]any{
-		"runtime": map[string]any{
-			"name":        "ship",
-			"version":     s.cfg.Version,
-			"api_version": "v1",
+	meta := wire.Meta{
+		Runtime: wire.MetaRuntime{
+			Name:       "ship",
+			Version:    s.cfg.Version,
+			APIVersion: "v1",
 			// Tells Bay this runtime enforces the bearer token; Bay refuses
 			// runtimes whose /meta lacks it (spec/browser.md §6).
-			"auth": "bearer",
-			"build": map[string]any{
-				"image":        s.cfg.Image,
-				"image_digest": nullable(s.cfg.ImageDigest),
-				"git_sha":      nullable(s.cfg.GitSHA),
+			Auth: wire.AuthBearer,
+			Build: wire.MetaBuild{
+				Image:       s.cfg.Image,
+				ImageDigest: nullable(s.cfg.ImageDigest),
+				GitSHA:      nullable(s.cfg.GitSHA),
 			},
 		},
-		"workspace": map[string]string{"mount_path": s.root.Dir},
-		"capabilities": map[string]any{
-			"filesystem": map[string]any{
-				"operations": []string{"create", "read", "write", "edit", "delete", "list", "upload", "download"},
-				"path_mode":  "relative_to_mount",
-				"endpoints": endpoints{
-					"create": "/fs/create_file", "read": "/fs/read_file",
-					"write": "/fs/write_file", "edit": "/fs/edit_file",
-					"delete": "/fs/delete_file", "list": "/fs/list_dir",
-					"upload": "/fs/upload", "download": "/fs/download",
+		Workspace: wire.MetaWorkspace{MountPath: s.root.Dir},
+		Capabilities: map[string]wire.Capability{
+			wire.CapabilityFilesystem: {
+				Operations: []string{"create", "read", "write", "edit", "delete", "list", "upload", "download"},
+				PathMode:   "relative_to_mount",
+				Endpoints: map[string]string{
+					"create": "/fs/create_file", "read": wire.PathReadFile,
+					"write": wire.PathWriteFile, "edit": "/fs/edit_file",
+					"delete": wire.PathDeleteFile, "list": wire.PathListDir,
+					"upload": wire.PathUpload, "download": wire.PathDownload,
 				},
 			},
-			"shell": map[string]any{
-				"operations": []string{"exec", "processes"},
-				"endpoints":  endpoints{"exec": "/shell/exec", "processes": "/shell/processes"},
+			wire.CapabilityShell: {
+				Operations: []string{"exec", "processes"},
+				Endpoints:  map[string]string{"exec": wire.PathShellExec, "processes": "/shell/processes"},
 			},
-			"python": map[string]any{
-				"operations": []string{"exec"},
-				"engine":     "ipython",
-				"endpoints":  endpoints{"exec": "/ipython/exec"},
+			wire.CapabilityPython: {
+				Operations: []string{"exec"},
+				Engine:     "ipython",
+				Endpoints:  map[string]string{"exec": wire.PathPythonExec},
 			},
-			"terminal": map[string]any{
-				"operations": []string{"ws"},
-				"protocol":   "websocket",
-				"endpoints":  endpoints{"ws": "/term/ws"},
+			wire.CapabilityTerminal: {
+				Operations: []string{"ws"},
+				Protocol:   "websocket",
+				Endpoints:  map[string]string{"ws": "/term/ws"},
 			},
 		},
 	}

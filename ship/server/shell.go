@@ -5,19 +5,11 @@ import (
 	"time"
 
 	"github.com/bayhq/bay/ship/shell"
+	"github.com/bayhq/bay/ship/wire"
 )
 
-type shellRequest struct {
-	Command    string            `json:"command"`
-	Cwd        *string           `json:"cwd"`
-	Env        map[string]string `json:"env"`
-	Timeout    *int              `json:"timeout"`
-	Shell      *bool             `json:"shell"`
-	Background bool              `json:"background"`
-}
-
 func (s *Server) handleShellExec(w http.ResponseWriter, r *http.Request) {
-	var req shellRequest
+	var req wire.ShellExecRequest
 	present, ok := decodeBody(w, r, &req, "command")
 	if !ok {
 		return
@@ -35,7 +27,7 @@ func (s *Server) handleShellExec(w http.ResponseWriter, r *http.Request) {
 		d, err := s.root.Resolve(*req.Cwd)
 		if err != nil {
 			msg := "403: Access denied: path must be within workspace: " + s.root.Dir
-			writeJSON(w, http.StatusOK, shell.Result{ReturnCode: new(-1), Error: &msg})
+			writeJSON(w, http.StatusOK, wire.ShellExecResponse{ReturnCode: new(-1), Error: &msg})
 			return
 		}
 		dir = d
@@ -48,7 +40,20 @@ func (s *Server) handleShellExec(w http.ResponseWriter, r *http.Request) {
 		Shell:      req.Shell == nil || *req.Shell,
 		Background: req.Background,
 	})
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, shellResponse(res))
+}
+
+// shellResponse puts a command's outcome on the wire.
+func shellResponse(res shell.Result) wire.ShellExecResponse {
+	return wire.ShellExecResponse{
+		Success:    res.Success,
+		ReturnCode: res.ReturnCode,
+		Stdout:     res.Stdout,
+		Stderr:     res.Stderr,
+		PID:        res.PID,
+		ProcessID:  res.ProcessID,
+		Error:      res.Error,
+	}
 }
 
 func (s *Server) handleShellProcesses(w http.ResponseWriter, r *http.Request) {
