@@ -18,53 +18,67 @@ const fsTimeout = 30 * time.Second
 
 // CheckCapability runs the checks of the capability pipeline that come
 // before the request shape: the sandbox exists for the owner (not_found) and
-// its profile lists the capability (capability_not_supported).
+// its profile lists the capability (capability_not_supported). A capability
+// call runs them itself; this is for a request refused before it gets there.
 func (s *SandboxService) CheckCapability(ctx context.Context, owner, id, capability string) error {
-	_, _, err := s.precheck(ctx, owner, id, capability)
-	return err
-}
-
-func (s *SandboxService) precheck(ctx context.Context, owner, id, capability string) (*Sandbox, *Profile, error) {
 	sb, err := s.store.Sandboxes().GetForOwner(ctx, owner, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := s.profile(sb.ProfileID)
-	if p == nil {
-		return nil, nil, Errorf(CodeCapabilityNotSupported, "Profile not found: %s", sb.ProfileID).
-			WithDetails(map[string]any{"capability": capability})
-	}
-	if !p.HasCapability(capability) {
-		return nil, nil, Errorf(CodeCapabilityNotSupported, "Profile '%s' does not support capability: %s", p.ID, capability).
-			WithDetails(map[string]any{"capability": capability, "available": slices.Clone(p.Capabilities)})
-	}
-	return sb, p, nil
-}
-
-// call runs one capability call: the pipeline of bay-api.md §7.4.1 from the
-// sandbox lookup on (the request shape was checked by the caller; paths are
-// validated by the caller before call). busy is how long the call may take:
-// the idle deadline is pushed past it so idle GC does not reclaim the
-// session mid-call, and re-armed when the call ends.
-func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
-	validate func() error, fn func(ctx context.Context, ep Endpoint) error) error {
-	sb, p, err := s.precheck(ctx, owner, id, capability)
 	if err != nil {
 		return err
 	}
-	if validate != nil {
-		if err := validate(); err != nil {
-			return err
+	_, err = s.admit(sb, owner, capability)
+	return err
+}
+
+// admit runs the first checks of the capability pipeline on a sandbox row:
+// it is owner's and live (not_found), and its profile exists and lists the
+// capability (capability_not_supported). It returns the profile.
+func (s *SandboxService) admit(sb *Sandbox, owner, capability string) (*Profile, error) {
+	if sb.Owner != owner || sb.DeletedAt != nil {
+		return nil, NotFound("Sandbox not found: %s", sb.ID)
+	}
+	p := s.profile(sb.ProfileID)
+	if p == nil {
+		return nil, Errorf(CodeCapabilityNotSupported, "Profile not found: %s", sb.ProfileID).
+			WithDetails(map[string]any{"capability": capability})
+	}
+	if !p.HasCapability(capability) {
+		return nil, Errorf(CodeCapabilityNotSupported, "Profile '%s' does not support capability: %s", p.ID, capability).
+			WithDetails(map[string]any{"capability": capability, "available": slices.Clone(p.Capabilities)})
+	}
+	return p, nil
+}
+
+// call runs one capability call: the pipeline of bay-api.md §7.4.1 from the
+// sandbox lookup on (the request shape was checked by the caller; validate,
+// when not nil, checks the paths). busy is how long the call may take: the
+// idle deadline is pushed past it so idle GC does not reclaim the session
+// mid-call, and re-armed when the call ends.
+//
+// The checks up to the expiry run in ensureRunning's claim, on the row it
+// reads and locks anyway, in the pipeline's order: lookup, profile
+// capability, paths, runtime type, then the claim's own expiry check. So a
+// call reads its sandbox once, and the locking is the claim's as before.
+func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
+	validate func() error, fn func(ctx context.Context, ep Endpoint) error) error {
+	validated := validate == nil // validate normalizes paths in place: run it once
+	admit := func(sb *Sandbox) (*Profile, error) {
+		p, err := s.admit(sb, owner, capability)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if p.RuntimeType != RuntimeTypeShip {
-		return Errorf(CodeInternal, "Unsupported runtime type: %s", p.RuntimeType)
-	}
-	if sb.Expired(s.clock.Now()) {
-		return expiredError(sb)
+		if !validated {
+			if err := validate(); err != nil {
+				return nil, err
+			}
+			validated = true
+		}
+		if p.RuntimeType != RuntimeTypeShip {
+			return nil, Errorf(CodeInternal, "Unsupported runtime type: %s", p.RuntimeType)
+		}
+		return p, nil
 	}
 	for attempt := 0; ; attempt++ {
-		sess, err := s.ensureRunning(ctx, sb.ID, p, busy)
+		sess, p, err := s.ensureRunning(ctx, id, busy, admit)
 		if err != nil {
 			return err
 		}
@@ -83,7 +97,7 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		// does the deadline need bringing back to its end + idle timeout; in
 		// the common case it is already right, and a write is saved.
 		if busy > p.IdleTimeout {
-			s.rearmIdle(ctx, sb.ID, p)
+			s.rearmIdle(ctx, id, p)
 		}
 		return err
 	}
@@ -136,7 +150,12 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 
 // rearmIdle sets the idle deadline to now + idle timeout after a call.
 func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
-	_, err := s.store.Sandboxes().Update(context.WithoutCancel(ctx), id, func(sb *Sandbox) error {
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
 		if sb.DeletedAt != nil || sb.CurrentSessionID == "" {
 			return nil // stopped meanwhile: leave the deadline cleared
 		}
@@ -145,7 +164,7 @@ func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
 		sb.IdleExpiresAt = &idle
 		sb.LastActiveAt = now
 		sb.UpdatedAt = now
-		return nil
+		return tx.Sandboxes().Save(ctx, sb)
 	})
 	if err != nil && CodeOf(err) != CodeNotFound {
 		s.log.WarnContext(ctx, "re-arm idle deadline", "sandbox_id", id, "err", err)

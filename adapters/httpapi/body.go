@@ -15,10 +15,15 @@ import (
 // The JSON request bodies are checked here rather than by the generated
 // decoder, because the contract asks for more than encoding/json does:
 // 422 items naming the field, lenient integers (30.0 and "30"), range
-// checks, "{}" for an empty body on some routes, and a canonical form with
-// every declared field present, defaults applied, in declaration order
-// (the idempotency fingerprint input, lifecycle.md §9). The canonical bytes
-// then replace the body, so the generated decoder always succeeds.
+// checks, "{}" for an absent body where the body is optional, and a
+// canonical form with every declared field present, defaults applied, in
+// declaration order (the idempotency fingerprint input, lifecycle.md §9).
+// The canonical bytes then replace the body, so the generated decoder always
+// succeeds.
+//
+// The rules themselves come from the embedded OpenAPI document (see
+// spec.go), so openapi/bay.yaml is their only source: this file only knows
+// how to apply them.
 
 type fieldKind int
 
@@ -28,6 +33,7 @@ const (
 	kindStringList
 )
 
+// bodyField is one property of a request body schema.
 type bodyField struct {
 	name     string
 	kind     fieldKind
@@ -38,46 +44,14 @@ type bodyField struct {
 	min, max *int64
 }
 
+// bodySpec is the schema of one route's JSON request body.
 type bodySpec struct {
-	// emptyIsObject treats an absent or blank body as {}.
+	// emptyIsObject treats an absent or blank body as {} (the spec's
+	// requestBody.required is false).
 	emptyIsObject bool
-	fields        []bodyField
+	// fields are in declaration order (x-order).
+	fields []bodyField
 }
-
-func limitOf(n int64) *int64 { return &n }
-
-var (
-	createSandboxBody = &bodySpec{emptyIsObject: true, fields: []bodyField{
-		{name: "profile", kind: kindString, def: "python-default"},
-		{name: "locker_id", kind: kindString, nullable: true},
-		{name: "ttl", kind: kindInt, nullable: true},
-	}}
-	extendTTLBody = &bodySpec{fields: []bodyField{
-		{name: "extend_by", kind: kindInt, required: true},
-	}}
-	pythonBody = &bodySpec{fields: []bodyField{
-		{name: "code", kind: kindString, required: true},
-		{name: "timeout", kind: kindInt, def: int64(30), min: limitOf(1), max: limitOf(300)},
-	}}
-	shellBody = &bodySpec{fields: []bodyField{
-		{name: "command", kind: kindString, required: true},
-		{name: "timeout", kind: kindInt, def: int64(30), min: limitOf(1), max: limitOf(300)},
-		{name: "cwd", kind: kindString, nullable: true},
-	}}
-	writeFileBody = &bodySpec{fields: []bodyField{
-		{name: "path", kind: kindString, required: true},
-		{name: "content", kind: kindString, required: true},
-	}}
-	lockerReadBody = &bodySpec{fields: []bodyField{
-		{name: "path", kind: kindString, required: true},
-	}}
-	createLockerBody = &bodySpec{emptyIsObject: true, fields: []bodyField{
-		{name: "size_limit_mb", kind: kindInt, nullable: true, min: limitOf(1), max: limitOf(65536)},
-	}}
-	gcRunBody = &bodySpec{emptyIsObject: true, fields: []bodyField{
-		{name: "tasks", kind: kindStringList, nullable: true},
-	}}
-)
 
 // readBody reads and checks a JSON body and returns its canonical form. A
 // failure is a *shapeError, or the *http.MaxBytesError of an oversized body.

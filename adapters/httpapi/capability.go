@@ -115,6 +115,11 @@ func (s *Server) UploadFile(ctx context.Context, req oapigen.UploadFileRequestOb
 	u := &upload{s: s, ctx: ctx, owner: ownerFrom(ctx), id: req.SandboxId}
 	defer u.cleanup()
 	res, err := u.run(req.Body)
+	if isShape(err) && !u.sent {
+		// A malformed upload the service never saw: its first checks still
+		// come first.
+		err = s.refused(ctx, req.SandboxId, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +134,7 @@ type upload struct {
 	path     *string
 	spool    *os.File
 	sawFile  bool
+	sent     bool // the body was handed to the service
 	uploaded *core.UploadResult
 }
 
@@ -219,6 +225,7 @@ func (u *upload) part(part *multipart.Part) error {
 // 413 and a malformed one 422, whatever the service made of the read error.
 func (u *upload) send(body io.Reader) (*core.UploadResult, error) {
 	tr := &trackingReader{r: body}
+	u.sent = true
 	res, err := u.s.sandboxes.Upload(u.ctx, u.owner, u.id, *u.path, tr)
 	if tr.err != nil {
 		// The request body itself broke (size limit or malformed multipart):

@@ -85,7 +85,9 @@ type envelope struct {
 }
 
 // writeError writes err as the error envelope with the status of its code.
-// It is the generated strict server's ResponseErrorHandlerFunc.
+// It is the generated strict server's ResponseErrorHandlerFunc. Like every
+// writer in this file it only renders: it never asks a service anything
+// (the checks that must come before a 422 are refuse's, in routes.go).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	info := infoFrom(r.Context())
 	if wroteHeader(w) {
@@ -169,23 +171,16 @@ func (s *Server) writeEnvelope(w http.ResponseWriter, r *http.Request, status in
 	writeJSON(w, status, b)
 }
 
-// writeShape answers a request-shape failure. On capability routes the
-// sandbox lookup and the profile capability check come first (§3.4), so a
-// 404 or 400 capability_not_supported wins over the 422.
+// writeShape answers a request-shape failure: 422 with the items in both
+// error.details.errors and detail.
 func (s *Server) writeShape(w http.ResponseWriter, r *http.Request, items []fieldError) {
-	info := infoFrom(r.Context())
-	if info.capability != "" {
-		if err := s.sandboxes.CheckCapability(r.Context(), info.owner, r.PathValue("sandbox_id"), info.capability); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
 	ce := core.Errorf(core.CodeValidation, validationFailed).WithDetails(map[string]any{"errors": items})
 	s.writeEnvelope(w, r, http.StatusUnprocessableEntity, ce, items)
 }
 
 // writeParamError is the generated router's ErrorHandlerFunc: path and query
-// parameters that fail to bind.
+// parameters that fail to bind. The request is refused before it reaches the
+// service, so it goes through refuse.
 func (s *Server) writeParamError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		required *oapigen.RequiredParamError
@@ -198,29 +193,18 @@ func (s *Server) writeParamError(w http.ResponseWriter, r *http.Request, err err
 			// The binder treats an empty required value as missing; the
 			// contract says an empty path is a path-validation failure,
 			// which comes after the capability checks.
-			s.writeEmptyPath(w, r)
+			_, err := core.NormalizePath("path", "")
+			s.refuse(w, r, err)
 			return
 		}
-		s.writeShape(w, r, []fieldError{fieldErr("Field required", "missing", "query", required.ParamName)})
+		s.refuse(w, r, shape(fieldErr("Field required", "missing", "query", required.ParamName)))
 	case errors.As(err, &invalid):
-		s.writeShape(w, r, []fieldError{fieldErr(invalidParamMessage(invalid.Err), "int_parsing", paramLocation(r, invalid.ParamName), invalid.ParamName)})
+		s.refuse(w, r, shape(fieldErr(invalidParamMessage(invalid.Err), "int_parsing", paramLocation(r, invalid.ParamName), invalid.ParamName)))
 	case errors.As(err, &many):
-		s.writeShape(w, r, []fieldError{fieldErr("Expected a single value", "too_many_values", "query", many.ParamName)})
+		s.refuse(w, r, shape(fieldErr("Expected a single value", "too_many_values", "query", many.ParamName)))
 	default:
-		s.writeShape(w, r, []fieldError{fieldErr(err.Error(), "value_error", "query")})
+		s.refuse(w, r, shape(fieldErr(err.Error(), "value_error", "query")))
 	}
-}
-
-func (s *Server) writeEmptyPath(w http.ResponseWriter, r *http.Request) {
-	info := infoFrom(r.Context())
-	if info.capability != "" {
-		if err := s.sandboxes.CheckCapability(r.Context(), info.owner, r.PathValue("sandbox_id"), info.capability); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	_, err := core.NormalizePath("path", "")
-	s.writeError(w, r, err)
 }
 
 func paramLocation(r *http.Request, name string) string {
@@ -244,14 +228,14 @@ func invalidParamMessage(err error) string {
 // writeRequestError is the strict server's RequestErrorHandlerFunc: a body
 // the generated code could not decode. JSON bodies are checked and
 // canonicalized before, so in practice this is a multipart body that is not
-// multipart.
+// multipart, refused before it reaches the service.
 func (s *Server) writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeShape(w, r, []fieldError{fieldErr("Invalid request body: "+err.Error(), "value_error", "body")})
+	s.refuse(w, r, shape(fieldErr("Invalid request body: "+err.Error(), "value_error", "body")))
 }
 
 // marshal encodes v as JSON without HTML escaping, with a final newline.

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bayhq/bay/core"
 )
@@ -59,16 +58,15 @@ func FuzzHandler(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.headers, s.query, []byte(s.body))
 	}
-	now := func() time.Time { return testNow }
-	sandboxes := newFakeSandboxes(now)
-	if _, err := sandboxes.Create(context.Background(), "default", core.CreateSandboxInput{}); err != nil {
+	svc := newServices(f)
+	if _, err := svc.sandboxes.Create(context.Background(), "default", core.CreateSandboxInput{}); err != nil {
 		f.Fatal(err)
 	}
 	s := New(Options{
-		Sandboxes:          sandboxes,
-		Lockers:            newFakeLockers(now),
-		GC:                 &fakeGC{},
-		Idempotency:        newFakeIdempotency(),
+		Sandboxes:          svc.sandboxes,
+		Lockers:            svc.lockers,
+		GC:                 svc.gc,
+		Idempotency:        svc.idem,
 		AllowAnonymous:     true,
 		IdempotencyEnabled: true,
 		MaxBodyBytes:       1 << 16,

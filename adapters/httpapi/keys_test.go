@@ -30,10 +30,7 @@ func TestServer_ScopedKeys(t *testing.T) {
 	// alice may use sandboxes, and nothing else.
 	resp, body := call("POST", "/v1/sandboxes", "alice-secret")
 	require.Equal(t, http.StatusCreated, resp.StatusCode, string(body))
-	require.Len(t, b.sandboxes.boxes, 1)
-	for _, box := range b.sandboxes.boxes {
-		require.Equal(t, "alice", box.owner, "the key's owner")
-	}
+	require.Len(t, b.listSandboxes(t, "alice"), 1, "the key's owner")
 	for path, scope := range map[string]string{"/v1/lockers": ScopeLockers, "/v1/admin/gc/status": ScopeAdmin} {
 		resp, body = call("GET", path, "alice-secret")
 		env := requireError(t, resp, body, http.StatusForbidden, core.CodeForbidden)

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,16 +22,19 @@ type route struct {
 	// one; New checks).
 	scope      string
 	capability string
-	body       *bodySpec
-	upload     bool
+	// body and upload come from the spec's request bodies (spec.go): the
+	// rules of a JSON body, or a multipart upload with the upload limit.
+	body   *bodySpec
+	upload bool
 	// query normalizes or checks query parameters the generated binder
 	// would treat differently from the contract.
 	query func(r *http.Request) []fieldError
 }
 
-// routeTable lists every pattern the server registers. New panics if the
+// routeTable lists every pattern the server registers, with what the spec
+// does not say: public or which scope, which capability. New panics if the
 // generated code registers a pattern missing here, so the table cannot drift
-// from openapi/bay.yaml.
+// from openapi/bay.yaml; request bodies are filled in from the spec.
 func routeTable() map[string]route {
 	return map[string]route{
 		"GET /health":                                           {public: true},
@@ -37,28 +42,28 @@ func routeTable() map[string]route {
 		"GET /v1/profiles":                                      {public: true},
 		"GET /openapi.json":                                     {public: true},
 		"GET /docs":                                             {public: true},
-		"POST /v1/admin/gc/run":                                 {scope: ScopeAdmin, body: gcRunBody},
+		"POST /v1/admin/gc/run":                                 {scope: ScopeAdmin},
 		"GET /v1/admin/gc/status":                               {scope: ScopeAdmin},
 		"GET /v1/lockers":                                       {scope: ScopeLockers, query: normalizeManaged},
-		"POST /v1/lockers":                                      {scope: ScopeLockers, body: createLockerBody},
+		"POST /v1/lockers":                                      {scope: ScopeLockers},
 		"DELETE /v1/lockers/{locker_id}":                        {scope: ScopeLockers},
 		"GET /v1/lockers/{locker_id}":                           {scope: ScopeLockers},
-		"POST /v1/lockers/{locker_id}/files/read":               {scope: ScopeLockers, body: lockerReadBody},
-		"POST /v1/lockers/{locker_id}/files/write":              {scope: ScopeLockers, body: writeFileBody},
+		"POST /v1/lockers/{locker_id}/files/read":               {scope: ScopeLockers},
+		"POST /v1/lockers/{locker_id}/files/write":              {scope: ScopeLockers},
 		"GET /v1/sandboxes":                                     {scope: ScopeSandboxes},
-		"POST /v1/sandboxes":                                    {scope: ScopeSandboxes, body: createSandboxBody},
+		"POST /v1/sandboxes":                                    {scope: ScopeSandboxes},
 		"DELETE /v1/sandboxes/{sandbox_id}":                     {scope: ScopeSandboxes},
 		"GET /v1/sandboxes/{sandbox_id}":                        {scope: ScopeSandboxes},
-		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {scope: ScopeSandboxes, body: extendTTLBody},
+		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/keepalive":             {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/stop":                  {scope: ScopeSandboxes},
-		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {scope: ScopeSandboxes, capability: core.CapabilityPython, body: pythonBody},
-		"POST /v1/sandboxes/{sandbox_id}/shell/exec":            {scope: ScopeSandboxes, capability: core.CapabilityShell, body: shellBody},
+		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {scope: ScopeSandboxes, capability: core.CapabilityPython},
+		"POST /v1/sandboxes/{sandbox_id}/shell/exec":            {scope: ScopeSandboxes, capability: core.CapabilityShell},
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
-		"PUT /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem, body: writeFileBody},
+		"PUT /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"DELETE /v1/sandboxes/{sandbox_id}/filesystem/files":    {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/directories": {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
-		"POST /v1/sandboxes/{sandbox_id}/filesystem/upload":     {scope: ScopeSandboxes, capability: core.CapabilityFilesystem, upload: true},
+		"POST /v1/sandboxes/{sandbox_id}/filesystem/upload":     {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/download":    {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 	}
 }
@@ -116,14 +121,18 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if rt.query != nil {
 			if items := rt.query(r); len(items) > 0 {
-				s.writeShape(w, r, items)
+				s.refuse(w, r, shape(items...))
 				return
 			}
 		}
 		if rt.body != nil {
 			canonical, err := readBody(r.Body, rt.body)
+			if isShape(err) {
+				s.refuse(w, r, err)
+				return
+			}
 			if err != nil {
-				s.writeError(w, r, err)
+				s.writeError(w, r, err) // 413
 				return
 			}
 			info.body = canonical
@@ -133,6 +142,34 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 		}
 		next(w, r)
 	}
+}
+
+// refuse answers a request turned away before it reaches the service: a
+// request-shape failure (422) or an empty path (400 invalid_path).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, s.refused(r.Context(), r.PathValue("sandbox_id"), err))
+}
+
+// refused returns err, unless the request is a capability call whose first
+// checks fail: the sandbox lookup (404) and the profile capability (400)
+// come before the request shape and the paths (bay-api.md §7.4.1). A call
+// that reaches the service runs them there, on the row its claim reads; this
+// is only for a call that does not get that far, so it is the one place an
+// error answer reads the sandbox, once.
+func (s *Server) refused(ctx context.Context, sandboxID string, err error) error {
+	info := infoFrom(ctx)
+	if info.capability == "" {
+		return err
+	}
+	if cerr := s.sandboxes.CheckCapability(ctx, info.owner, sandboxID, info.capability); cerr != nil {
+		return cerr
+	}
+	return err
+}
+
+func isShape(err error) bool {
+	var se *shapeError
+	return errors.As(err, &se)
 }
 
 func tooLarge(limit int64) error {

@@ -164,6 +164,11 @@ func New(opts Options) *Server {
 		s.now = time.Now
 	}
 	s.routes = routeTable()
+	bodies, err := loadSpecRoutes()
+	if err != nil {
+		panic("httpapi: request bodies of the embedded spec: " + err.Error())
+	}
+	applySpecRoutes(s.routes, bodies)
 	for pattern, rt := range s.routes {
 		if !rt.public && rt.scope == "" {
 			panic("httpapi: route " + pattern + " is neither public nor scoped")

@@ -25,15 +25,12 @@ import (
 )
 
 type testBundle struct {
-	server    *Server
-	http      *httptest.Server
-	client    *oapigen.ClientWithResponses
-	sandboxes *fakeSandboxes
-	lockers   *fakeLockers
-	gc        *fakeGC
-	idem      *fakeIdempotency
-	logs      *syncBuffer
-	metrics   *recordingMetrics
+	*services
+	server  *Server
+	http    *httptest.Server
+	client  *oapigen.ClientWithResponses
+	logs    *syncBuffer
+	metrics *recordingMetrics
 }
 
 type syncBuffer struct {
@@ -66,16 +63,13 @@ func (m *recordingMetrics) ObserveRequest(route string, status int, d time.Durat
 
 var testNow = time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC)
 
+// setup serves the real core services (see doubles_test.go) over HTTP.
 func setup(t *testing.T, configure ...func(*Options)) *testBundle {
 	t.Helper()
-	now := func() time.Time { return testNow }
 	b := &testBundle{
-		sandboxes: newFakeSandboxes(now),
-		lockers:   newFakeLockers(now),
-		gc:        &fakeGC{},
-		idem:      newFakeIdempotency(),
-		logs:      &syncBuffer{},
-		metrics:   &recordingMetrics{},
+		services: newServices(t),
+		logs:     &syncBuffer{},
+		metrics:  &recordingMetrics{},
 	}
 	opts := Options{
 		Sandboxes:          b.sandboxes,
@@ -120,6 +114,14 @@ func (b *testBundle) createSandbox(t *testing.T, owner, profile string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, resp.StatusCode(), string(resp.Body))
 	return resp.JSON201.Id
+}
+
+// listSandboxes returns every sandbox of owner, through the service.
+func (b *testBundle) listSandboxes(t *testing.T, owner string) []core.SandboxInfo {
+	t.Helper()
+	page, err := b.sandboxes.List(context.Background(), owner, "", core.MaxPageLimit, "")
+	require.NoError(t, err)
+	return page.Items
 }
 
 func withOwner(owner string) oapigen.RequestEditorFn {
@@ -512,11 +514,11 @@ func TestServer_CapabilityOrder(t *testing.T) {
 		requireError(t, resp, readAll(t, resp), 404, core.CodeNotFound)
 	})
 	t.Run("Expired", func(t *testing.T) {
-		id := b.createSandbox(t, "", "python-default")
-		past := testNow.Add(-time.Hour)
-		b.sandboxes.mu.Lock()
-		b.sandboxes.boxes[id].info.ExpiresAt = &past
-		b.sandboxes.mu.Unlock()
+		ttl := int64(60)
+		created, err := b.client.CreateSandboxWithResponse(context.Background(), nil, oapigen.CreateSandboxRequest{Ttl: &ttl})
+		require.NoError(t, err)
+		id := created.JSON201.Id
+		b.clock.Advance(time.Hour)
 		resp := b.do(t, "POST", "/v1/sandboxes/"+id+"/python/exec", strings.NewReader(`{"code":"print(1)"}`))
 		requireError(t, resp, readAll(t, resp), 409, core.CodeSandboxExpired)
 	})
@@ -555,6 +557,8 @@ func TestServer_Sandboxes(t *testing.T) {
 	require.NoError(t, err)
 	requireError(t, ext.HTTPResponse, ext.Body, 409, core.CodeSandboxTTLInfinite)
 
+	_, err = b.client.ExecPythonWithResponse(ctx, sb.Id, oapigen.PythonExecRequest{Code: "print(1)"}) // compute to stop
+	require.NoError(t, err)
 	ka, err := b.client.KeepaliveSandboxWithResponse(ctx, sb.Id)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"status":"ok"}`, string(ka.Body))
@@ -731,9 +735,9 @@ func TestServer_Upload(t *testing.T) {
 		return resp, readAll(t, resp)
 	}
 	lastUpload := func() uploadCall {
-		b.sandboxes.mu.Lock()
-		defer b.sandboxes.mu.Unlock()
-		return b.sandboxes.uploads[len(b.sandboxes.uploads)-1]
+		b.ship.mu.Lock()
+		defer b.ship.mu.Unlock()
+		return b.ship.uploads[len(b.ship.uploads)-1]
 	}
 	t.Run("PathFirstStreams", func(t *testing.T) {
 		runtime.GC()
@@ -813,9 +817,7 @@ func TestServer_Idempotency(t *testing.T) {
 		body := readAll(t, resp)
 		require.Equal(t, 201, resp.StatusCode)
 		require.Equal(t, first.Body, body)
-		b.sandboxes.mu.Lock()
-		require.Len(t, b.sandboxes.boxes, 1)
-		b.sandboxes.mu.Unlock()
+		require.Len(t, b.listSandboxes(t, "default"), 1)
 		// A different body is a conflict.
 		resp = b.do(t, "POST", "/v1/sandboxes", strings.NewReader(`{"ttl":0}`), "Idempotency-Key", "create-1")
 		env := requireError(t, resp, readAll(t, resp), 409, core.CodeConflict)
@@ -876,17 +878,21 @@ func TestServer_Idempotency(t *testing.T) {
 			resp := b.do(t, "POST", "/v1/lockers", nil, "Idempotency-Key", "not a valid key!")
 			require.Equal(t, 201, resp.StatusCode)
 		}
-		b.lockers.mu.Lock()
-		require.Len(t, b.lockers.lockers, 2)
-		b.lockers.mu.Unlock()
+		page, err := b.lockers.List(ctx, "default", "", core.MaxPageLimit, false)
+		require.NoError(t, err)
+		require.Len(t, page.Items, 2)
 	})
 	t.Run("Fingerprints", func(t *testing.T) {
 		t.Parallel()
-		canon := func(spec *bodySpec, body string) string {
-			b, err := readBody(strings.NewReader(body), spec)
+		rules, err := loadSpecRoutes()
+		require.NoError(t, err)
+		canon := func(route, body string) string {
+			b, err := readBody(strings.NewReader(body), rules.bodies[route])
 			require.NoError(t, err)
 			return string(b)
 		}
+		const createSandboxBody, extendTTLBody = "POST /v1/sandboxes", "POST /v1/sandboxes/{sandbox_id}/extend_ttl"
+		const createLockerBody, gcRunBody = "POST /v1/lockers", "POST /v1/admin/gc/run"
 		require.Equal(t, `{"profile":"python-default","locker_id":null,"ttl":null}`, canon(createSandboxBody, ``))
 		require.Equal(t, `{"profile":"python-default","locker_id":null,"ttl":null}`, canon(createSandboxBody, `{"profile":"python-default"}`))
 		require.Equal(t, `{"profile":"python-default","locker_id":null,"ttl":0}`, canon(createSandboxBody, `{"ttl":0}`))
@@ -942,7 +948,8 @@ func TestServer_Lockers(t *testing.T) {
 
 func TestServer_GC(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	gc := &scriptedGC{}
+	b := setup(t, func(o *Options) { o.GC = gc })
 	ctx := context.Background()
 	run, err := b.client.RunGCWithResponse(ctx, oapigen.GCRunRequest{})
 	require.NoError(t, err)
@@ -956,11 +963,11 @@ func TestServer_GC(t *testing.T) {
 	run, err = b.client.RunGCWithResponse(ctx, oapigen.GCRunRequest{Tasks: &tasks})
 	require.NoError(t, err)
 	require.Len(t, run.JSON200.Results, 1)
-	b.gc.mu.Lock()
-	require.Nil(t, b.gc.calls[0])
-	require.Equal(t, tasks, b.gc.calls[1])
-	b.gc.running = true
-	b.gc.mu.Unlock()
+	gc.mu.Lock()
+	require.Nil(t, gc.calls[0])
+	require.Equal(t, tasks, gc.calls[1])
+	gc.running = true
+	gc.mu.Unlock()
 	run, err = b.client.RunGCWithResponse(ctx, oapigen.GCRunRequest{})
 	require.NoError(t, err)
 	env := requireError(t, run.HTTPResponse, run.Body, 423, core.CodeGCRunning)
