@@ -44,6 +44,25 @@ func (p *Profile) NetworkMode() NetworkMode {
 	return p.Network.Mode
 }
 
+// RuntimePortOrDefault returns port, or DefaultRuntimePort when it is not
+// positive (a profile whose runtime_port is null or 0). The configuration
+// and every runtime apply the fallback through it.
+func RuntimePortOrDefault(port int) int {
+	if port <= 0 {
+		return DefaultRuntimePort
+	}
+	return port
+}
+
+// PidsLimitOrDefault returns the profile's process-count limit, or
+// DefaultPidsLimit when it gives none.
+func (p *Profile) PidsLimitOrDefault() int64 {
+	if p.PidsLimit <= 0 {
+		return DefaultPidsLimit
+	}
+	return p.PidsLimit
+}
+
 // HasCapability reports whether the profile lists capability c.
 func (p *Profile) HasCapability(c string) bool {
 	for _, have := range p.Capabilities {

@@ -241,3 +241,81 @@ quotas:
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+func TestLoadConfig_AliasesLoseToBayNames(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "workspace: {default_size_limit_mb: 10}\ngc: {orphan_workspace: {enabled: false}}\n")
+	c, warnings, err := LoadConfig(p, nil)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	require.EqualValues(t, 10, c.Locker.DefaultSizeLimitMB)
+	require.False(t, c.GC.OrphanLocker)
+
+	c, _, err = LoadConfig(p, []string{"BAY_WORKSPACE__DEFAULT_SIZE_LIMIT_MB=30"})
+	require.NoError(t, err)
+	require.EqualValues(t, 30, c.Locker.DefaultSizeLimitMB, "a variable under the alias still wins over the file")
+
+	c, _, err = LoadConfig(p, []string{"BAY_LOCKER__DEFAULT_SIZE_LIMIT_MB=40", "BAY_WORKSPACE__DEFAULT_SIZE_LIMIT_MB=30"})
+	require.NoError(t, err)
+	require.EqualValues(t, 40, c.Locker.DefaultSizeLimitMB, "Bay's name wins among variables too")
+}
+
+func TestLoadConfig_AnchorsAndUnknownKeys(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `
+x-base: &base {image: "ship:data", resources: {cpus: 2}}
+server: {port: 8001, colour: blue}
+gc:
+profiles:
+  - <<: *base
+    id: a
+  - {<<: *base, id: b, image: other}
+`)
+	c, warnings, err := LoadConfig(p, nil)
+	require.NoError(t, err)
+	require.Len(t, warnings, 2, "a section left empty is no unknown key: %v", warnings)
+	require.Contains(t, warnings[0]+warnings[1], `"x-base"`)
+	require.Contains(t, warnings[0]+warnings[1], `"server.colour"`)
+	require.Equal(t, 8001, c.Server.Port)
+	require.Len(t, c.Profiles, 2)
+	require.Equal(t, "ship:data", c.Profiles[0].Image)
+	require.Equal(t, "other", c.Profiles[1].Image, "a key of the entry wins over a merged one")
+	require.InDelta(t, 2.0, c.Profiles[1].CPUs, 0)
+	require.Equal(t, 8123, c.Profiles[1].RuntimePort, "what the entry leaves out keeps its default")
+
+	_, _, err = LoadConfig(writeFile(t, "profiles: [{id: a, colour: blue}, 5]\n"), nil)
+	require.ErrorContains(t, err, "[0]: unknown key colour", "inside an entry an unknown key is an error")
+	require.ErrorContains(t, err, "[1]: want a mapping, got 5")
+	require.NotContains(t, err.Error(), "[1]: id is required", "no news about an entry that is not one")
+}
+
+func TestLoadConfig_VariablesAreLoose(t *testing.T) {
+	t.Parallel()
+	c, warnings, err := LoadConfig("", []string{
+		"BAY_CONFIG_FILE=/nonexistent",
+		"BAY_GC__ENABLED=on",
+		"BAY_IDEMPOTENCY__ENABLED=0",
+		"BAY_SERVER__PORT= 8002 ",
+		"BAY_DRIVER__DOCKER__HOST_PORT=",
+		"BAY_GC__INSTANCE_ID=123",
+		`BAY_QUOTAS__OWNERS={"a":{"max_lockers":1}}`,
+		`BAY_PROFILES=[{"id":"j","network":"none","runtime_port":0,"env":{"N":1},"resources":{"memory":1073741824}}]`,
+		"BAY_GC=ignored", "BAY_PROFILES__0__ID=ignored",
+	})
+	require.NoError(t, err)
+	require.Empty(t, warnings)
+	require.True(t, c.GC.Enabled)
+	require.False(t, c.Idempotency.Enabled)
+	require.Equal(t, 8002, c.Server.Port)
+	require.Equal(t, 0, c.Driver.Docker.HostPort)
+	require.Equal(t, "123", c.GC.InstanceID)
+	require.Equal(t, core.Quota{MaxLockers: 1}, c.Quotas.For("a"))
+	require.Len(t, c.Profiles, 1)
+	require.Equal(t, core.NetworkNone, c.Profiles[0].Network.Mode)
+	require.Equal(t, core.DefaultRuntimePort, c.Profiles[0].RuntimePort)
+	require.Equal(t, map[string]string{"N": "1"}, c.Profiles[0].Env)
+	require.EqualValues(t, 1<<30, c.Profiles[0].MemoryBytes)
+
+	_, _, err = LoadConfig("", []string{"BAY_CONFIG_FILE=/nonexistent", `BAY_SECURITY__BLOCKED_HOSTS=["10.0.0.0/8"] x`})
+	require.ErrorContains(t, err, "security.blocked_hosts (environment variable BAY_SECURITY__BLOCKED_HOSTS): want JSON")
+}

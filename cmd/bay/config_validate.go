@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bayhq/bay/core"
+)
+
+// ConfigError lists every configuration problem found.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// Validate reports, as a *ConfigError, every value of c that is well-formed
+// but not acceptable; nil if there is none.
+func (c *Config) Validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if c.Server.Port < 0 || c.Server.Port > 65535 {
+		bad("server.port: %d is not a port", c.Server.Port)
+	}
+	if c.Server.MaxBodyBytes < 1 {
+		bad("server.max_body_bytes: must be positive")
+	}
+	if c.Server.MaxUploadBytes < 1 {
+		bad("server.max_upload_bytes: must be positive")
+	}
+	if _, _, err := ParseDatabaseURL(c.Database.URL); err != nil {
+		bad("database.url: %v", err)
+	}
+	if c.Database.Echo {
+		bad("database.echo: not supported; use log.level: debug for Bay's own logs")
+	}
+	switch c.Driver.Type {
+	case "docker":
+	case "k8s":
+		bad("driver.type: k8s is not implemented; use docker")
+	default:
+		bad("driver.type: unsupported driver %q (want docker)", c.Driver.Type)
+	}
+	switch c.Driver.Docker.ConnectMode {
+	case "auto", "host_port", "container_network":
+	default:
+		bad("driver.docker.connect_mode: %q is not one of auto, host_port, container_network", c.Driver.Docker.ConnectMode)
+	}
+	if c.Driver.Docker.HostPort < 0 || c.Driver.Docker.HostPort > 65535 {
+		bad("driver.docker.host_port: %d is not a port", c.Driver.Docker.HostPort)
+	}
+	if c.Locker.DefaultSizeLimitMB < core.MinLockerSizeMB || c.Locker.DefaultSizeLimitMB > core.MaxLockerSizeMB {
+		bad("locker.default_size_limit_mb: must be between %d and %d", core.MinLockerSizeMB, core.MaxLockerSizeMB)
+	}
+	if c.Locker.MountPath != core.MountPath {
+		bad("locker.mount_path: %q is not supported: lockers are always mounted at %s", c.Locker.MountPath, core.MountPath)
+	}
+	if c.Locker.RootPath != defaultLockerRoot {
+		bad("locker.root_path: not supported: lockers are Docker volumes, not directories under a root path; remove the key")
+	}
+	for _, name := range quotaLimits {
+		if *quotaLimit(&c.Quotas.Default, name) < 0 {
+			bad("quotas.%s: want a number >= 0 (0 = no limit)", name)
+		}
+	}
+	for i, h := range c.Security.BlockedHosts {
+		if _, err := core.ParseBlockedHost(h); err != nil {
+			bad("security.blocked_hosts[%d]: %s", i, core.AsError(err).Message)
+		}
+	}
+	if c.Idempotency.TTLHours < 1 {
+		bad("idempotency.ttl_hours: must be at least 1")
+	}
+	if c.GC.IntervalSeconds < 1 {
+		bad("gc.interval_seconds: must be at least 1")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format: %q is not one of json, text", c.Log.Format)
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Profiles {
+		if p.ID != "" && seen[p.ID] {
+			bad("profiles: duplicate profile id %q", p.ID)
+		}
+		seen[p.ID] = true
+	}
+	if len(problems) > 0 {
+		return &ConfigError{Problems: problems}
+	}
+	return nil
+}
