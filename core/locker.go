@@ -40,7 +40,9 @@ type LockerFilter struct {
 	Owner   string
 	Managed bool
 	Cursor  string
-	Limit   int
+	// Limit is the page size, 1..MaxPageLimit; the caller checks it
+	// (CheckLimit) before it reaches a store.
+	Limit int
 }
 
 // LockerStore persists lockers.
@@ -54,7 +56,7 @@ type LockerStore interface {
 	// if there is none or it belongs to another owner.
 	GetForOwner(ctx context.Context, owner, id string) (*Locker, error)
 	// List returns a page of f.Owner's lockers with the given managed flag,
-	// ordered by id. Returns validation_error if f.Limit is out of bounds.
+	// ordered by id; f.Limit is within bounds (CheckLimit).
 	List(ctx context.Context, f LockerFilter) ([]*Locker, error)
 	// Touch sets last_accessed_at. Returns not_found if there is no locker.
 	Touch(ctx context.Context, id string, at time.Time) error

@@ -20,6 +20,11 @@ const (
 	SessionFailed   SessionState = "failed"
 )
 
+// SessionStates lists every state a session can be in.
+var SessionStates = []SessionState{
+	SessionPending, SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed,
+}
+
 // Session is one runtime container of a sandbox, running or not. Sessions
 // are internal; the API never shows them. A session is active while its
 // DesiredState is SessionRunning, and the database allows at most one active

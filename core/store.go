@@ -37,6 +37,7 @@ const (
 )
 
 // CheckLimit returns a validation_error unless 1 <= limit <= MaxPageLimit.
+// Services call it before a store's List, which takes the limit as given.
 func CheckLimit(limit int) error {
 	if limit < 1 || limit > MaxPageLimit {
 		return Invalid("limit must be between 1 and %d", MaxPageLimit).

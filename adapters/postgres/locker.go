@@ -44,11 +44,8 @@ func (st lockerStore) GetForOwner(ctx context.Context, owner, id string) (*core.
 }
 
 func (st lockerStore) List(ctx context.Context, f core.LockerFilter) ([]*core.Locker, error) {
-	if err := core.CheckLimit(f.Limit); err != nil {
-		return nil, err
-	}
 	rows, err := st.s.q.LockerList(ctx, pgdb.LockerListParams{
-		// #nosec G115 -- CheckLimit above keeps f.Limit within 1..MaxPageLimit
+		// #nosec G115 -- the caller keeps f.Limit within 1..MaxPageLimit (core.CheckLimit)
 		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int32(f.Limit),
 	})
 	if err != nil {

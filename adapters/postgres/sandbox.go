@@ -12,31 +12,22 @@ type sandboxStore struct{ s *Store }
 
 var _ core.SandboxStore = sandboxStore{}
 
-func (st sandboxStore) Create(ctx context.Context, sb *core.Sandbox, managed *core.Locker) error {
-	return st.s.InTx(ctx, func(tx core.Store) error {
-		t := tx.(*Store)
-		if managed != nil {
-			if err := t.Lockers().Create(ctx, managed); err != nil {
-				return err
-			}
-		}
-		err := t.q.SandboxInsert(ctx, pgdb.SandboxInsertParams{
-			ID:               sb.ID,
-			Owner:            sb.Owner,
-			ProfileID:        sb.ProfileID,
-			LockerID:         nullable(sb.LockerID),
-			CurrentSessionID: nullable(sb.CurrentSessionID),
-			ExpiresAt:        tsPtr(sb.ExpiresAt),
-			IdleExpiresAt:    tsPtr(sb.IdleExpiresAt),
-			DeletedAt:        tsPtr(sb.DeletedAt),
-			StopReason:       string(sb.StopReason),
-			Version:          sb.Version,
-			CreatedAt:        ts(sb.CreatedAt),
-			UpdatedAt:        ts(sb.UpdatedAt),
-			LastActiveAt:     ts(sb.LastActiveAt),
-		})
-		return translate(err)
-	})
+func (st sandboxStore) Create(ctx context.Context, sb *core.Sandbox) error {
+	return translate(st.s.q.SandboxInsert(ctx, pgdb.SandboxInsertParams{
+		ID:               sb.ID,
+		Owner:            sb.Owner,
+		ProfileID:        sb.ProfileID,
+		LockerID:         nullable(sb.LockerID),
+		CurrentSessionID: nullable(sb.CurrentSessionID),
+		ExpiresAt:        tsPtr(sb.ExpiresAt),
+		IdleExpiresAt:    tsPtr(sb.IdleExpiresAt),
+		DeletedAt:        tsPtr(sb.DeletedAt),
+		StopReason:       string(sb.StopReason),
+		Version:          sb.Version,
+		CreatedAt:        ts(sb.CreatedAt),
+		UpdatedAt:        ts(sb.UpdatedAt),
+		LastActiveAt:     ts(sb.LastActiveAt),
+	}))
 }
 
 func (st sandboxStore) Get(ctx context.Context, id string) (*core.Sandbox, error) {
@@ -88,24 +79,17 @@ func (st sandboxStore) Save(ctx context.Context, sb *core.Sandbox) error {
 	return nil
 }
 
-func (st sandboxStore) Update(ctx context.Context, id string, fn func(*core.Sandbox) error) (*core.Sandbox, error) {
-	return core.UpdateSandbox(ctx, st.s, id, fn)
-}
-
 func (st sandboxStore) List(ctx context.Context, f core.SandboxFilter) ([]*core.Sandbox, error) {
-	if err := core.CheckLimit(f.Limit); err != nil {
-		return nil, err
-	}
-	status, ok := f.StatusFilter()
-	if !ok {
-		return []*core.Sandbox{}, nil
-	}
 	rows, err := st.s.q.SandboxList(ctx, pgdb.SandboxListParams{
-		Owner:     f.Owner,
-		Cursor:    f.Cursor,
-		Status:    status,
-		Now:       ts(f.Now),
-		PageLimit: int32(f.Limit), // #nosec G115 -- CheckLimit above keeps f.Limit within 1..MaxPageLimit
+		Owner:         f.Owner,
+		Cursor:        f.Cursor,
+		ByStatus:      f.Status.Set,
+		Expired:       f.Status.Expired,
+		Now:           ts(f.Now),
+		Unexpired:     f.Status.Unexpired,
+		NoSession:     f.Status.NoSession,
+		SessionStates: stateStrings(f.Status.SessionStates),
+		PageLimit:     int32(f.Limit), // #nosec G115 -- the caller keeps f.Limit within 1..MaxPageLimit (core.CheckLimit)
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -156,14 +140,14 @@ func sandboxFromRow(r pgdb.SandboxGetRow) (*core.Sandbox, error) {
 	return sb, nil
 }
 
-func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[core.SandboxStatus]int64, error) {
-	rows, err := st.s.q.SandboxCountByStatus(ctx, ts(now))
+func (st sandboxStore) CountByState(ctx context.Context, now time.Time) ([]core.SandboxCount, error) {
+	rows, err := st.s.q.SandboxCountByState(ctx, ts(now))
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := make(map[core.SandboxStatus]int64, len(rows))
+	out := make([]core.SandboxCount, 0, len(rows))
 	for _, r := range rows {
-		out[core.SandboxStatus(r.Status)] += r.N
+		out = append(out, core.SandboxCount{Expired: r.Expired, SessionState: core.SessionState(r.SessionState), N: r.N})
 	}
 	return out, nil
 }

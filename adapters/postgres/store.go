@@ -236,3 +236,12 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// stateStrings binds session states as a text array.
+func stateStrings(states []core.SessionState) []string {
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = string(st)
+	}
+	return out
+}

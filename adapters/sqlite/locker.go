@@ -44,9 +44,6 @@ func (st lockerStore) GetForOwner(ctx context.Context, owner, id string) (*core.
 }
 
 func (st lockerStore) List(ctx context.Context, f core.LockerFilter) ([]*core.Locker, error) {
-	if err := core.CheckLimit(f.Limit); err != nil {
-		return nil, err
-	}
 	rows, err := st.s.q.LockerList(ctx, sqlitedb.LockerListParams{
 		Owner: f.Owner, Managed: f.Managed, Cursor: f.Cursor, PageLimit: int64(f.Limit),
 	})

@@ -12,31 +12,22 @@ type sandboxStore struct{ s *Store }
 
 var _ core.SandboxStore = sandboxStore{}
 
-func (st sandboxStore) Create(ctx context.Context, sb *core.Sandbox, managed *core.Locker) error {
-	return st.s.InTx(ctx, func(tx core.Store) error {
-		t := tx.(*Store)
-		if managed != nil {
-			if err := t.Lockers().Create(ctx, managed); err != nil {
-				return err
-			}
-		}
-		err := t.q.SandboxInsert(ctx, sqlitedb.SandboxInsertParams{
-			ID:               sb.ID,
-			Owner:            sb.Owner,
-			ProfileID:        sb.ProfileID,
-			LockerID:         nullable(sb.LockerID),
-			CurrentSessionID: nullable(sb.CurrentSessionID),
-			ExpiresAt:        timePtrString(sb.ExpiresAt),
-			IdleExpiresAt:    timePtrString(sb.IdleExpiresAt),
-			DeletedAt:        timePtrString(sb.DeletedAt),
-			StopReason:       string(sb.StopReason),
-			Version:          sb.Version,
-			CreatedAt:        timeString(sb.CreatedAt),
-			UpdatedAt:        timeString(sb.UpdatedAt),
-			LastActiveAt:     timeString(sb.LastActiveAt),
-		})
-		return translate(err)
-	})
+func (st sandboxStore) Create(ctx context.Context, sb *core.Sandbox) error {
+	return translate(st.s.q.SandboxInsert(ctx, sqlitedb.SandboxInsertParams{
+		ID:               sb.ID,
+		Owner:            sb.Owner,
+		ProfileID:        sb.ProfileID,
+		LockerID:         nullable(sb.LockerID),
+		CurrentSessionID: nullable(sb.CurrentSessionID),
+		ExpiresAt:        timePtrString(sb.ExpiresAt),
+		IdleExpiresAt:    timePtrString(sb.IdleExpiresAt),
+		DeletedAt:        timePtrString(sb.DeletedAt),
+		StopReason:       string(sb.StopReason),
+		Version:          sb.Version,
+		CreatedAt:        timeString(sb.CreatedAt),
+		UpdatedAt:        timeString(sb.UpdatedAt),
+		LastActiveAt:     timeString(sb.LastActiveAt),
+	}))
 }
 
 func (st sandboxStore) Get(ctx context.Context, id string) (*core.Sandbox, error) {
@@ -85,24 +76,17 @@ func (st sandboxStore) Save(ctx context.Context, sb *core.Sandbox) error {
 	return nil
 }
 
-func (st sandboxStore) Update(ctx context.Context, id string, fn func(*core.Sandbox) error) (*core.Sandbox, error) {
-	return core.UpdateSandbox(ctx, st.s, id, fn)
-}
-
 func (st sandboxStore) List(ctx context.Context, f core.SandboxFilter) ([]*core.Sandbox, error) {
-	if err := core.CheckLimit(f.Limit); err != nil {
-		return nil, err
-	}
-	status, ok := f.StatusFilter()
-	if !ok {
-		return []*core.Sandbox{}, nil
-	}
 	rows, err := st.s.q.SandboxList(ctx, sqlitedb.SandboxListParams{
-		Owner:     f.Owner,
-		Cursor:    f.Cursor,
-		Status:    status,
-		Now:       timeString(f.Now),
-		PageLimit: int64(f.Limit),
+		Owner:         f.Owner,
+		Cursor:        f.Cursor,
+		PageLimit:     int64(f.Limit),
+		ByStatus:      f.Status.Set,
+		Expired:       f.Status.Expired,
+		Now:           timeString(f.Now),
+		Unexpired:     f.Status.Unexpired,
+		NoSession:     f.Status.NoSession,
+		SessionStates: stateStrings(f.Status.SessionStates),
 	})
 	if err != nil {
 		return nil, translate(err)
@@ -154,24 +138,14 @@ func sandboxFromRow(r sqlitedb.SandboxGetRow) (*core.Sandbox, error) {
 	return sb, p.err
 }
 
-// notFoundOr names the missing entity for sql.ErrNoRows and translates any
-// other error.
-func notFoundOr(err error, kind, id string) error {
-	err = translate(err)
-	if core.CodeOf(err) == core.CodeNotFound {
-		return notFound(kind, id)
-	}
-	return err
-}
-
-func (st sandboxStore) CountByStatus(ctx context.Context, now time.Time) (map[core.SandboxStatus]int64, error) {
-	rows, err := st.s.q.SandboxCountByStatus(ctx, timeString(now))
+func (st sandboxStore) CountByState(ctx context.Context, now time.Time) ([]core.SandboxCount, error) {
+	rows, err := st.s.q.SandboxCountByState(ctx, timeString(now))
 	if err != nil {
 		return nil, translate(err)
 	}
-	out := make(map[core.SandboxStatus]int64, len(rows))
+	out := make([]core.SandboxCount, 0, len(rows))
 	for _, r := range rows {
-		out[core.SandboxStatus(r.Status)] += r.N
+		out = append(out, core.SandboxCount{Expired: r.Expired, SessionState: core.SessionState(r.SessionState), N: r.N})
 	}
 	return out, nil
 }

@@ -159,6 +159,16 @@ func notFound(kind, id string) error {
 	return core.NotFound("%s not found: %s", kind, id)
 }
 
+// notFoundOr names the missing entity for sql.ErrNoRows and translates any
+// other error.
+func notFoundOr(err error, kind, id string) error {
+	err = translate(err)
+	if core.CodeOf(err) == core.CodeNotFound {
+		return notFound(kind, id)
+	}
+	return err
+}
+
 // timeLayout is how times are stored: UTC, fixed width, six fractional
 // digits, so that comparing the strings compares the times. SQLite's own
 // date functions are never used on these columns.
@@ -206,6 +216,15 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// stateStrings binds session states as a list of text.
+func stateStrings(states []core.SessionState) []string {
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = string(st)
+	}
+	return out
 }
 
 // timeParser collects the first parse error over several conversions.

@@ -9,8 +9,9 @@ import (
 )
 
 // FuzzList fuzzes the list filters and cursors of the sandbox and locker
-// stores: whatever the owner, cursor, status and limit, List answers a page
-// or a validation_error, never a SQL error or a panic.
+// stores behind core's checks (NewSandboxFilter, CheckLimit), as the
+// services call them: whatever the owner, cursor, status and limit, the
+// answer is a page or a validation_error, never a SQL error or a panic.
 func FuzzList(f *testing.F, s core.Store) {
 	ctx := context.Background()
 	f.Add("alice", "", "", 50, false)
@@ -20,11 +21,17 @@ func FuzzList(f *testing.F, s core.Store) {
 	f.Add("ünï", "%", "idle' OR '1'='1", 201, false)
 	f.Add("a\x00b", "\x00", "starting", -5, true)
 	f.Fuzz(func(t *testing.T, owner, cursor, status string, limit int, managed bool) {
-		page, err := s.Sandboxes().List(ctx, core.SandboxFilter{
-			Owner: owner, Cursor: cursor, Status: core.SandboxStatus(status), Limit: limit, Now: time.Now(),
-		})
+		var page []*core.Sandbox
+		sf, err := core.NewSandboxFilter(owner, cursor, limit, status, time.Now())
+		if err == nil {
+			page, err = s.Sandboxes().List(ctx, sf)
+		}
 		checkListResult(t, len(page), limit, err)
-		lockers, err := s.Lockers().List(ctx, core.LockerFilter{Owner: owner, Cursor: cursor, Limit: limit, Managed: managed})
+		var lockers []*core.Locker
+		err = core.CheckLimit(limit)
+		if err == nil {
+			lockers, err = s.Lockers().List(ctx, core.LockerFilter{Owner: owner, Cursor: cursor, Limit: limit, Managed: managed})
+		}
 		checkListResult(t, len(lockers), limit, err)
 	})
 }

@@ -94,8 +94,34 @@ func createSandbox(t *testing.T, s core.Store, owner string) *core.Sandbox {
 	sb := newSandbox(owner, "")
 	l := newLocker(owner, sb.ID)
 	sb.LockerID = l.ID
-	require.NoError(t, s.Sandboxes().Create(context.Background(), sb, l))
+	require.NoError(t, createWithLocker(context.Background(), s, sb, l))
 	return sb
+}
+
+// createWithLocker inserts the managed locker l, when not nil, and then sb,
+// in one transaction, as SandboxService.Create composes them.
+func createWithLocker(ctx context.Context, s core.Store, sb *core.Sandbox, l *core.Locker) error {
+	return s.InTx(ctx, func(tx core.Store) error {
+		if l != nil {
+			if err := tx.Lockers().Create(ctx, l); err != nil {
+				return err
+			}
+		}
+		return tx.Sandboxes().Create(ctx, sb)
+	})
+}
+
+// update is the read-modify-write every service composes: in one
+// transaction, load the sandbox with its row locked, apply fn and save.
+func update(ctx context.Context, s core.Store, id string, fn func(*core.Sandbox)) error {
+	return s.InTx(ctx, func(tx core.Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		fn(sb)
+		return tx.Sandboxes().Save(ctx, sb)
+	})
 }
 
 func requireCode(t *testing.T, want core.Code, err error) {

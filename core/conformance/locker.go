@@ -94,10 +94,9 @@ func RunLockerStore(t *testing.T, h Harness) {
 		require.Len(t, page, 1)
 		require.Equal(t, managed, page[0].ID)
 
-		for _, bad := range []int{0, core.MaxPageLimit + 1} {
-			_, err := s.Lockers().List(ctx, core.LockerFilter{Owner: "alice", Limit: bad})
-			requireCode(t, core.CodeValidation, err)
-		}
+		page, err = s.Lockers().List(ctx, core.LockerFilter{Owner: "alice", Limit: core.MaxPageLimit})
+		require.NoError(t, err)
+		require.Len(t, page, len(external))
 	})
 
 	t.Run("ListOrphans/OnlyManagedWithGoneSandbox", func(t *testing.T) {
@@ -105,11 +104,7 @@ func RunLockerStore(t *testing.T, h Harness) {
 		s := h.New(t)
 		live := createSandbox(t, s, "alice")
 		deleted := createSandbox(t, s, "alice")
-		_, err := s.Sandboxes().Update(ctx, deleted.ID, func(sb *core.Sandbox) error {
-			sb.DeletedAt = ptr(base)
-			return nil
-		})
-		require.NoError(t, err)
+		require.NoError(t, update(ctx, s, deleted.ID, func(sb *core.Sandbox) { sb.DeletedAt = ptr(base) }))
 		unbound := newLocker("alice", "")
 		unbound.Managed = true
 		require.NoError(t, s.Lockers().Create(ctx, unbound))

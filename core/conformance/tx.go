@@ -153,7 +153,7 @@ func RunTransactions(t *testing.T, h Harness) {
 					sb := newSandbox("alice", "")
 					l := newLocker("alice", sb.ID)
 					sb.LockerID = l.ID
-					return tx.Sandboxes().Create(ctx, sb, l)
+					return createWithLocker(ctx, tx, sb, l)
 				})
 				switch core.CodeOf(err) {
 				case "":

@@ -40,8 +40,8 @@ UPDATE sandboxes SET
 WHERE id = @id;
 
 -- name: SandboxList :many
--- The status expression repeats lifecycle.md section 3 so that a filtered page is
--- filled in SQL; core.Sandbox.Status is the same rule in Go.
+-- The status filter arrives as plain conditions (core.StatusMatch); the
+-- status rule itself lives in Go only.
 SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
        sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
        sb.updated_at, sb.last_active_at,
@@ -51,15 +51,13 @@ LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.owner = @owner
   AND sb.deleted_at IS NULL
   AND sb.id > sqlc.arg(cursor)::text
-  AND (sqlc.arg(status)::text = '' OR sqlc.arg(status)::text = (
-      CASE
-          WHEN sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz THEN 'expired'
-          WHEN ss.id IS NULL THEN 'idle'
-          WHEN ss.observed_state = 'running' THEN 'ready'
-          WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-          WHEN ss.observed_state = 'failed' THEN 'failed'
-          ELSE 'idle'
-      END))
+  AND (NOT sqlc.arg(by_status)::boolean OR (
+      (sqlc.arg(expired)::boolean
+           AND sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz
+       OR sqlc.arg(unexpired)::boolean
+           AND (sb.expires_at IS NULL OR sb.expires_at >= sqlc.arg(now)::timestamptz))
+      AND (sqlc.arg(no_session)::boolean AND ss.id IS NULL
+           OR ss.observed_state = ANY(sqlc.arg(session_states)::text[]))))
 ORDER BY sb.id
 LIMIT @page_limit;
 
@@ -89,20 +87,16 @@ LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.id = @id
 FOR UPDATE OF sb;
 
--- name: SandboxCountByStatus :many
-SELECT CAST(CASE
-           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz THEN 'expired'
-           WHEN ss.id IS NULL THEN 'idle'
-           WHEN ss.observed_state = 'running' THEN 'ready'
-           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-           WHEN ss.observed_state = 'failed' THEN 'failed'
-           ELSE 'idle'
-       END AS TEXT) AS status,
+-- name: SandboxCountByState :many
+-- Raw groups, the two inputs of the status rule; core folds them into
+-- statuses (core.StatusCounts).
+SELECT (sb.expires_at IS NOT NULL AND sb.expires_at < sqlc.arg(now)::timestamptz)::boolean AS expired,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS session_state,
        COUNT(*) AS n
 FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
-GROUP BY 1;
+GROUP BY 1, 2;
 
 -- name: SandboxCountByOwner :one
 SELECT COUNT(*) FROM sandboxes WHERE owner = @owner AND deleted_at IS NULL;

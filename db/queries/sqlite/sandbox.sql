@@ -40,8 +40,13 @@ UPDATE sandboxes SET
 WHERE id = sqlc.arg(id);
 
 -- name: SandboxList :many
--- The status expression repeats lifecycle.md section 3 so that a filtered page is
--- filled in SQL; core.Sandbox.Status is the same rule in Go.
+-- The status filter arrives as plain conditions (core.StatusMatch); the
+-- status rule itself lives in Go only. Two sqlc quirks shape it: sqlc
+-- numbers the parameters (?1, ?2, ...) but expands sqlc.slice to bare ?s at
+-- run time, so every other parameter must first appear before the slice or
+-- it binds the wrong value (sqlc-dev/sqlc#2452), hence page_limit named once
+-- up front in a condition that always holds (core keeps it at 1 or more);
+-- and sqlc's SQLite parser skips a parameter under NOT, hence "= FALSE".
 SELECT sb.id, sb.owner, sb.profile_id, sb.locker_id, sb.current_session_id, sb.expires_at,
        sb.idle_expires_at, sb.deleted_at, sb.stop_reason, sb.version, sb.created_at,
        sb.updated_at, sb.last_active_at,
@@ -51,15 +56,14 @@ LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.owner = sqlc.arg(owner)
   AND sb.deleted_at IS NULL
   AND sb.id > sqlc.arg(cursor)
-  AND (CAST(sqlc.arg(status) AS TEXT) = '' OR CAST(sqlc.arg(status) AS TEXT) = (
-      CASE
-          WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(sqlc.arg(now) AS TEXT) THEN 'expired'
-          WHEN ss.id IS NULL THEN 'idle'
-          WHEN ss.observed_state = 'running' THEN 'ready'
-          WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-          WHEN ss.observed_state = 'failed' THEN 'failed'
-          ELSE 'idle'
-      END))
+  AND CAST(sqlc.arg(page_limit) AS INTEGER) > 0
+  AND (CAST(sqlc.arg(by_status) AS BOOLEAN) = FALSE OR (
+      (CAST(sqlc.arg(expired) AS BOOLEAN)
+           AND sb.expires_at IS NOT NULL AND sb.expires_at < CAST(sqlc.arg(now) AS TEXT)
+       OR CAST(sqlc.arg(unexpired) AS BOOLEAN)
+           AND (sb.expires_at IS NULL OR sb.expires_at >= CAST(sqlc.arg(now) AS TEXT)))
+      AND (CAST(sqlc.arg(no_session) AS BOOLEAN) AND ss.id IS NULL
+           OR ss.observed_state IN (sqlc.slice(session_states)))))
 ORDER BY sb.id
 LIMIT sqlc.arg(page_limit);
 
@@ -78,20 +82,16 @@ SELECT id FROM sandboxes
 WHERE locker_id = sqlc.arg(locker_id) AND deleted_at IS NULL
 ORDER BY id;
 
--- name: SandboxCountByStatus :many
-SELECT CAST(CASE
-           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(sqlc.arg(now) AS TEXT) THEN 'expired'
-           WHEN ss.id IS NULL THEN 'idle'
-           WHEN ss.observed_state = 'running' THEN 'ready'
-           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-           WHEN ss.observed_state = 'failed' THEN 'failed'
-           ELSE 'idle'
-       END AS TEXT) AS status,
+-- name: SandboxCountByState :many
+-- Raw groups, the two inputs of the status rule; core folds them into
+-- statuses (core.StatusCounts).
+SELECT CAST(sb.expires_at IS NOT NULL AND sb.expires_at < CAST(sqlc.arg(now) AS TEXT) AS BOOLEAN) AS expired,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS session_state,
        COUNT(*) AS n
 FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
-GROUP BY 1;
+GROUP BY 1, 2;
 
 -- name: SandboxCountByOwner :one
 SELECT COUNT(*) FROM sandboxes WHERE owner = sqlc.arg(owner) AND deleted_at IS NULL;

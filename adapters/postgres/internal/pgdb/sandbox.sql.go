@@ -33,37 +33,34 @@ func (q *Queries) SandboxCountByOwner(ctx context.Context, owner string) (int64,
 	return count, err
 }
 
-const sandboxCountByStatus = `-- name: SandboxCountByStatus :many
-SELECT CAST(CASE
-           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < $1::timestamptz THEN 'expired'
-           WHEN ss.id IS NULL THEN 'idle'
-           WHEN ss.observed_state = 'running' THEN 'ready'
-           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-           WHEN ss.observed_state = 'failed' THEN 'failed'
-           ELSE 'idle'
-       END AS TEXT) AS status,
+const sandboxCountByState = `-- name: SandboxCountByState :many
+SELECT (sb.expires_at IS NOT NULL AND sb.expires_at < $1::timestamptz)::boolean AS expired,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS session_state,
        COUNT(*) AS n
 FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
-GROUP BY 1
+GROUP BY 1, 2
 `
 
-type SandboxCountByStatusRow struct {
-	Status string
-	N      int64
+type SandboxCountByStateRow struct {
+	Expired      bool
+	SessionState string
+	N            int64
 }
 
-func (q *Queries) SandboxCountByStatus(ctx context.Context, now time.Time) ([]SandboxCountByStatusRow, error) {
-	rows, err := q.db.Query(ctx, sandboxCountByStatus, now)
+// Raw groups, the two inputs of the status rule; core folds them into
+// statuses (core.StatusCounts).
+func (q *Queries) SandboxCountByState(ctx context.Context, now time.Time) ([]SandboxCountByStateRow, error) {
+	rows, err := q.db.Query(ctx, sandboxCountByState, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []SandboxCountByStatusRow
+	var items []SandboxCountByStateRow
 	for rows.Next() {
-		var i SandboxCountByStatusRow
-		if err := rows.Scan(&i.Status, &i.N); err != nil {
+		var i SandboxCountByStateRow
+		if err := rows.Scan(&i.Expired, &i.SessionState, &i.N); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -283,25 +280,27 @@ LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.owner = $1
   AND sb.deleted_at IS NULL
   AND sb.id > $2::text
-  AND ($3::text = '' OR $3::text = (
-      CASE
-          WHEN sb.expires_at IS NOT NULL AND sb.expires_at < $4::timestamptz THEN 'expired'
-          WHEN ss.id IS NULL THEN 'idle'
-          WHEN ss.observed_state = 'running' THEN 'ready'
-          WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-          WHEN ss.observed_state = 'failed' THEN 'failed'
-          ELSE 'idle'
-      END))
+  AND (NOT $3::boolean OR (
+      ($4::boolean
+           AND sb.expires_at IS NOT NULL AND sb.expires_at < $5::timestamptz
+       OR $6::boolean
+           AND (sb.expires_at IS NULL OR sb.expires_at >= $5::timestamptz))
+      AND ($7::boolean AND ss.id IS NULL
+           OR ss.observed_state = ANY($8::text[]))))
 ORDER BY sb.id
-LIMIT $5
+LIMIT $9
 `
 
 type SandboxListParams struct {
-	Owner     string
-	Cursor    string
-	Status    string
-	Now       time.Time
-	PageLimit int32
+	Owner         string
+	Cursor        string
+	ByStatus      bool
+	Expired       bool
+	Now           time.Time
+	Unexpired     bool
+	NoSession     bool
+	SessionStates []string
+	PageLimit     int32
 }
 
 type SandboxListRow struct {
@@ -321,14 +320,18 @@ type SandboxListRow struct {
 	CurrentSessionState string
 }
 
-// The status expression repeats lifecycle.md section 3 so that a filtered page is
-// filled in SQL; core.Sandbox.Status is the same rule in Go.
+// The status filter arrives as plain conditions (core.StatusMatch); the
+// status rule itself lives in Go only.
 func (q *Queries) SandboxList(ctx context.Context, arg SandboxListParams) ([]SandboxListRow, error) {
 	rows, err := q.db.Query(ctx, sandboxList,
 		arg.Owner,
 		arg.Cursor,
-		arg.Status,
+		arg.ByStatus,
+		arg.Expired,
 		arg.Now,
+		arg.Unexpired,
+		arg.NoSession,
+		arg.SessionStates,
 		arg.PageLimit,
 	)
 	if err != nil {

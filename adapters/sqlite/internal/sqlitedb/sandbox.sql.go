@@ -7,6 +7,7 @@ package sqlitedb
 
 import (
 	"context"
+	"strings"
 )
 
 const sandboxCountByOwner = `-- name: SandboxCountByOwner :one
@@ -20,37 +21,34 @@ func (q *Queries) SandboxCountByOwner(ctx context.Context, owner string) (int64,
 	return count, err
 }
 
-const sandboxCountByStatus = `-- name: SandboxCountByStatus :many
-SELECT CAST(CASE
-           WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?1 AS TEXT) THEN 'expired'
-           WHEN ss.id IS NULL THEN 'idle'
-           WHEN ss.observed_state = 'running' THEN 'ready'
-           WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-           WHEN ss.observed_state = 'failed' THEN 'failed'
-           ELSE 'idle'
-       END AS TEXT) AS status,
+const sandboxCountByState = `-- name: SandboxCountByState :many
+SELECT CAST(sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?1 AS TEXT) AS BOOLEAN) AS expired,
+       CAST(COALESCE(ss.observed_state, '') AS TEXT) AS session_state,
        COUNT(*) AS n
 FROM sandboxes sb
 LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.deleted_at IS NULL
-GROUP BY 1
+GROUP BY 1, 2
 `
 
-type SandboxCountByStatusRow struct {
-	Status string
-	N      int64
+type SandboxCountByStateRow struct {
+	Expired      bool
+	SessionState string
+	N            int64
 }
 
-func (q *Queries) SandboxCountByStatus(ctx context.Context, now string) ([]SandboxCountByStatusRow, error) {
-	rows, err := q.db.QueryContext(ctx, sandboxCountByStatus, now)
+// Raw groups, the two inputs of the status rule; core folds them into
+// statuses (core.StatusCounts).
+func (q *Queries) SandboxCountByState(ctx context.Context, now string) ([]SandboxCountByStateRow, error) {
+	rows, err := q.db.QueryContext(ctx, sandboxCountByState, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []SandboxCountByStatusRow
+	var items []SandboxCountByStateRow
 	for rows.Next() {
-		var i SandboxCountByStatusRow
-		if err := rows.Scan(&i.Status, &i.N); err != nil {
+		var i SandboxCountByStateRow
+		if err := rows.Scan(&i.Expired, &i.SessionState, &i.N); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -222,25 +220,28 @@ LEFT JOIN sessions ss ON ss.id = sb.current_session_id
 WHERE sb.owner = ?1
   AND sb.deleted_at IS NULL
   AND sb.id > ?2
-  AND (CAST(?3 AS TEXT) = '' OR CAST(?3 AS TEXT) = (
-      CASE
-          WHEN sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?4 AS TEXT) THEN 'expired'
-          WHEN ss.id IS NULL THEN 'idle'
-          WHEN ss.observed_state = 'running' THEN 'ready'
-          WHEN ss.observed_state IN ('pending', 'starting') THEN 'starting'
-          WHEN ss.observed_state = 'failed' THEN 'failed'
-          ELSE 'idle'
-      END))
+  AND CAST(?3 AS INTEGER) > 0
+  AND (CAST(?4 AS BOOLEAN) = FALSE OR (
+      (CAST(?5 AS BOOLEAN)
+           AND sb.expires_at IS NOT NULL AND sb.expires_at < CAST(?6 AS TEXT)
+       OR CAST(?7 AS BOOLEAN)
+           AND (sb.expires_at IS NULL OR sb.expires_at >= CAST(?6 AS TEXT)))
+      AND (CAST(?8 AS BOOLEAN) AND ss.id IS NULL
+           OR ss.observed_state IN (/*SLICE:session_states*/?))))
 ORDER BY sb.id
-LIMIT ?5
+LIMIT ?3
 `
 
 type SandboxListParams struct {
-	Owner     string
-	Cursor    string
-	Status    string
-	Now       string
-	PageLimit int64
+	Owner         string
+	Cursor        string
+	PageLimit     int64
+	ByStatus      bool
+	Expired       bool
+	Now           string
+	Unexpired     bool
+	NoSession     bool
+	SessionStates []string
 }
 
 type SandboxListRow struct {
@@ -260,16 +261,33 @@ type SandboxListRow struct {
 	CurrentSessionState string
 }
 
-// The status expression repeats lifecycle.md section 3 so that a filtered page is
-// filled in SQL; core.Sandbox.Status is the same rule in Go.
+// The status filter arrives as plain conditions (core.StatusMatch); the
+// status rule itself lives in Go only. Two sqlc quirks shape it: sqlc
+// numbers the parameters (?1, ?2, ...) but expands sqlc.slice to bare ?s at
+// run time, so every other parameter must first appear before the slice or
+// it binds the wrong value (sqlc-dev/sqlc#2452), hence page_limit named once
+// up front in a condition that always holds (core keeps it at 1 or more);
+// and sqlc's SQLite parser skips a parameter under NOT, hence "= FALSE".
 func (q *Queries) SandboxList(ctx context.Context, arg SandboxListParams) ([]SandboxListRow, error) {
-	rows, err := q.db.QueryContext(ctx, sandboxList,
-		arg.Owner,
-		arg.Cursor,
-		arg.Status,
-		arg.Now,
-		arg.PageLimit,
-	)
+	query := sandboxList
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Owner)
+	queryParams = append(queryParams, arg.Cursor)
+	queryParams = append(queryParams, arg.PageLimit)
+	queryParams = append(queryParams, arg.ByStatus)
+	queryParams = append(queryParams, arg.Expired)
+	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.Unexpired)
+	queryParams = append(queryParams, arg.NoSession)
+	if len(arg.SessionStates) > 0 {
+		for _, v := range arg.SessionStates {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:session_states*/?", strings.Repeat(",?", len(arg.SessionStates))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:session_states*/?", "NULL", 1)
+	}
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
