@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
 	"time"
 )
 
@@ -72,11 +74,44 @@ type ContainerSpec struct {
 	RuntimeToken string
 }
 
+// Labels returns the labels of the spec's container (lifecycle.md §13.1).
+// instance stands in for an empty InstanceID.
+func (spec ContainerSpec) Labels(instance string) map[string]string {
+	if spec.InstanceID != "" {
+		instance = spec.InstanceID
+	}
+	return map[string]string{
+		LabelOwner:       spec.Owner,
+		LabelSandboxID:   spec.SandboxID,
+		LabelSessionID:   spec.SessionID,
+		LabelLockerID:    spec.LockerID,
+		LabelProfileID:   spec.Profile.ID,
+		LabelRuntimePort: strconv.Itoa(RuntimePortOrDefault(spec.Profile.RuntimePort)),
+		LabelInstanceID:  instance,
+		LabelManaged:     "true",
+	}
+}
+
+// Env returns the container's environment: the profile's, overlaid with
+// Bay's own variables, which win over profile entries of the same name.
+func (spec ContainerSpec) Env() map[string]string {
+	env := make(map[string]string, len(spec.Profile.Env)+4)
+	maps.Copy(env, spec.Profile.Env)
+	env[EnvSessionID] = spec.SessionID
+	env[EnvSandboxID] = spec.SandboxID
+	env[EnvWorkspacePath] = MountPath
+	env[EnvRuntimeToken] = spec.RuntimeToken
+	return env
+}
+
 // VolumeSpec describes the volume behind a locker.
 type VolumeSpec struct {
 	LockerID string
 	Owner    string
 	Managed  bool
+	// SizeLimitMB caps the bytes the volume holds, in MiB (Locker.SizeLimitMB);
+	// a write past it fails with ENOSPC. Zero means unlimited.
+	SizeLimitMB int64
 }
 
 // Mount is one volume mounted into a container.
@@ -112,12 +147,13 @@ type ContainerInfo struct {
 // when the runtime cannot be reached or fails otherwise, unless it says more.
 type Runtime interface {
 	// CreateVolume creates the locker's volume, labelled with its owner,
-	// locker id and whether it is managed; an existing volume of the same
-	// name is reused.
+	// locker id and whether it is managed, holding at most v.SizeLimitMB
+	// MiB when that is not zero; an existing volume of the same name is
+	// reused as it is (its limit, or its lack of one, is kept).
 	CreateVolume(ctx context.Context, v VolumeSpec) error
-	// DeleteVolume removes the locker's volume. A missing volume is not an
-	// error; a volume still used by a container, running or not, is a
-	// conflict.
+	// DeleteVolume removes the locker's volume and whatever enforces its
+	// limit. A missing volume is not an error; a volume still used by a
+	// container, running or not, is a conflict.
 	DeleteVolume(ctx context.Context, lockerID string) error
 	// CreateContainer creates (does not start) the session's container, named
 	// ContainerName(spec.SessionID), with the locker's volume at MountPath,

@@ -181,24 +181,8 @@ func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpe
 // containerConfig builds the create request of lifecycle.md §13.1.
 func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*container.Config, *container.HostConfig) {
 	p := spec.Profile
-	port := p.RuntimePort
-	if port <= 0 {
-		port = core.DefaultRuntimePort
-	}
-	instance := spec.InstanceID
-	if instance == "" {
-		instance = r.opts.InstanceID
-	}
-	labels := r.labels(map[string]string{
-		core.LabelOwner:       spec.Owner,
-		core.LabelSandboxID:   spec.SandboxID,
-		core.LabelSessionID:   spec.SessionID,
-		core.LabelLockerID:    spec.LockerID,
-		core.LabelProfileID:   p.ID,
-		core.LabelRuntimePort: strconv.Itoa(port),
-		core.LabelInstanceID:  instance,
-		core.LabelManaged:     "true",
-	})
+	port := core.RuntimePortOrDefault(p.RuntimePort)
+	labels := r.labels(spec.Labels(r.opts.InstanceID))
 	natPort := nat.Port(strconv.Itoa(port) + "/tcp")
 
 	cfg := &container.Config{
@@ -208,10 +192,7 @@ func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*con
 		ExposedPorts: nat.PortSet{natPort: struct{}{}},
 	}
 
-	pids := p.PidsLimit
-	if pids <= 0 {
-		pids = core.DefaultPidsLimit
-	}
+	pids := p.PidsLimitOrDefault()
 	caps := slices.Clone(capsRoot)
 	var secOpt []string
 	if p.AllowSudo {
@@ -258,19 +239,10 @@ func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*con
 	return cfg, hostCfg
 }
 
-// env returns the profile's environment plus Bay's own variables, which
-// replace profile entries of the same name. Sorted so that equal specs give
-// equal requests.
+// env returns the container's environment as KEY=VALUE, sorted so that
+// equal specs give equal requests.
 func env(spec core.ContainerSpec) []string {
-	own := map[string]string{
-		core.EnvSessionID:     spec.SessionID,
-		core.EnvSandboxID:     spec.SandboxID,
-		core.EnvWorkspacePath: core.MountPath,
-		core.EnvRuntimeToken:  spec.RuntimeToken,
-	}
-	all := make(map[string]string, len(spec.Profile.Env)+len(own))
-	maps.Copy(all, spec.Profile.Env)
-	maps.Copy(all, own)
+	all := spec.Env()
 	out := make([]string, 0, len(all))
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		out = append(out, k+"="+all[k])
@@ -370,9 +342,7 @@ func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 // inspect after the start (lifecycle.md §13.4). Docker answers a start of a
 // running container with 304, which the client reports as success.
 func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
-	if runtimePort <= 0 {
-		runtimePort = core.DefaultRuntimePort
-	}
+	runtimePort = core.RuntimePortOrDefault(runtimePort)
 	if err := r.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
 		return "", translate(ctx, err, "start container "+containerID)
 	}
