@@ -26,29 +26,35 @@ const claimMargin = 30 * time.Second
 // Concurrent callers, in this process or another, wait for the claim to
 // settle instead of starting a second container.
 //
-// busy pushes the idle deadline past the coming call.
-func (s *SandboxService) ensureRunning(ctx context.Context, sandboxID string, p *Profile, busy time.Duration) (*Session, error) {
+// busy pushes the idle deadline past the coming call. admit runs in the
+// claim, on the row it reads and locks, before anything else is decided: it
+// checks that the caller may use the sandbox and returns the profile to run
+// it with, so that a call reads its sandbox once. Its error is returned as
+// is.
+func (s *SandboxService) ensureRunning(ctx context.Context, sandboxID string, busy time.Duration,
+	admit func(*Sandbox) (*Profile, error)) (*Session, *Profile, error) {
 	unlock := s.starts.Lock(sandboxID)
 	defer unlock()
 	deadline := s.clock.Now().Add(s.opts.ReadinessTimeout + claimMargin)
 	waited := false
 	for {
-		decision, sess, locker, err := s.claim(ctx, sandboxID, p, busy)
+		decision, sess, locker, p, err := s.claim(ctx, sandboxID, busy, admit)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		switch decision {
 		case decideReady:
-			return sess, nil
+			return sess, p, nil
 		case decideStart:
-			return s.start(ctx, sandboxID, sess, locker, p, busy)
+			sess, err := s.start(ctx, sandboxID, sess, locker, p, busy)
+			return sess, p, err
 		}
 		if waited && sess.ObservedState == SessionFailed {
-			return nil, notReady(sandboxID, nil)
+			return nil, nil, notReady(sandboxID, nil)
 		}
 		waited = true
 		if err := s.waitForStart(ctx, sess.ID, deadline); err != nil {
-			return nil, notReady(sandboxID, err)
+			return nil, nil, notReady(sandboxID, err)
 		}
 	}
 }
@@ -59,11 +65,13 @@ func notReady(sandboxID string, cause error) error {
 }
 
 // claim runs one transaction with the sandbox row locked and decides.
-func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile, busy time.Duration) (startDecision, *Session, *Locker, error) {
+func (s *SandboxService) claim(ctx context.Context, sandboxID string, busy time.Duration,
+	admit func(*Sandbox) (*Profile, error)) (startDecision, *Session, *Locker, *Profile, error) {
 	var (
 		decision startDecision
 		out      *Session
 		locker   *Locker
+		p        *Profile
 	)
 	err := s.store.InTx(ctx, func(tx Store) error {
 		sb, err := tx.Sandboxes().GetForUpdate(ctx, sandboxID)
@@ -72,6 +80,9 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 		}
 		if sb.DeletedAt != nil {
 			return NotFound("Sandbox not found: %s", sandboxID)
+		}
+		if p, err = admit(sb); err != nil {
+			return err
 		}
 		now := s.clock.Now()
 		if sb.Expired(now) {
@@ -163,7 +174,7 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, p *Profile
 		out = sess
 		return tx.Sandboxes().Save(ctx, sb)
 	})
-	return decision, out, locker, err
+	return decision, out, locker, p, err
 }
 
 // claimAbandoned reports whether a start claim is a leftover: made by this

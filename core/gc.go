@@ -27,6 +27,11 @@ type GCOptions struct {
 	Logger *slog.Logger
 	// Observe, when set, is told the report of every cycle.
 	Observe func(*GCReport)
+	// Idempotency, when set, has its expired keys purged by Loop every
+	// PurgeEvery (default 10 minutes), whether or not the GC loop is
+	// enabled: nothing else removes them.
+	Idempotency *IdempotencyService
+	PurgeEvery  time.Duration
 }
 
 // GC reclaims what is idle, expired or orphaned (lifecycle.md §12). One
@@ -145,9 +150,13 @@ func (g *GC) runLocked(ctx context.Context, only map[string]bool) *GCReport {
 	return report
 }
 
-// Loop runs a cycle every interval until ctx ends. The start-up cycle, if
-// any, is the caller's (it must finish before serving).
+// Loop runs a cycle every interval until ctx ends, and purges expired
+// idempotency keys beside it. The start-up cycle, if any, is the caller's
+// (it must finish before serving).
 func (g *GC) Loop(ctx context.Context) {
+	if g.o.Idempotency != nil {
+		go g.purgeLoop(ctx)
+	}
 	if !g.o.Enabled {
 		return
 	}
@@ -159,6 +168,29 @@ func (g *GC) Loop(ctx context.Context) {
 			return
 		case <-t.C:
 			g.RunCycle(ctx)
+		}
+	}
+}
+
+// purgeLoop deletes expired idempotency keys every PurgeEvery until ctx
+// ends.
+func (g *GC) purgeLoop(ctx context.Context) {
+	every := g.o.PurgeEvery
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := g.o.Idempotency.PurgeExpired(ctx); err != nil {
+				g.log.WarnContext(ctx, "purge idempotency keys", "err", err)
+			} else if n > 0 {
+				g.log.DebugContext(ctx, "purged idempotency keys", "count", n)
+			}
 		}
 	}
 }

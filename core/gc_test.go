@@ -283,3 +283,22 @@ func TestGC_ReconcileAfterCrashMidStart(t *testing.T) {
 	require.Len(t, list, 1)
 	require.Equal(t, late, list[0].ID, "the late container was adopted")
 }
+
+func TestGC_LoopPurgesExpiredIdempotencyKeys(t *testing.T) {
+	t.Parallel()
+	store := openStore(t)
+	clock := fake.NewClock(time.Date(2026, 1, 30, 7, 0, 0, 0, time.UTC))
+	idem := core.NewIdempotencyService(store, clock, time.Hour, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	_, _, err := idem.Do(ctx, "alice", "k-1", "fp", func(context.Context) (int, []byte, error) { return 201, []byte("{}"), nil })
+	require.NoError(t, err)
+	clock.Advance(2 * time.Hour)
+	// The GC loop itself is off: the purge runs regardless.
+	g := core.NewGC(core.GCOptions{Store: store, Clock: clock, Idempotency: idem, PurgeEvery: 10 * time.Millisecond})
+	go g.Loop(ctx)
+	require.Eventually(t, func() bool {
+		_, err := store.Idempotency().Get(ctx, "alice", "k-1")
+		return core.CodeOf(err) == core.CodeNotFound
+	}, 30*time.Second, 10*time.Millisecond)
+}

@@ -16,6 +16,8 @@ type LockerService struct {
 	// MaxFileBytes bounds direct reads (default 16 MiB).
 	maxFile int64
 	quotas  Quotas
+	// enforceSizes makes the runtime hold lockers to their size limit.
+	enforceSizes bool
 }
 
 // NewLockerService returns a LockerService.
@@ -26,18 +28,33 @@ func NewLockerService(store Store, runtime Runtime, clock Clock, ids IDs, defaul
 	return &LockerService{store: store, runtime: runtime, clock: clock, ids: ids, defaultSize: defaultSizeMB, maxFile: maxFileBytes}
 }
 
+// WithEnforcedSizes makes the runtime hold new lockers to their size limit
+// (a write past it fails with ENOSPC) when on; otherwise the limit is
+// recorded only.
+func (s *LockerService) WithEnforcedSizes(on bool) *LockerService {
+	s.enforceSizes = on
+	return s
+}
+
 // WithQuotas makes Create respect quotas.
 func (s *LockerService) WithQuotas(q Quotas) *LockerService {
 	s.quotas = q
 	return s
 }
 
+// The bounds of a locker's size_limit_mb, which the configured default
+// (locker.default_size_limit_mb) keeps too.
+const (
+	MinLockerSizeMB = 1
+	MaxLockerSizeMB = 65536
+)
+
 // Create creates an external locker: its volume, then its row.
 func (s *LockerService) Create(ctx context.Context, owner string, sizeLimitMB *int64) (*Locker, error) {
 	size := s.defaultSize
 	if sizeLimitMB != nil {
-		if *sizeLimitMB < 1 || *sizeLimitMB > 65536 {
-			return nil, Invalid("size_limit_mb must be between 1 and 65536")
+		if *sizeLimitMB < MinLockerSizeMB || *sizeLimitMB > MaxLockerSizeMB {
+			return nil, Invalid("size_limit_mb must be between %d and %d", MinLockerSizeMB, MaxLockerSizeMB)
 		}
 		size = *sizeLimitMB
 	}
@@ -53,7 +70,11 @@ func (s *LockerService) Create(ctx context.Context, owner string, sizeLimitMB *i
 	if err := checkLockerQuota(ctx, s.store, quota, owner, size); err != nil {
 		return nil, err
 	}
-	if err := s.runtime.CreateVolume(ctx, VolumeSpec{LockerID: l.ID, Owner: owner}); err != nil {
+	spec := VolumeSpec{LockerID: l.ID, Owner: owner}
+	if s.enforceSizes {
+		spec.SizeLimitMB = size
+	}
+	if err := s.runtime.CreateVolume(ctx, spec); err != nil {
 		return nil, Wrap(err, CodeInternal, "create locker volume")
 	}
 	err := s.store.InTx(ctx, func(tx Store) error {
@@ -80,6 +101,9 @@ func (s *LockerService) Get(ctx context.Context, owner, id string) (*Locker, err
 // List returns a page of the caller's external (managed false) or managed
 // lockers. Errors: validation_error for a limit outside 1..200.
 func (s *LockerService) List(ctx context.Context, owner, cursor string, limit int, managed bool) (Page[*Locker], error) {
+	if err := CheckLimit(limit); err != nil {
+		return Page[*Locker]{}, err
+	}
 	list, err := s.store.Lockers().List(ctx, LockerFilter{Owner: owner, Cursor: cursor, Limit: limit, Managed: managed})
 	if err != nil {
 		return Page[*Locker]{}, err

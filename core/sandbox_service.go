@@ -21,6 +21,10 @@ type SandboxServiceOptions struct {
 	DefaultLockerSizeMB int64
 	// Quotas bound what each owner holds; the zero value bounds nothing.
 	Quotas Quotas
+	// EnforceLockerSizes makes the runtime hold lockers to their size
+	// limit (a write past it fails with ENOSPC); otherwise the limit is
+	// recorded only.
+	EnforceLockerSizes bool
 	// InstanceID identifies this Bay process on the containers it creates
 	// and on the session starts it claims.
 	InstanceID string
@@ -196,7 +200,11 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		}
 		managed.DriverRef = VolumeName(managed.ID)
 		sb.LockerID = managed.ID
-		if err := s.runtime.CreateVolume(ctx, VolumeSpec{LockerID: managed.ID, Owner: owner, Managed: true}); err != nil {
+		spec := VolumeSpec{LockerID: managed.ID, Owner: owner, Managed: true}
+		if s.opts.EnforceLockerSizes {
+			spec.SizeLimitMB = managed.SizeLimitMB
+		}
+		if err := s.runtime.CreateVolume(ctx, spec); err != nil {
 			s.opts.Metrics.RuntimeError("create_volume")
 			return nil, Wrap(err, CodeInternal, "create locker volume")
 		}
@@ -208,7 +216,12 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		if err != nil {
 			return err
 		}
-		return tx.Sandboxes().Create(ctx, sb, managed)
+		if managed != nil {
+			if err := tx.Lockers().Create(ctx, managed); err != nil {
+				return err
+			}
+		}
+		return tx.Sandboxes().Create(ctx, sb)
 	})
 	if err != nil {
 		if managed != nil {
@@ -235,11 +248,9 @@ func (s *SandboxService) Get(ctx context.Context, owner, id string) (*SandboxInf
 // Errors: validation_error for a limit outside 1..200.
 func (s *SandboxService) List(ctx context.Context, owner, cursor string, limit int, status string) (Page[SandboxInfo], error) {
 	now := s.clock.Now()
-	f := SandboxFilter{Owner: owner, Cursor: cursor, Limit: limit, Now: now}
-	for _, st := range SandboxStatuses {
-		if string(st) == status {
-			f.Status = st
-		}
+	f, err := NewSandboxFilter(owner, cursor, limit, status, now)
+	if err != nil {
+		return Page[SandboxInfo]{}, err
 	}
 	list, err := s.store.Sandboxes().List(ctx, f)
 	if err != nil {
@@ -250,6 +261,16 @@ func (s *SandboxService) List(ctx context.Context, owner, cursor string, limit i
 		items = append(items, *s.info(sb, now))
 	}
 	return newPage(items, limit, func(i SandboxInfo) string { return i.ID }), nil
+}
+
+// CountByStatus counts the live sandboxes of every owner by their status
+// now; statuses with none are absent.
+func (s *SandboxService) CountByStatus(ctx context.Context) (map[SandboxStatus]int64, error) {
+	counts, err := s.store.Sandboxes().CountByState(ctx, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return StatusCounts(counts), nil
 }
 
 // ExtendTTL moves the hard TTL of a finite, unexpired sandbox by extendBy
@@ -265,8 +286,16 @@ func (s *SandboxService) ExtendTTL(ctx context.Context, owner, id string, extend
 	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
 		return nil, err
 	}
-	var now time.Time
-	sb, err := s.store.Sandboxes().Update(ctx, id, func(sb *Sandbox) error {
+	var (
+		sb  *Sandbox
+		now time.Time
+	)
+	err := s.store.InTx(ctx, func(tx Store) error {
+		var err error
+		sb, err = tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
 		now = s.clock.Now()
 		if sb.DeletedAt != nil {
 			return NotFound("Sandbox not found: %s", id)
@@ -288,7 +317,7 @@ func (s *SandboxService) ExtendTTL(ctx context.Context, owner, id string, extend
 		}
 		sb.ExpiresAt = &exp
 		sb.UpdatedAt = now
-		return nil
+		return tx.Sandboxes().Save(ctx, sb)
 	})
 	if err != nil {
 		return nil, err
@@ -312,7 +341,11 @@ func (s *SandboxService) Keepalive(ctx context.Context, owner, id string) error 
 	if _, err := s.store.Sandboxes().GetForOwner(ctx, owner, id); err != nil {
 		return err
 	}
-	_, err := s.store.Sandboxes().Update(ctx, id, func(sb *Sandbox) error {
+	return s.store.InTx(ctx, func(tx Store) error {
+		sb, err := tx.Sandboxes().GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
 		now := s.clock.Now()
 		if p := s.profile(sb.ProfileID); p != nil {
 			idle := now.Add(p.IdleTimeout)
@@ -320,9 +353,8 @@ func (s *SandboxService) Keepalive(ctx context.Context, owner, id string) error 
 		}
 		sb.LastActiveAt = now
 		sb.UpdatedAt = now
-		return nil
+		return tx.Sandboxes().Save(ctx, sb)
 	})
-	return err
 }
 
 // Stop reclaims the sandbox's compute: every session's container is removed

@@ -68,8 +68,10 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
 		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: ids, Profiles: cfg.Profiles,
 		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID, Quotas: cfg.Quotas,
-		Logger: logger, Metrics: reg,
+		EnforceLockerSizes: cfg.Locker.EnforceSizeLimits,
+		Logger:             logger, Metrics: reg,
 	})
+	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
 	gc := core.NewGC(core.GCOptions{
 		Store: store, Runtime: rt, Clock: clock, Sandboxes: sandboxes, InstanceID: instanceID,
 		Enabled: cfg.GC.Enabled, RunOnStartup: cfg.GC.RunOnStartup,
@@ -80,14 +82,13 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 			core.GCOrphanLocker:    cfg.GC.OrphanLocker,
 			core.GCOrphanContainer: cfg.GC.OrphanContainer,
 		},
-		Logger:  logger.With("component", "gc"),
-		Observe: reg.GCCycle,
+		Logger:      logger.With("component", "gc"),
+		Observe:     reg.GCCycle,
+		Idempotency: idem,
 	})
-	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes).WithQuotas(cfg.Quotas)
-	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
-	reg.CollectSandboxes(func(ctx context.Context) (map[core.SandboxStatus]int64, error) {
-		return store.Sandboxes().CountByStatus(ctx, clock.Now())
-	})
+	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes).WithQuotas(cfg.Quotas).
+		WithEnforcedSizes(cfg.Locker.EnforceSizeLimits)
+	reg.CollectSandboxes(sandboxes.CountByStatus)
 
 	api := httpapi.New(httpapi.Options{
 		Sandboxes: sandboxes, Lockers: lockers, GC: gc, Idempotency: idem,
@@ -115,6 +116,14 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	a.warnMissingImages(ctx, cfg)
+	// Size-limited lockers are file systems mounted on the Docker host; a
+	// reboot unmounts them, and their sandboxes cannot start until they
+	// are mounted again (whether or not limits are still enforced).
+	if n, err := a.runtime.RestoreVolumes(ctx); err != nil {
+		a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
+	} else if n > 0 {
+		a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
+	}
 	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
 	if err != nil {
 		// Docker may be down: Bay still starts, the next cycle retries.
@@ -128,26 +137,10 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// background runs the GC loop and purges expired idempotency keys until ctx
-// ends.
+// background runs the GC loop (which purges expired idempotency keys
+// beside it) until ctx ends.
 func (a *app) background(ctx context.Context, cfg Config) {
 	go a.gc.Loop(ctx)
-	go func() {
-		t := time.NewTicker(10 * time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if n, err := a.idem.PurgeExpired(ctx); err != nil {
-					a.log.WarnContext(ctx, "purge idempotency keys", "err", err)
-				} else if n > 0 {
-					a.log.DebugContext(ctx, "purged idempotency keys", "count", n)
-				}
-			}
-		}
-	}()
 }
 
 func (a *app) close() {

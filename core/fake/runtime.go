@@ -205,20 +205,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 		delete(r.containers, id)
 	}
 
-	port := p.RuntimePort
-	if port <= 0 {
-		port = core.DefaultRuntimePort
-	}
-	pids := p.PidsLimit
-	if pids <= 0 {
-		pids = core.DefaultPidsLimit
-	}
-	env := make(map[string]string, len(p.Env)+4)
-	maps.Copy(env, p.Env)
-	env[core.EnvSessionID] = spec.SessionID
-	env[core.EnvSandboxID] = spec.SandboxID
-	env[core.EnvWorkspacePath] = core.MountPath
-	env[core.EnvRuntimeToken] = spec.RuntimeToken
+	pids := p.PidsLimitOrDefault()
+	env := spec.Env()
 
 	vol := core.VolumeName(spec.LockerID)
 	if _, ok := r.volumes[vol]; !ok {
@@ -229,19 +217,10 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 	r.seq++
 	id := fmt.Sprintf("%064x", r.seq)
 	r.containers[id] = &core.ContainerInfo{
-		ID:    id,
-		Name:  name,
-		Image: p.Image,
-		Labels: map[string]string{
-			core.LabelOwner:       spec.Owner,
-			core.LabelSandboxID:   spec.SandboxID,
-			core.LabelSessionID:   spec.SessionID,
-			core.LabelLockerID:    spec.LockerID,
-			core.LabelProfileID:   p.ID,
-			core.LabelRuntimePort: strconv.Itoa(port),
-			core.LabelInstanceID:  spec.InstanceID,
-			core.LabelManaged:     "true",
-		},
+		ID:          id,
+		Name:        name,
+		Image:       p.Image,
+		Labels:      spec.Labels(""),
 		State:       core.ContainerCreated,
 		Created:     r.opts.Clock.Now(),
 		Env:         env,
@@ -264,9 +243,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 	if c == nil {
 		return "", core.NotFound("container %s not found", containerID)
 	}
-	if runtimePort <= 0 {
-		runtimePort = core.DefaultRuntimePort
-	}
+	runtimePort = core.RuntimePortOrDefault(runtimePort)
 	c.State = core.ContainerRunning
 	ep := fmt.Sprintf("http://%s:%d", c.Name, runtimePort)
 	if r.opts.Endpoint != nil {
