@@ -72,6 +72,28 @@ type LockerStore interface {
 	UsageByOwner(ctx context.Context, owner string) (LockerUsage, error)
 }
 
+// SizeEnforcement says which lockers the runtime holds to their size
+// limit (locker.enforce_size_limits); the others record it only.
+type SizeEnforcement string
+
+// Size enforcement modes.
+const (
+	// EnforceNone records every limit only.
+	EnforceNone SizeEnforcement = "off"
+	// EnforceExplicit holds lockers created with an explicit
+	// size_limit_mb; lockers sized by the default (managed ones among
+	// them) record it only.
+	EnforceExplicit SizeEnforcement = "explicit"
+	// EnforceAll holds every new locker to its limit.
+	EnforceAll SizeEnforcement = "all"
+)
+
+// Enforces reports whether a new locker is held to its limit; explicit
+// says whether the creator chose the size.
+func (e SizeEnforcement) Enforces(explicit bool) bool {
+	return e == EnforceAll || (e == EnforceExplicit && explicit)
+}
+
 // LockerUsage is what an owner's lockers take.
 type LockerUsage struct {
 	Count   int64

@@ -16,8 +16,8 @@ type LockerService struct {
 	// MaxFileBytes bounds direct reads (default 16 MiB).
 	maxFile int64
 	quotas  Quotas
-	// enforceSizes makes the runtime hold lockers to their size limit.
-	enforceSizes bool
+	// enforceSizes says which new lockers the runtime holds to their limit.
+	enforceSizes SizeEnforcement
 }
 
 // NewLockerService returns a LockerService.
@@ -28,11 +28,10 @@ func NewLockerService(store Store, runtime Runtime, clock Clock, ids IDs, defaul
 	return &LockerService{store: store, runtime: runtime, clock: clock, ids: ids, defaultSize: defaultSizeMB, maxFile: maxFileBytes}
 }
 
-// WithEnforcedSizes makes the runtime hold new lockers to their size limit
-// (a write past it fails with ENOSPC) when on; otherwise the limit is
-// recorded only.
-func (s *LockerService) WithEnforcedSizes(on bool) *LockerService {
-	s.enforceSizes = on
+// WithEnforcedSizes says which new lockers the runtime holds to their size
+// limit (a write past it fails with ENOSPC); the others record it only.
+func (s *LockerService) WithEnforcedSizes(e SizeEnforcement) *LockerService {
+	s.enforceSizes = e
 	return s
 }
 
@@ -71,7 +70,7 @@ func (s *LockerService) Create(ctx context.Context, owner string, sizeLimitMB *i
 		return nil, err
 	}
 	spec := VolumeSpec{LockerID: l.ID, Owner: owner}
-	if s.enforceSizes {
+	if s.enforceSizes.Enforces(sizeLimitMB != nil) {
 		spec.SizeLimitMB = size
 	}
 	if err := s.runtime.CreateVolume(ctx, spec); err != nil {

@@ -200,6 +200,8 @@ type Runtime interface {
 	// WriteVolumeFile writes content to path (relative, normalized) of a
 	// locker's volume without starting a runtime, creating parent
 	// directories owned by the sandbox user. Returns validation_error if a
-	// component of the path is a symlink or not a directory.
+	// component of the path is a symlink or not a directory, and
+	// payload_too_large (details.limit_bytes when known) if the locker has
+	// no room: the file it would have replaced is then kept.
 	WriteVolumeFile(ctx context.Context, lockerID, path string, content []byte) error
 }

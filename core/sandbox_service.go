@@ -21,10 +21,9 @@ type SandboxServiceOptions struct {
 	DefaultLockerSizeMB int64
 	// Quotas bound what each owner holds; the zero value bounds nothing.
 	Quotas Quotas
-	// EnforceLockerSizes makes the runtime hold lockers to their size
-	// limit (a write past it fails with ENOSPC); otherwise the limit is
-	// recorded only.
-	EnforceLockerSizes bool
+	// EnforceLockerSizes says whether the runtime holds managed lockers
+	// (sized by DefaultLockerSizeMB) to their limit: only EnforceAll does.
+	EnforceLockerSizes SizeEnforcement
 	// InstanceID identifies this Bay process on the containers it creates
 	// and on the session starts it claims.
 	InstanceID string
@@ -201,7 +200,7 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 		managed.DriverRef = VolumeName(managed.ID)
 		sb.LockerID = managed.ID
 		spec := VolumeSpec{LockerID: managed.ID, Owner: owner, Managed: true}
-		if s.opts.EnforceLockerSizes {
+		if s.opts.EnforceLockerSizes.Enforces(false) {
 			spec.SizeLimitMB = managed.SizeLimitMB
 		}
 		if err := s.runtime.CreateVolume(ctx, spec); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,29 +112,36 @@ func (r *Runtime) ReadVolumeFile(ctx context.Context, lockerID, rel string, maxB
 		if !mode.IsRegular() {
 			return core.Invalid("Path is not a file: %s", rel)
 		}
-		rc, _, err := r.cli.CopyFromContainer(ctx, id, path.Join(core.MountPath, rel))
-		if err != nil {
-			return translate(ctx, err, "read "+rel)
-		}
-		defer rc.Close()
-		tr := tar.NewReader(rc)
-		hdr, err := tr.Next()
-		if err != nil {
-			return core.Wrap(err, core.CodeInternal, "read archive of "+rel)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			return core.Invalid("Path is not a file: %s", rel)
-		}
-		if hdr.Size > maxBytes {
-			return core.Invalid("File is larger than %d bytes: %s", maxBytes, rel).WithDetails(map[string]any{"limit_bytes": maxBytes})
-		}
-		out, err = io.ReadAll(io.LimitReader(tr, maxBytes+1))
-		if err != nil {
-			return core.Wrap(err, core.CodeInternal, "read "+rel)
-		}
-		return nil
+		out, err = r.readFile(ctx, id, rel, maxBytes)
+		return err
 	})
 	return out, err
+}
+
+// readFile reads the regular file rel of the helper container id's locker.
+// A file larger than maxBytes is validation_error.
+func (r *Runtime) readFile(ctx context.Context, id, rel string, maxBytes int64) ([]byte, error) {
+	rc, _, err := r.cli.CopyFromContainer(ctx, id, path.Join(core.MountPath, rel))
+	if err != nil {
+		return nil, translate(ctx, err, "read "+rel)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	hdr, err := tr.Next()
+	if err != nil {
+		return nil, core.Wrap(err, core.CodeInternal, "read archive of "+rel)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, core.Invalid("Path is not a file: %s", rel)
+	}
+	if hdr.Size > maxBytes {
+		return nil, core.Invalid("File is larger than %d bytes: %s", maxBytes, rel).WithDetails(map[string]any{"limit_bytes": maxBytes})
+	}
+	out, err := io.ReadAll(io.LimitReader(tr, maxBytes+1))
+	if err != nil {
+		return nil, core.Wrap(err, core.CodeInternal, "read "+rel)
+	}
+	return out, nil
 }
 
 // WriteVolumeFile implements core.Runtime.
@@ -145,6 +153,17 @@ func (r *Runtime) WriteVolumeFile(ctx context.Context, lockerID, rel string, con
 		}
 		if exists && !mode.IsRegular() {
 			return core.Invalid("Path is not a file: %s", rel)
+		}
+		// The archive API removes the old file before writing the new one,
+		// so a write that runs out of space (a size-limited locker) would
+		// lose both: keep the old content to put it back.
+		var old []byte
+		if exists {
+			if old, err = r.readFile(ctx, id, rel, keepForRestore); core.CodeOf(err) == core.CodeValidation {
+				old = nil // too large to hold: a failed write loses it, as before
+			} else if err != nil {
+				return err
+			}
 		}
 		// Parents that do not exist yet are created owned by the sandbox
 		// user, as Ship would create them.
@@ -184,9 +203,53 @@ func (r *Runtime) WriteVolumeFile(ctx context.Context, lockerID, rel string, con
 			return err
 		}
 		err = r.cli.CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
-		if err != nil {
-			return translate(ctx, err, fmt.Sprintf("write %s", rel))
+		if err == nil {
+			return nil
 		}
-		return nil
+		if old != nil {
+			if rerr := r.putFile(ctx, id, rel, old, now); rerr != nil {
+				r.log.WarnContext(ctx, "restore a file after a failed write", "locker_id", lockerID, "path", rel, "err", rerr)
+			}
+		}
+		// The daemon reports a full file system only in its message.
+		if strings.Contains(err.Error(), "no space left on device") {
+			return (&core.Error{Code: core.CodePayloadTooLarge, Message: fmt.Sprintf("Locker %s has no room for %d bytes at %s", lockerID, len(content), rel), Err: err}).
+				WithDetails(r.lockerLimit(ctx, lockerID))
+		}
+		return translate(ctx, err, fmt.Sprintf("write %s", rel))
 	})
+}
+
+// keepForRestore bounds the old content a direct write holds to put back.
+const keepForRestore = 64 << 20
+
+// putFile writes content at rel, keeping the existing parents.
+func (r *Runtime) putFile(ctx context.Context, id, rel string, content []byte, at time.Time) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: 0o644, Size: int64(len(content)),
+		Uid: sandboxUID, Gid: sandboxUID, ModTime: at}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(content); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return r.cli.CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
+}
+
+// lockerLimit returns the details of a full locker: its limit in bytes when
+// it has one.
+func (r *Runtime) lockerLimit(ctx context.Context, lockerID string) map[string]any {
+	v, err := r.cli.VolumeInspect(ctx, core.VolumeName(lockerID))
+	if err != nil {
+		return nil
+	}
+	mb, err := strconv.ParseInt(v.Labels[LabelSizeLimit], 10, 64)
+	if err != nil {
+		return nil
+	}
+	return map[string]any{"limit_bytes": mb << 20}
 }

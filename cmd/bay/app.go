@@ -68,7 +68,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
 		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: ids, Profiles: cfg.Profiles,
 		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID, Quotas: cfg.Quotas,
-		EnforceLockerSizes: cfg.Locker.EnforceSizeLimits,
+		EnforceLockerSizes: core.SizeEnforcement(cfg.Locker.EnforceSizeLimits),
 		Logger:             logger, Metrics: reg,
 	})
 	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
@@ -87,7 +87,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		Idempotency: idem,
 	})
 	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes).WithQuotas(cfg.Quotas).
-		WithEnforcedSizes(cfg.Locker.EnforceSizeLimits)
+		WithEnforcedSizes(core.SizeEnforcement(cfg.Locker.EnforceSizeLimits))
 	reg.CollectSandboxes(sandboxes.CountByStatus)
 
 	api := httpapi.New(httpapi.Options{

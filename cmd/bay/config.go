@@ -68,10 +68,11 @@ type LockerConfig struct {
 	RootPath           string `yaml:"root_path"`
 	DefaultSizeLimitMB int64  `yaml:"default_size_limit_mb"`
 	MountPath          string `yaml:"mount_path"`
-	// EnforceSizeLimits makes each new locker a file system of its size
-	// limit (a write past it fails with ENOSPC); off, limits are recorded
-	// only.
-	EnforceSizeLimits bool `yaml:"enforce_size_limits"`
+	// EnforceSizeLimits says which new lockers are file systems of their
+	// size limit (a write past it fails with ENOSPC): "explicit" (those
+	// created with a size_limit_mb), "all", or "off" (limits recorded
+	// only).
+	EnforceSizeLimits string `yaml:"enforce_size_limits"`
 }
 
 // SecurityConfig configures authentication.

@@ -104,7 +104,8 @@ func defaults() document {
 		Driver: driverDocument{DriverConfig: DriverConfig{Type: "docker", Docker: DockerConfig{
 			Socket: "unix:///var/run/docker.sock", ConnectMode: "auto", HostAddress: "127.0.0.1", PublishPorts: true,
 		}}},
-		Locker:      LockerConfig{RootPath: defaultLockerRoot, DefaultSizeLimitMB: 1024, MountPath: core.MountPath},
+		Locker: LockerConfig{RootPath: defaultLockerRoot, DefaultSizeLimitMB: 1024, MountPath: core.MountPath,
+			EnforceSizeLimits: string(core.EnforceExplicit)},
 		Security:    securityDocument{AllowAnonymous: true, BlockedHosts: slices.Clone(DefaultBlockedHosts)},
 		Idempotency: IdempotencyConfig{Enabled: true, TTLHours: 1},
 		GC: gcDocument{Enabled: true, RunOnStartup: true, IntervalSeconds: 300,

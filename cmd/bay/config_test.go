@@ -319,3 +319,17 @@ func TestLoadConfig_VariablesAreLoose(t *testing.T) {
 	_, _, err = LoadConfig("", []string{"BAY_CONFIG_FILE=/nonexistent", `BAY_SECURITY__BLOCKED_HOSTS=["10.0.0.0/8"] x`})
 	require.ErrorContains(t, err, "security.blocked_hosts (environment variable BAY_SECURITY__BLOCKED_HOSTS): want JSON")
 }
+
+func TestLoadConfig_LockerSizeEnforcement(t *testing.T) {
+	t.Parallel()
+	c, _, err := LoadConfig(writeFile(t, ""), nil)
+	require.NoError(t, err)
+	require.Equal(t, "explicit", c.Locker.EnforceSizeLimits, "a size asked for is a size held")
+	for _, v := range []string{"off", "all", "explicit"} {
+		c, _, err := LoadConfig(writeFile(t, "locker: {enforce_size_limits: "+v+"}\n"), nil)
+		require.NoError(t, err, v)
+		require.Equal(t, v, c.Locker.EnforceSizeLimits)
+	}
+	_, _, err = LoadConfig(writeFile(t, ""), []string{"BAY_LOCKER__ENFORCE_SIZE_LIMITS=sometimes"})
+	require.ErrorContains(t, err, "locker.enforce_size_limits")
+}

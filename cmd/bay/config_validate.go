@@ -53,6 +53,11 @@ func (c *Config) Validate() error {
 	if c.Locker.DefaultSizeLimitMB < core.MinLockerSizeMB || c.Locker.DefaultSizeLimitMB > core.MaxLockerSizeMB {
 		bad("locker.default_size_limit_mb: must be between %d and %d", core.MinLockerSizeMB, core.MaxLockerSizeMB)
 	}
+	switch core.SizeEnforcement(c.Locker.EnforceSizeLimits) {
+	case core.EnforceNone, core.EnforceExplicit, core.EnforceAll:
+	default:
+		bad("locker.enforce_size_limits: %q is not one of explicit, all, off", c.Locker.EnforceSizeLimits)
+	}
 	if c.Locker.MountPath != core.MountPath {
 		bad("locker.mount_path: %q is not supported: lockers are always mounted at %s", c.Locker.MountPath, core.MountPath)
 	}
