@@ -321,6 +321,24 @@ func cleanupDocker(instance, owner string) {
 	if ids := strings.Fields(string(out)); len(ids) > 0 {
 		_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
 	}
+	// A size-limited locker's file system is mounted on the host from its
+	// disk volume; removing the volume under it would strand the mount and
+	// its loop device, so a test that left one behind (Bay deletes them
+	// properly) has it unmounted and detached first.
+	out, _ = exec.Command("docker", "volume", "ls", "-q", "--filter", "label=bay.owner="+owner, "--filter", "label=bay.locker_disk").Output()
+	for _, name := range strings.Fields(string(out)) {
+		mp, err := exec.Command("docker", "volume", "inspect", "-f", "{{.Mountpoint}}", name).Output()
+		if err != nil {
+			continue
+		}
+		mnt := strings.TrimSpace(string(mp)) + "/mnt"
+		dev, err := exec.Command("findmnt", "-n", "-o", "SOURCE", mnt).Output()
+		if err != nil {
+			continue // not mounted
+		}
+		_ = exec.Command("umount", mnt).Run()
+		_ = exec.Command("losetup", "-d", strings.TrimSpace(string(dev))).Run()
+	}
 	out, _ = exec.Command("docker", "volume", "ls", "-q", "--filter", "label=bay.owner="+owner).Output()
 	if names := strings.Fields(string(out)); len(names) > 0 {
 		_ = exec.Command("docker", append([]string{"volume", "rm", "-f"}, names...)...).Run()
