@@ -160,14 +160,19 @@ func (g *GC) Loop(ctx context.Context) {
 	if !g.o.Enabled {
 		return
 	}
-	t := time.NewTicker(g.o.Interval)
+	every(ctx, g.o.Interval, func() { g.RunCycle(ctx) })
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.RunCycle(ctx)
+			fn()
 		}
 	}
 }
@@ -175,24 +180,17 @@ func (g *GC) Loop(ctx context.Context) {
 // purgeLoop deletes expired idempotency keys every PurgeEvery until ctx
 // ends.
 func (g *GC) purgeLoop(ctx context.Context) {
-	every := g.o.PurgeEvery
-	if every <= 0 {
-		every = 10 * time.Minute
+	period := g.o.PurgeEvery
+	if period <= 0 {
+		period = 10 * time.Minute
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := g.o.Idempotency.PurgeExpired(ctx); err != nil {
-				g.log.WarnContext(ctx, "purge idempotency keys", "err", err)
-			} else if n > 0 {
-				g.log.DebugContext(ctx, "purged idempotency keys", "count", n)
-			}
+	every(ctx, period, func() {
+		if n, err := g.o.Idempotency.PurgeExpired(ctx); err != nil {
+			g.log.WarnContext(ctx, "purge idempotency keys", "err", err)
+		} else if n > 0 {
+			g.log.DebugContext(ctx, "purged idempotency keys", "count", n)
 		}
-	}
+	})
 }
 
 func (g *GC) idleSessions(ctx context.Context, r *GCTaskResult) error {

@@ -357,27 +357,35 @@ func (r *Runtime) runGuard(ctx context.Context, id string) error {
 		}
 		return translate(ctx, err, "start network guard "+name)
 	}
-	// not-running after the start: it answers at once if the guard has
-	// exited already, and waits otherwise.
-	waitC, errC := r.cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
-	var code int64
-	select {
-	case w := <-waitC:
-		code = w.StatusCode
-		if w.Error != nil && w.Error.Message != "" {
-			return core.Errorf(core.CodeInternal, "network guard %s: %s", name, w.Error.Message)
-		}
-	case err := <-errC:
-		return translate(ctx, err, "wait for network guard "+name)
-	}
-	if code != 0 {
-		return core.Errorf(core.CodeInternal, "network guard of container %s failed (exit %d): %s", id, code, r.guardOutput(ctx, name))
+	if err := r.waitExit(ctx, name, "network guard of container "+id); err != nil {
+		return err
 	}
 	r.log.DebugContext(ctx, "network sealed", "container_id", id, "duration_ms", time.Since(began).Milliseconds())
 	return nil
 }
 
-// guardOutput returns the end of what a failed guard printed.
+// waitExit waits for the started one-shot container name (a guard, a disk
+// helper) to exit and turns a failure into internal_error naming what,
+// with the end of its output.
+func (r *Runtime) waitExit(ctx context.Context, name, what string) error {
+	// not-running after the start: it answers at once if the container has
+	// exited already, and waits otherwise.
+	waitC, errC := r.cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	select {
+	case w := <-waitC:
+		if w.Error != nil && w.Error.Message != "" {
+			return core.Errorf(core.CodeInternal, "%s: %s", what, w.Error.Message)
+		}
+		if w.StatusCode != 0 {
+			return core.Errorf(core.CodeInternal, "%s failed (exit %d): %s", what, w.StatusCode, r.guardOutput(ctx, name))
+		}
+		return nil
+	case err := <-errC:
+		return translate(ctx, err, "wait for "+what)
+	}
+}
+
+// guardOutput returns the end of what a failed one-shot container printed.
 func (r *Runtime) guardOutput(ctx context.Context, name string) string {
 	rc, err := r.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "20"})
 	if err != nil {

@@ -284,19 +284,8 @@ func (r *Runtime) runDiskHelper(ctx context.Context, lockerID, mountpoint, op st
 	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		return translate(ctx, err, "start locker disk helper of "+lockerID)
 	}
-	waitC, errC := r.cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
-	var code int64
-	select {
-	case w := <-waitC:
-		code = w.StatusCode
-		if w.Error != nil && w.Error.Message != "" {
-			return core.Errorf(core.CodeInternal, "locker disk helper of %s: %s", lockerID, w.Error.Message)
-		}
-	case err := <-errC:
-		return translate(ctx, err, "wait for locker disk helper of "+lockerID)
-	}
-	if code != 0 {
-		return core.Errorf(core.CodeInternal, "%s the disk of locker %s (exit %d): %s", op, lockerID, code, r.guardOutput(ctx, name))
+	if err := r.waitExit(ctx, name, op+" the disk of locker "+lockerID); err != nil {
+		return err
 	}
 	r.log.DebugContext(ctx, "locker disk "+op, "locker_id", lockerID, "duration_ms", time.Since(began).Milliseconds())
 	return nil

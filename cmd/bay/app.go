@@ -116,14 +116,6 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	a.warnMissingImages(ctx, cfg)
-	// Size-limited lockers are file systems mounted on the Docker host; a
-	// reboot unmounts them, and their sandboxes cannot start until they
-	// are mounted again (whether or not limits are still enforced).
-	if n, err := a.runtime.RestoreVolumes(ctx); err != nil {
-		a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
-	} else if n > 0 {
-		a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
-	}
 	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
 	if err != nil {
 		// Docker may be down: Bay still starts, the next cycle retries.
@@ -138,9 +130,20 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 }
 
 // background runs the GC loop (which purges expired idempotency keys
-// beside it) until ctx ends.
+// beside it) until ctx ends, and mounts size-limited lockers again.
 func (a *app) background(ctx context.Context, cfg Config) {
 	go a.gc.Loop(ctx)
+	// Size-limited lockers are file systems mounted on the Docker host; a
+	// reboot unmounts them, and their sandboxes refuse to start until they
+	// are mounted again. Mounting takes a helper container per locker
+	// (about 0.25 s each), so it runs beside serving, not before it.
+	go func() {
+		if n, err := a.runtime.RestoreVolumes(ctx); err != nil && ctx.Err() == nil {
+			a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
+		} else if n > 0 {
+			a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
+		}
+	}()
 }
 
 func (a *app) close() {
