@@ -71,6 +71,9 @@ type ShellInput struct {
 	Timeout int
 	// Cwd is relative to /workspace; nil means /workspace.
 	Cwd *string
+	// ExecID, when not empty, names the execution so that Cancel can
+	// reach it.
+	ExecID string
 }
 
 // ShellResult is the outcome of a shell command (bay-api.md §7.4.3).

@@ -172,22 +172,42 @@ func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
 }
 
 func (s *SandboxService) checkRuntimeCapability(ctx context.Context, ep Endpoint, capability string) error {
+	return s.checkRuntimeOperation(ctx, ep, capability, "")
+}
+
+// runtimeCapabilities returns the endpoint's /meta capabilities, cached
+// until the endpoint goes away.
+func (s *SandboxService) runtimeCapabilities(ctx context.Context, ep Endpoint) (RuntimeCapabilities, error) {
 	s.metaMu.Lock()
 	caps, ok := s.meta[ep.URL]
 	s.metaMu.Unlock()
-	if !ok {
-		var err error
-		caps, err = s.ship.Capabilities(ctx, ep)
-		if err != nil {
-			return err
-		}
-		s.metaMu.Lock()
-		s.meta[ep.URL] = caps
-		s.metaMu.Unlock()
+	if ok {
+		return caps, nil
 	}
-	if !slices.Contains(caps, capability) {
+	caps, err := s.ship.Capabilities(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	s.metaMu.Lock()
+	s.meta[ep.URL] = caps
+	s.metaMu.Unlock()
+	return caps, nil
+}
+
+// checkRuntimeOperation checks that the runtime declares capability and,
+// when operation is not empty, that operation of it.
+func (s *SandboxService) checkRuntimeOperation(ctx context.Context, ep Endpoint, capability, operation string) error {
+	caps, err := s.runtimeCapabilities(ctx, ep)
+	if err != nil {
+		return err
+	}
+	if !caps.Has(capability, "") {
 		return Errorf(CodeCapabilityNotSupported, "Runtime does not support capability: %s", capability).
-			WithDetails(map[string]any{"capability": capability, "available": slices.Clone(caps)})
+			WithDetails(map[string]any{"capability": capability, "available": caps.Keys()})
+	}
+	if !caps.Has(capability, operation) {
+		return Errorf(CodeCapabilityNotSupported, "Runtime does not support operation %s of capability %s", operation, capability).
+			WithDetails(map[string]any{"capability": capability, "operation": operation})
 	}
 	return nil
 }
@@ -218,7 +238,7 @@ func (s *SandboxService) Python(ctx context.Context, owner, id, code string, tim
 	var out *PythonResult
 	err := s.call(ctx, owner, id, CapabilityPython, time.Duration(timeout)*time.Second+callMargin, nil,
 		func(ctx context.Context, ep Endpoint) (err error) {
-			out, err = s.ship.Python(ctx, ep, code, timeout)
+			out, err = s.ship.Python(ctx, ep, code, timeout, "")
 			return err
 		})
 	return out, err

@@ -71,7 +71,7 @@ type SandboxService struct {
 	starts keyedMutex
 
 	metaMu sync.Mutex
-	meta   map[string][]string // capability keys of /meta, per endpoint
+	meta   map[string]RuntimeCapabilities // /meta's capabilities, per endpoint
 }
 
 // NewSandboxService returns a SandboxService.
@@ -96,7 +96,7 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 	}
 	return &SandboxService{
 		store: o.Store, runtime: o.Runtime, ship: o.Ship, clock: o.Clock, ids: o.IDs,
-		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string][]string{},
+		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string]RuntimeCapabilities{},
 	}
 }
 

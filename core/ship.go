@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"io"
+	"slices"
 )
 
 // Endpoint addresses a session's runtime: the URL recorded on the session
@@ -22,13 +23,29 @@ type Endpoint struct {
 type Ship interface {
 	// Health returns nil when the runtime answers GET /health with 200.
 	Health(ctx context.Context, endpoint string) error
-	// Capabilities returns the keys of /meta's capabilities object. A
-	// runtime whose /meta does not declare bearer authentication
-	// (runtime.auth = "bearer") is refused with internal_error: it would
-	// run code for anyone who can connect to it.
-	Capabilities(ctx context.Context, ep Endpoint) ([]string, error)
-	Python(ctx context.Context, ep Endpoint, code string, timeout int) (*PythonResult, error)
+	// Capabilities returns /meta's capabilities: each key with its
+	// operations. A runtime whose /meta does not declare bearer
+	// authentication (runtime.auth = "bearer") is refused with
+	// internal_error: it would run code for anyone who can connect to it.
+	Capabilities(ctx context.Context, ep Endpoint) (RuntimeCapabilities, error)
+	// Python runs code; execID, when not empty, names the execution so
+	// that Cancel can reach it.
+	Python(ctx context.Context, ep Endpoint, code string, timeout int, execID string) (*PythonResult, error)
 	Shell(ctx context.Context, ep Endpoint, in ShellInput) (*ShellResult, error)
+	// PythonStream runs code through Ship's streaming endpoint, handing
+	// each event to sink as it arrives (sink must not block), and returns
+	// the end event. An error means the stream broke or never started:
+	// no end event came.
+	PythonStream(ctx context.Context, ep Endpoint, code string, timeout int, execID string, sink func(StreamEvent)) (*StreamEnd, error)
+	// ShellStream is PythonStream for a shell command.
+	ShellStream(ctx context.Context, ep Endpoint, in ShellInput, sink func(StreamEvent)) (*StreamEnd, error)
+	// Cancel asks the runtime to cancel the running or queued execution
+	// execID. Returns not_found when the runtime has no such execution.
+	Cancel(ctx context.Context, ep Endpoint, execID string) error
+	// RuntimeInfo returns the runtime's GET /capabilities document as
+	// JSON. Returns not_found when the runtime does not serve it (an older
+	// image).
+	RuntimeInfo(ctx context.Context, ep Endpoint) (map[string]any, error)
 	ReadFile(ctx context.Context, ep Endpoint, path string) (string, error)
 	WriteFile(ctx context.Context, ep Endpoint, path, content string) error
 	DeleteFile(ctx context.Context, ep Endpoint, path string) error
@@ -48,3 +65,61 @@ func (e *ErrUnreachable) Error() string { return "runtime unreachable: " + e.Err
 
 // Unwrap returns the cause.
 func (e *ErrUnreachable) Unwrap() error { return e.Err }
+
+// RuntimeCapabilities maps each capability key of a runtime's /meta to its
+// operations.
+type RuntimeCapabilities map[string][]string
+
+// Keys returns the capability keys, sorted.
+func (c RuntimeCapabilities) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Has reports whether the runtime declares capability with operation ("" =
+// any operation).
+func (c RuntimeCapabilities) Has(capability, operation string) bool {
+	ops, ok := c[capability]
+	return ok && (operation == "" || slices.Contains(ops, operation))
+}
+
+// Operations of /meta that streamed and async executions need
+// (agent-reach.md §2.7).
+const (
+	OpExecStream = "exec_stream"
+	OpCancel     = "cancel"
+)
+
+// StreamEvent is one event of a streamed execution (agent-reach.md §2.3),
+// as Ship sends it: Type is stdout, stderr, display_data, result or error.
+type StreamEvent struct {
+	Type string
+	// Text of stdout and stderr.
+	Text string
+	// Data is the MIME bundle of display_data and result.
+	Data map[string]any
+	// ExecutionCount of result.
+	ExecutionCount *int64
+	// EName, EValue and Traceback of error.
+	EName     string
+	EValue    string
+	Traceback []string
+}
+
+// StreamEnd is the end of a streamed execution.
+type StreamEnd struct {
+	Success bool
+	// ExitCode is the shell command's; ExecutionCount the cell's.
+	ExitCode        *int64
+	ExecutionCount  *int64
+	KernelRestarted bool
+	TimedOut        bool
+	Cancelled       bool
+	// Error is what the sync endpoint would answer as error: traceback,
+	// timeout message or the command's stderr; nil on success.
+	Error *string
+}

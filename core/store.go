@@ -9,6 +9,7 @@ type Store interface {
 	Sessions() SessionStore
 	Lockers() LockerStore
 	Idempotency() IdempotencyStore
+	Executions() ExecutionStore
 
 	// InTx runs fn in one transaction. The Store passed to fn is bound to
 	// that transaction: everything fn writes through it is committed when fn

@@ -7,6 +7,8 @@ type PythonExecRequest struct {
 	Timeout *int `json:"timeout,omitempty"`
 	// Silent runs the cell without history and without an execution count.
 	Silent *bool `json:"silent,omitempty"`
+	// ExecID names the execution for POST /exec/{exec_id}/cancel.
+	ExecID string `json:"exec_id,omitempty"`
 }
 
 // PythonExecResponse is the answer of POST /ipython/exec: 200 whenever the
@@ -49,6 +51,8 @@ type ShellExecRequest struct {
 	// Shell runs the command through bash (the default) or directly.
 	Shell      *bool `json:"shell,omitempty"`
 	Background bool  `json:"background,omitempty"`
+	// ExecID names the execution for POST /exec/{exec_id}/cancel.
+	ExecID string `json:"exec_id,omitempty"`
 }
 
 // ShellExecResponse is the answer of POST /shell/exec.
