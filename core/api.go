@@ -119,6 +119,8 @@ const (
 	GCExpiredSandbox  = "expired_sandbox"
 	GCOrphanLocker    = "orphan_locker"
 	GCOrphanContainer = "orphan_container"
+	// GCExecutionHistory bounds execution rows (agent-reach.md §1.6).
+	GCExecutionHistory = "execution_history"
 )
 
 // GCTaskResult is what one GC task did in a cycle.

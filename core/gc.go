@@ -32,6 +32,18 @@ type GCOptions struct {
 	// enabled: nothing else removes them.
 	Idempotency *IdempotencyService
 	PurgeEvery  time.Duration
+	// History bounds execution rows by age and count per sandbox.
+	History HistoryRetention
+	// StartedAt is when this process started: its rows still running from
+	// before are lost.
+	StartedAt time.Time
+}
+
+// HistoryRetention bounds the execution rows kept (history.retention_hours,
+// history.max_per_sandbox).
+type HistoryRetention struct {
+	MaxAge        time.Duration
+	MaxPerSandbox int
 }
 
 // GC reclaims what is idle, expired or orphaned (lifecycle.md §12). One
@@ -46,7 +58,7 @@ type GC struct {
 }
 
 // GCTasks lists the tasks in the order a cycle runs them.
-var GCTasks = []string{GCIdleSession, GCExpiredSandbox, GCOrphanLocker, GCOrphanContainer}
+var GCTasks = []string{GCIdleSession, GCExpiredSandbox, GCOrphanLocker, GCOrphanContainer, GCExecutionHistory}
 
 // NewGC returns a GC.
 func NewGC(o GCOptions) *GC {
@@ -127,6 +139,8 @@ func (g *GC) runLocked(ctx context.Context, only map[string]bool) *GCReport {
 			err = g.orphanLockers(ctx, &r)
 		case GCOrphanContainer:
 			err = g.orphanContainers(ctx, &r)
+		case GCExecutionHistory:
+			err = g.executionHistory(ctx, &r)
 		}
 		if err != nil {
 			r.Errors = append(r.Errors, "Task failed: "+err.Error())
@@ -390,4 +404,47 @@ func (g *GC) reconcileSession(ctx context.Context, sess *Session) (int, error) {
 		return 0, err
 	}
 	return 1, nil
+}
+
+// executionHistory deletes the rows of deleted sandboxes, rows past the
+// age limit and rows beyond the newest MaxPerSandbox of their sandbox
+// (cleaned), then marks lost the running rows nothing will finish
+// (skipped): this instance's from before it started, and any far past its
+// timeout.
+func (g *GC) executionHistory(ctx context.Context, r *GCTaskResult) error {
+	ex := g.o.Store.Executions()
+	steps := []func() (int64, error){
+		func() (int64, error) { return ex.DeleteOfDeletedSandboxes(ctx, gcBatch) },
+	}
+	if g.o.History.MaxAge > 0 {
+		steps = append(steps, func() (int64, error) {
+			return ex.DeleteCreatedBefore(ctx, g.o.Clock.Now().Add(-g.o.History.MaxAge), gcBatch)
+		})
+	}
+	if g.o.History.MaxPerSandbox > 0 {
+		steps = append(steps, func() (int64, error) { return ex.DeleteBeyondCap(ctx, g.o.History.MaxPerSandbox, gcBatch) })
+	}
+	for _, step := range steps {
+		for {
+			n, err := step()
+			r.CleanedCount += int(n)
+			if err != nil {
+				return err
+			}
+			if n < gcBatch {
+				break
+			}
+		}
+	}
+	for {
+		n, err := ex.MarkLost(ctx, g.o.InstanceID, g.o.StartedAt, g.o.Clock.Now(), staleRunning,
+			string(CodeInternal), lostOnRestart, gcBatch)
+		r.SkippedCount += int(n)
+		if err != nil {
+			return err
+		}
+		if n < gcBatch {
+			return nil
+		}
+	}
 }
