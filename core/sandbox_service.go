@@ -72,6 +72,7 @@ type SandboxService struct {
 
 	metaMu sync.Mutex
 	meta   map[string]RuntimeCapabilities // /meta's capabilities, per endpoint
+	docs   map[string]runtimeDoc          // runtime documents, per image
 }
 
 // NewSandboxService returns a SandboxService.
@@ -96,7 +97,7 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 	}
 	return &SandboxService{
 		store: o.Store, runtime: o.Runtime, ship: o.Ship, clock: o.Clock, ids: o.IDs,
-		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string]RuntimeCapabilities{},
+		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string]RuntimeCapabilities{}, docs: map[string]runtimeDoc{},
 	}
 }
 

@@ -64,6 +64,11 @@ func New() *Registry {
 	r.declare("bay_gc_errors_total", "Item errors of garbage collection, by task.", counterKind, nil, "task")
 	r.declare("bay_gc_duration_seconds", "Duration of garbage collection cycles.", histogramKind,
 		[]float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60})
+	r.declare("bay_executions_total", "Python and shell executions that ended, by kind, mode and status.", counterKind, nil, "kind", "mode", "status")
+	r.declare("bay_execution_seconds", "Duration of executions from request to result, by kind and mode.", histogramKind,
+		[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "kind", "mode")
+	r.declare("bay_exec_streams_open", "Streamed executions with a client attached.", gaugeKind, nil)
+	r.declare("bay_terminals_open", "Terminals open through Bay.", gaugeKind, nil)
 	return r
 }
 
@@ -113,6 +118,18 @@ func (r *Registry) observe(name string, v float64, values ...string) {
 	s.sum += v
 	s.count++
 }
+
+// ExecutionDone records an execution that left the running state.
+func (r *Registry) ExecutionDone(kind core.ExecutionKind, mode core.ExecutionMode, status core.ExecutionStatus, d time.Duration) {
+	r.add("bay_executions_total", 1, string(kind), string(mode), string(status))
+	r.observe("bay_execution_seconds", d.Seconds(), string(kind), string(mode))
+}
+
+// StreamOpen counts stream clients attached (+1) and gone (-1).
+func (r *Registry) StreamOpen(delta int) { r.add("bay_exec_streams_open", float64(delta)) }
+
+// TerminalOpen counts terminals opened (+1) and closed (-1).
+func (r *Registry) TerminalOpen(delta int) { r.add("bay_terminals_open", float64(delta)) }
 
 // ObserveRequest records one HTTP request. route is the matched pattern
 // ("GET /v1/sandboxes/{sandbox_id}"); "" (no route matched) is recorded as

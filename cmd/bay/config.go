@@ -22,6 +22,9 @@ type Config struct {
 	Security    SecurityConfig
 	Idempotency IdempotencyConfig
 	GC          GCConfig
+	History     HistoryConfig
+	Exec        ExecConfig
+	Terminal    TerminalConfig
 	Log         LogConfig
 	Quotas      core.Quotas
 	Profiles    []core.Profile
@@ -100,6 +103,32 @@ type GCConfig struct {
 	ExpiredSandbox  bool
 	OrphanLocker    bool
 	OrphanContainer bool
+	// ExecutionHistory bounds execution rows (agent-reach.md §1.6).
+	ExecutionHistory bool
+}
+
+// HistoryConfig bounds the execution history (agent-reach.md §1.3, §1.6).
+type HistoryConfig struct {
+	RetentionHours int `yaml:"retention_hours"`
+	MaxPerSandbox  int `yaml:"max_per_sandbox"`
+	MaxCodeBytes   int `yaml:"max_code_bytes"`
+	MaxOutputBytes int `yaml:"max_output_bytes"`
+	MaxErrorBytes  int `yaml:"max_error_bytes"`
+	MaxImageBytes  int `yaml:"max_image_bytes"`
+}
+
+// ExecConfig bounds streamed and async executions (agent-reach.md §2).
+type ExecConfig struct {
+	MaxLongTimeout         int `yaml:"max_long_timeout"`
+	StreamHeartbeatSeconds int `yaml:"stream_heartbeat_seconds"`
+	MaxEventBytes          int `yaml:"max_event_bytes"`
+}
+
+// TerminalConfig bounds terminals through Bay (agent-reach.md §3).
+type TerminalConfig struct {
+	MaxPerSandbox    int      `yaml:"max_per_sandbox"`
+	IdleCloseSeconds int      `yaml:"idle_close_seconds"`
+	AllowedOrigins   []string `yaml:"allowed_origins"`
 }
 
 // LogConfig configures logging.

@@ -22,6 +22,9 @@ type document struct {
 	Security    securityDocument  `yaml:"security"`
 	Idempotency IdempotencyConfig `yaml:"idempotency"`
 	GC          gcDocument        `yaml:"gc"`
+	History     HistoryConfig     `yaml:"history"`
+	Exec        ExecConfig        `yaml:"exec"`
+	Terminal    TerminalConfig    `yaml:"terminal"`
 	Log         LogConfig         `yaml:"log"`
 	Quotas      quotasDocument    `yaml:"quotas"`
 	Profiles    []profileDocument `yaml:"profiles"`
@@ -63,6 +66,8 @@ type gcDocument struct {
 	ExpiredSandbox  toggle `yaml:"expired_sandbox"`
 	OrphanLocker    toggle `yaml:"orphan_locker"`
 	OrphanContainer toggle `yaml:"orphan_container"`
+	// ExecutionHistory is the fifth task (agent-reach.md §1.6).
+	ExecutionHistory toggle `yaml:"execution_history"`
 }
 
 // toggle is a section holding only enabled.
@@ -109,7 +114,12 @@ func defaults() document {
 		Security:    securityDocument{AllowAnonymous: true, BlockedHosts: slices.Clone(DefaultBlockedHosts)},
 		Idempotency: IdempotencyConfig{Enabled: true, TTLHours: 1},
 		GC: gcDocument{Enabled: true, RunOnStartup: true, IntervalSeconds: 300,
-			IdleSession: toggle{true}, ExpiredSandbox: toggle{true}, OrphanLocker: toggle{true}},
+			IdleSession: toggle{true}, ExpiredSandbox: toggle{true}, OrphanLocker: toggle{true},
+			ExecutionHistory: toggle{true}},
+		History: HistoryConfig{RetentionHours: 168, MaxPerSandbox: 1000, MaxCodeBytes: 64 << 10,
+			MaxOutputBytes: 64 << 10, MaxErrorBytes: 16 << 10, MaxImageBytes: 256 << 10},
+		Exec:     ExecConfig{MaxLongTimeout: 3600, StreamHeartbeatSeconds: 15, MaxEventBytes: 8 << 20},
+		Terminal: TerminalConfig{MaxPerSandbox: 4, IdleCloseSeconds: 3600, AllowedOrigins: []string{}},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Profiles: builtinProfiles(),
 	}
@@ -142,8 +152,12 @@ func (d document) config() (Config, []leafProblem) {
 			InstanceID:  d.GC.InstanceID,
 			IdleSession: d.GC.IdleSession.Enabled, ExpiredSandbox: d.GC.ExpiredSandbox.Enabled,
 			OrphanLocker: d.GC.OrphanLocker.Enabled, OrphanContainer: d.GC.OrphanContainer.Enabled,
+			ExecutionHistory: d.GC.ExecutionHistory.Enabled,
 		},
-		Log: d.Log,
+		History:  d.History,
+		Exec:     d.Exec,
+		Terminal: d.Terminal,
+		Log:      d.Log,
 	}
 	// A setting that silently does nothing is worse than none.
 	for _, k := range [...][2]string{{"namespace", d.Driver.K8s.Namespace}, {"kubeconfig", d.Driver.K8s.Kubeconfig}} {

@@ -80,6 +80,27 @@ func (c *Config) Validate() error {
 	if c.GC.IntervalSeconds < 1 {
 		bad("gc.interval_seconds: must be at least 1")
 	}
+	for _, v := range []struct {
+		key string
+		n   int
+	}{
+		{"history.retention_hours", c.History.RetentionHours}, {"history.max_per_sandbox", c.History.MaxPerSandbox},
+		{"history.max_code_bytes", c.History.MaxCodeBytes}, {"history.max_output_bytes", c.History.MaxOutputBytes},
+		{"history.max_error_bytes", c.History.MaxErrorBytes}, {"history.max_image_bytes", c.History.MaxImageBytes},
+		{"exec.max_long_timeout", c.Exec.MaxLongTimeout}, {"exec.stream_heartbeat_seconds", c.Exec.StreamHeartbeatSeconds},
+		{"exec.max_event_bytes", c.Exec.MaxEventBytes},
+		{"terminal.max_per_sandbox", c.Terminal.MaxPerSandbox}, {"terminal.idle_close_seconds", c.Terminal.IdleCloseSeconds},
+	} {
+		if v.n < 1 {
+			bad("%s: must be at least 1", v.key)
+		}
+	}
+	if c.History.MaxOutputBytes < 64 {
+		bad("history.max_output_bytes: must be at least 64")
+	}
+	if c.Exec.MaxLongTimeout > 86400 {
+		bad("exec.max_long_timeout: at most 86400 seconds")
+	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
