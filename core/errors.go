@@ -6,7 +6,8 @@ import (
 )
 
 // Code is a stable, machine-readable error code. The set copies the table of
-// the API contract (bay-api.md §3.2) exactly.
+// the API contract (bay-api.md §3.2) exactly, plus upgrade_required
+// (agent-reach.md §0).
 type Code string
 
 // Error codes of the API contract.
@@ -24,6 +25,7 @@ const (
 	CodeSandboxTTLInfinite     Code = "sandbox_ttl_infinite"
 	CodePayloadTooLarge        Code = "payload_too_large"
 	CodeGCRunning              Code = "gc_running"
+	CodeUpgradeRequired        Code = "upgrade_required" // a plain request to a WebSocket-only endpoint
 	CodeQuotaExceeded          Code = "quota_exceeded"
 	CodeInternal               Code = "internal_error"
 	CodeShipError              Code = "ship_error"
@@ -36,7 +38,8 @@ var Codes = []Code{
 	CodeValidation, CodeInvalidPath, CodeCapabilityNotSupported, CodeUnauthorized,
 	CodeForbidden, CodeNotFound, CodeFileNotFound, CodeMethodNotAllowed, CodeConflict,
 	CodeSandboxExpired, CodeSandboxTTLInfinite, CodePayloadTooLarge, CodeGCRunning,
-	CodeQuotaExceeded, CodeInternal, CodeShipError, CodeSessionNotReady, CodeTimeout,
+	CodeUpgradeRequired, CodeQuotaExceeded, CodeInternal, CodeShipError, CodeSessionNotReady,
+	CodeTimeout,
 }
 
 // Error is Bay's one error type. Code selects the HTTP status at the boundary;

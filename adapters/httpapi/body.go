@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -14,12 +16,17 @@ import (
 
 // The JSON request bodies are checked here rather than by the generated
 // decoder, because the contract asks for more than encoding/json does:
-// 422 items naming the field, lenient integers (30.0 and "30"), range
-// checks, "{}" for an absent body where the body is optional, and a
-// canonical form with every declared field present, defaults applied, in
-// declaration order (the idempotency fingerprint input, lifecycle.md §9).
-// The canonical bytes then replace the body, so the generated decoder always
-// succeeds.
+// 422 items naming the field, lenient integers (30.0 and "30") and booleans
+// ("true", 1), range, length and pattern checks, "{}" for an absent body
+// where the body is optional, and a canonical form with every declared
+// field present, defaults applied, in declaration order (the idempotency
+// fingerprint input, lifecycle.md §9). The canonical bytes then replace the
+// body, so the generated decoder always succeeds.
+//
+// A merge-patch body (bodySpec.patch) keeps absent fields absent instead:
+// there, leaving a field out and sending null mean different things. A list
+// that also accepts a comma-separated string (ExecTags) is canonically the
+// list.
 //
 // The rules themselves come from the embedded OpenAPI document (see
 // spec.go), so openapi/bay.yaml is their only source: this file only knows
@@ -30,6 +37,7 @@ type fieldKind int
 const (
 	kindString fieldKind = iota
 	kindInt
+	kindBool
 	kindStringList
 )
 
@@ -40,8 +48,23 @@ type bodyField struct {
 	required bool
 	nullable bool
 	// def is the canonical default of an optional field; nil renders null.
-	def      any
+	def any
+	// min and max bound an integer.
 	min, max *int64
+	// str holds a string's rules; item those of each item of a list.
+	str, item stringRule
+	// minItems and maxItems bound the length of a list.
+	minItems, maxItems *int64
+	// commaSeparated: the list may also come as one comma-separated string
+	// (split, parts trimmed, empty parts dropped).
+	commaSeparated bool
+}
+
+// stringRule bounds a string's length in characters (Unicode code points,
+// as JSON Schema counts) and may require a pattern.
+type stringRule struct {
+	minLen, maxLen *int64
+	pattern        *regexp.Regexp
 }
 
 // bodySpec is the schema of one route's JSON request body.
@@ -49,6 +72,9 @@ type bodySpec struct {
 	// emptyIsObject treats an absent or blank body as {} (the spec's
 	// requestBody.required is false).
 	emptyIsObject bool
+	// patch is a JSON merge patch (RFC 7396): absent fields stay absent in
+	// the canonical form, with no default.
+	patch bool
 	// fields are in declaration order (x-order).
 	fields []bodyField
 }
@@ -88,16 +114,21 @@ func readBody(body io.Reader, spec *bodySpec) ([]byte, error) {
 	var items []fieldError
 	var out bytes.Buffer
 	out.WriteByte('{')
-	for i, f := range spec.fields {
+	first := true
+	for _, f := range spec.fields {
 		val, present := obj[f.name]
-		canon, item := checkField(f, val, present)
-		if item != nil {
-			items = append(items, *item)
+		if spec.patch && !present {
 			continue
 		}
-		if i > 0 {
+		canon, errs := checkField(f, val, present)
+		if len(errs) > 0 {
+			items = append(items, errs...)
+			continue
+		}
+		if !first {
 			out.WriteByte(',')
 		}
+		first = false
 		out.WriteString(strconv.Quote(f.name))
 		out.WriteByte(':')
 		b, err := marshal(canon)
@@ -137,12 +168,11 @@ func jsonError(err error) fieldError {
 	return fieldErr("JSON decode error: "+err.Error(), "json_invalid", "body")
 }
 
-// checkField returns the canonical value of one field, or the reason it is
+// checkField returns the canonical value of one field, or the reasons it is
 // unacceptable.
-func checkField(f bodyField, val any, present bool) (any, *fieldError) {
-	fail := func(msg, typ string) (any, *fieldError) {
-		e := fieldErr(msg, typ, "body", f.name)
-		return nil, &e
+func checkField(f bodyField, val any, present bool) (any, []fieldError) {
+	fail := func(msg, typ string) (any, []fieldError) {
+		return nil, []fieldError{fieldErr(msg, typ, "body", f.name)}
 	}
 	if !present {
 		if f.required {
@@ -157,6 +187,8 @@ func checkField(f bodyField, val any, present bool) (any, *fieldError) {
 		switch f.kind {
 		case kindInt:
 			return fail("Input should be a valid integer", "int_type")
+		case kindBool:
+			return fail("Input should be a valid boolean", "bool_type")
 		case kindStringList:
 			return fail("Input should be a valid list", "list_type")
 		default:
@@ -169,22 +201,18 @@ func checkField(f bodyField, val any, present bool) (any, *fieldError) {
 		if !ok {
 			return fail("Input should be a valid string", "string_type")
 		}
+		if msg, typ := f.str.check(s); msg != "" {
+			return fail(msg, typ)
+		}
 		return s, nil
+	case kindBool:
+		b, msg, typ := lenientBool(val)
+		if msg != "" {
+			return fail(msg, typ)
+		}
+		return b, nil
 	case kindStringList:
-		list, ok := val.([]any)
-		if !ok {
-			return fail("Input should be a valid list", "list_type")
-		}
-		out := make([]string, 0, len(list))
-		for i, el := range list {
-			s, ok := el.(string)
-			if !ok {
-				e := fieldErr("Input should be a valid string", "string_type", "body", f.name, i)
-				return nil, &e
-			}
-			out = append(out, s)
-		}
-		return out, nil
+		return checkList(f, val)
 	default:
 		n, msg, typ := lenientInt(val)
 		if msg != "" {
@@ -197,6 +225,119 @@ func checkField(f bodyField, val any, present bool) (any, *fieldError) {
 			return fail("Input should be less than or equal to "+strconv.FormatInt(*f.max, 10), "less_than_equal")
 		}
 		return n, nil
+	}
+}
+
+// checkList checks a list of strings, or its comma-separated form, and
+// returns it as a list. An item of the list is named by its index in loc;
+// a part of a comma-separated string, which has no index of its own, in
+// the message.
+func checkList(f bodyField, val any) (any, []fieldError) {
+	var list []any
+	split := false
+	switch v := val.(type) {
+	case []any:
+		list = v
+	case string:
+		if !f.commaSeparated {
+			return nil, []fieldError{fieldErr("Input should be a valid list", "list_type", "body", f.name)}
+		}
+		list, split = splitComma(v), true
+	default:
+		if f.commaSeparated {
+			return nil, []fieldError{fieldErr("Input should be a valid list or a comma-separated string", "list_type", "body", f.name)}
+		}
+		return nil, []fieldError{fieldErr("Input should be a valid list", "list_type", "body", f.name)}
+	}
+	n := int64(len(list))
+	if f.maxItems != nil && n > *f.maxItems {
+		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at most %d items after validation, not %d", *f.maxItems, n), "too_long", "body", f.name)}
+	}
+	if f.minItems != nil && n < *f.minItems {
+		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at least %d items after validation, not %d", *f.minItems, n), "too_short", "body", f.name)}
+	}
+	out := make([]string, 0, len(list))
+	var errs []fieldError
+	for i, el := range list {
+		s, ok := el.(string)
+		msg, typ := "Input should be a valid string", "string_type"
+		if ok {
+			msg, typ = f.item.check(s)
+		}
+		switch {
+		case msg == "":
+			out = append(out, s)
+		case split:
+			errs = append(errs, fieldErr(fmt.Sprintf("%s (item %d of the comma-separated list: %q)", msg, i, s), typ, "body", f.name))
+		default:
+			errs = append(errs, fieldErr(msg, typ, "body", f.name, i))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// splitComma splits a comma-separated list, trimming the parts and dropping
+// empty ones: "a, b,,c " is [a b c].
+func splitComma(s string) []any {
+	var out []any
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// check returns why s breaks the rule (pydantic's wording), or "".
+func (r stringRule) check(s string) (msg, typ string) {
+	n := int64(utf8.RuneCountInString(s))
+	if r.minLen != nil && n < *r.minLen {
+		return fmt.Sprintf("String should have at least %d %s", *r.minLen, plural(*r.minLen, "character")), "string_too_short"
+	}
+	if r.maxLen != nil && n > *r.maxLen {
+		return fmt.Sprintf("String should have at most %d %s", *r.maxLen, plural(*r.maxLen, "character")), "string_too_long"
+	}
+	if r.pattern != nil && !r.pattern.MatchString(s) {
+		return fmt.Sprintf("String should match pattern '%s'", r.pattern), "string_pattern_mismatch"
+	}
+	return "", ""
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+// lenientBool accepts JSON booleans, the integers 0 and 1, and the strings
+// pydantic accepts (true/false, 1/0, yes/no, on/off, t/f, y/n, any case).
+func lenientBool(val any) (bool, string, string) {
+	const unable = "Input should be a valid boolean, unable to interpret input"
+	switch v := val.(type) {
+	case bool:
+		return v, "", ""
+	case json.Number:
+		switch string(v) {
+		case "0":
+			return false, "", ""
+		case "1":
+			return true, "", ""
+		}
+		return false, unable, "bool_parsing"
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true", "1", "yes", "on", "t", "y":
+			return true, "", ""
+		case "false", "0", "no", "off", "f", "n":
+			return false, "", ""
+		}
+		return false, unable, "bool_parsing"
+	default:
+		return false, "Input should be a valid boolean", "bool_type"
 	}
 }
 

@@ -19,46 +19,52 @@ import (
 // memory.
 const maxPathPartBytes = 4096
 
-// ExecPython runs Python code.
+// ExecPython runs Python code; the execution is recorded (agent-reach.md
+// §1).
 func (s *Server) ExecPython(ctx context.Context, req oapigen.ExecPythonRequestObject) (oapigen.ExecPythonResponseObject, error) {
-	body := deref(req.Body, oapigen.ExecPythonJSONRequestBody{})
-	res, err := s.sandboxes.Python(ctx, ownerFrom(ctx), req.SandboxId, body.Code, deref(body.Timeout, 30))
+	b := deref(req.Body, oapigen.ExecPythonJSONRequestBody{})
+	out, err := s.executions.Exec(ctx, ownerFrom(ctx), req.SandboxId,
+		execInput(core.ExecPython, b.Code, b.Timeout, nil, b.Description, b.Tags, received(ctx)))
 	if err != nil {
-		return nil, err
+		return nil, fieldShape(err)
 	}
+	res, e := out.Python, out.Execution
 	data := res.Data
 	if data == nil {
 		data = map[string]any{}
 	}
-	return newReply(http.StatusOK, oapigen.PythonExecResult{
-		Success: res.Success,
-		Output:  res.Output,
-		Error:   res.Error,
+	reply := oapigen.PythonExecResult{
+		Success: res.Success, Output: res.Output, Error: res.Error,
 		Data: oapigen.PythonExecData{
 			ExecutionCount:  res.ExecutionCount,
 			Output:          data,
 			KernelRestarted: res.KernelRestarted,
 		},
-	})
+		ExecutionId: e.ID, ExecutionTimeMs: deref(e.ExecutionTimeMs, 0),
+	}
+	if deref(b.IncludeCode, false) {
+		reply.Code = &b.Code
+	}
+	return newReply(http.StatusOK, reply)
 }
 
-// ExecShell runs a shell command.
+// ExecShell runs a shell command; the execution is recorded.
 func (s *Server) ExecShell(ctx context.Context, req oapigen.ExecShellRequestObject) (oapigen.ExecShellResponseObject, error) {
-	body := deref(req.Body, oapigen.ExecShellJSONRequestBody{})
-	res, err := s.sandboxes.Shell(ctx, ownerFrom(ctx), req.SandboxId, core.ShellInput{
-		Command: body.Command,
-		Timeout: deref(body.Timeout, 30),
-		Cwd:     body.Cwd,
-	})
+	b := deref(req.Body, oapigen.ExecShellJSONRequestBody{})
+	out, err := s.executions.Exec(ctx, ownerFrom(ctx), req.SandboxId,
+		execInput(core.ExecShell, b.Command, b.Timeout, b.Cwd, b.Description, b.Tags, received(ctx)))
 	if err != nil {
-		return nil, err
+		return nil, fieldShape(err)
 	}
-	return newReply(http.StatusOK, oapigen.ShellExecResult{
-		Success:  res.Success,
-		Output:   res.Output,
-		Error:    res.Error,
-		ExitCode: res.ExitCode,
-	})
+	res, e := out.Shell, out.Execution
+	reply := oapigen.ShellExecResult{
+		Success: res.Success, Output: res.Output, Error: res.Error, ExitCode: res.ExitCode,
+		ExecutionId: e.ID, ExecutionTimeMs: deref(e.ExecutionTimeMs, 0),
+	}
+	if deref(b.IncludeCode, false) {
+		reply.Command = &b.Command
+	}
+	return newReply(http.StatusOK, reply)
 }
 
 // ReadFile reads a text file from a sandbox.

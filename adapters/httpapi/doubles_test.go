@@ -33,6 +33,7 @@ type services struct {
 	runtime   *fake.Runtime
 	ship      *scriptedShip
 	sandboxes *faultySandboxes
+	execs     *core.ExecutionService
 	lockers   *core.LockerService
 	gc        *core.GC
 	idem      *core.IdempotencyService
@@ -68,6 +69,7 @@ func newServices(tb testing.TB) *services {
 	return &services{
 		store: store, clock: clock, runtime: rt, ship: ship,
 		sandboxes: &faultySandboxes{SandboxService: svc, fail: map[string]error{}, panicOn: map[string]bool{}},
+		execs:     core.NewExecutionService(core.ExecutionOptions{Store: store, Ship: ship, Clock: clock, Sandboxes: svc, InstanceID: "bay-test"}),
 		lockers:   core.NewLockerService(store, rt, clock, ids, 1024, 0),
 		gc: core.NewGC(core.GCOptions{
 			Store: store, Runtime: rt, Clock: clock, Sandboxes: svc, InstanceID: "bay-test",
@@ -123,7 +125,7 @@ type uploadCall struct {
 	heapInuse  uint64
 }
 
-func (s *scriptedShip) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
+func (s *scriptedShip) Python(ctx context.Context, ep core.Endpoint, code string, timeout int, _ string) (*core.PythonResult, error) {
 	out, ok := strings.CutPrefix(code, "print(")
 	if !ok {
 		msg := "NameError: " + code

@@ -30,6 +30,7 @@ var statusOf = map[core.Code]int{
 	core.CodeSandboxTTLInfinite:     http.StatusConflict,
 	core.CodePayloadTooLarge:        http.StatusRequestEntityTooLarge,
 	core.CodeGCRunning:              http.StatusLocked,
+	core.CodeUpgradeRequired:        http.StatusUpgradeRequired,
 	core.CodeQuotaExceeded:          http.StatusTooManyRequests,
 	core.CodeInternal:               http.StatusInternalServerError,
 	core.CodeShipError:              http.StatusBadGateway,

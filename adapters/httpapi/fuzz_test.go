@@ -64,6 +64,7 @@ func FuzzHandler(f *testing.F) {
 	}
 	s := New(Options{
 		Sandboxes:          svc.sandboxes,
+		Executions:         svc.execs,
 		Lockers:            svc.lockers,
 		GC:                 svc.gc,
 		Idempotency:        svc.idem,

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/bayhq/bay/core"
 )
@@ -23,6 +24,7 @@ const maxRequestIDBytes = 200
 // ones create it, the inner ones fill it in for the access log.
 type requestInfo struct {
 	id         string
+	start      time.Time // when the request reached Bay
 	route      string
 	owner      string
 	sandboxID  string
@@ -53,7 +55,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			id = newUUID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		info := &requestInfo{id: id}
+		info := &requestInfo{id: id, start: s.now()}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 	})
 }

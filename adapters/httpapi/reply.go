@@ -53,6 +53,23 @@ func (r jsonReply) VisitWriteLockerFileResponse(w http.ResponseWriter) error  { 
 func (r jsonReply) VisitRunGCResponse(w http.ResponseWriter) error            { return r.visit(w) }
 func (r jsonReply) VisitGetGCStatusResponse(w http.ResponseWriter) error      { return r.visit(w) }
 
+func (r jsonReply) VisitListExecutionsResponse(w http.ResponseWriter) error    { return r.visit(w) }
+func (r jsonReply) VisitGetLastExecutionResponse(w http.ResponseWriter) error  { return r.visit(w) }
+func (r jsonReply) VisitGetExecutionResponse(w http.ResponseWriter) error      { return r.visit(w) }
+func (r jsonReply) VisitAnnotateExecutionResponse(w http.ResponseWriter) error { return r.visit(w) }
+func (r jsonReply) VisitCancelExecutionResponse(w http.ResponseWriter) error   { return r.visit(w) }
+func (r jsonReply) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	return r.visit(w)
+}
+func (r jsonReply) VisitListHistoryResponse(w http.ResponseWriter) error          { return r.visit(w) }
+func (r jsonReply) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error  { return r.visit(w) }
+func (r jsonReply) VisitGetHistoryEntryResponse(w http.ResponseWriter) error      { return r.visit(w) }
+func (r jsonReply) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error { return r.visit(w) }
+func (r asyncReply) VisitExecPythonAsyncResponse(w http.ResponseWriter) error     { return r.visit(w) }
+func (r asyncReply) VisitExecShellAsyncResponse(w http.ResponseWriter) error      { return r.visit(w) }
+func (r streamReply) VisitExecPythonStreamResponse(w http.ResponseWriter) error   { return r.visit(w) }
+func (r streamReply) VisitExecShellStreamResponse(w http.ResponseWriter) error    { return r.visit(w) }
+
 // emptyReply is 204 No Content.
 type emptyReply struct{}
 

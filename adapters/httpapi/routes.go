@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bayhq/bay/core"
 )
@@ -20,8 +21,18 @@ type route struct {
 	public bool
 	// scope is what a caller's key must hold (every non-public route has
 	// one; New checks).
-	scope      string
+	scope string
+	// capability is what the sandbox's profile must list. Unless
+	// shapeFirst, a request refused for its shape (422) first gets the
+	// sandbox lookup and the profile check (404, 400), which come before
+	// it on capability endpoints (bay-api.md §3.4).
 	capability string
+	// shapeFirst: the route is idempotent (Idempotency-Key), so the request
+	// shape comes before everything but authentication (bay-api.md §3.4).
+	shapeFirst bool
+	// ticket: the route also authenticates by ?ticket= (a terminal ticket)
+	// when no Authorization header is sent.
+	ticket bool
 	// body and upload come from the spec's request bodies (spec.go): the
 	// rules of a JSON body, or a multipart upload with the upload limit.
 	body   *bodySpec
@@ -45,16 +56,16 @@ func routeTable() map[string]route {
 		"POST /v1/admin/gc/run":                                 {scope: ScopeAdmin},
 		"GET /v1/admin/gc/status":                               {scope: ScopeAdmin},
 		"GET /v1/lockers":                                       {scope: ScopeLockers, query: normalizeManaged},
-		"POST /v1/lockers":                                      {scope: ScopeLockers},
+		"POST /v1/lockers":                                      {scope: ScopeLockers, shapeFirst: true},
 		"DELETE /v1/lockers/{locker_id}":                        {scope: ScopeLockers},
 		"GET /v1/lockers/{locker_id}":                           {scope: ScopeLockers},
 		"POST /v1/lockers/{locker_id}/files/read":               {scope: ScopeLockers},
 		"POST /v1/lockers/{locker_id}/files/write":              {scope: ScopeLockers},
 		"GET /v1/sandboxes":                                     {scope: ScopeSandboxes},
-		"POST /v1/sandboxes":                                    {scope: ScopeSandboxes},
+		"POST /v1/sandboxes":                                    {scope: ScopeSandboxes, shapeFirst: true},
 		"DELETE /v1/sandboxes/{sandbox_id}":                     {scope: ScopeSandboxes},
 		"GET /v1/sandboxes/{sandbox_id}":                        {scope: ScopeSandboxes},
-		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {scope: ScopeSandboxes},
+		"POST /v1/sandboxes/{sandbox_id}/extend_ttl":            {scope: ScopeSandboxes, shapeFirst: true},
 		"POST /v1/sandboxes/{sandbox_id}/keepalive":             {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/stop":                  {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {scope: ScopeSandboxes, capability: core.CapabilityPython},
@@ -65,6 +76,32 @@ func routeTable() map[string]route {
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/directories": {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"POST /v1/sandboxes/{sandbox_id}/filesystem/upload":     {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/download":    {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
+
+		// Streamed and async executions (agent-reach.md §2). Async ones are
+		// idempotent: their shape comes first.
+		"POST /v1/sandboxes/{sandbox_id}/python/exec/stream": {scope: ScopeSandboxes, capability: core.CapabilityPython},
+		"POST /v1/sandboxes/{sandbox_id}/shell/exec/stream":  {scope: ScopeSandboxes, capability: core.CapabilityShell},
+		"POST /v1/sandboxes/{sandbox_id}/python/exec/async":  {scope: ScopeSandboxes, capability: core.CapabilityPython, shapeFirst: true},
+		"POST /v1/sandboxes/{sandbox_id}/shell/exec/async":   {scope: ScopeSandboxes, capability: core.CapabilityShell, shapeFirst: true},
+
+		// Execution records (agent-reach.md §1.4): readable without a
+		// capability (the shape comes before the lookup, no profile check),
+		// and the compatibility /history aliases.
+		"GET /v1/sandboxes/{sandbox_id}/executions":                        {scope: ScopeSandboxes, query: queryHooks(normalizeBools("success", "has_description"), checkDateTimes("since", "until"))},
+		"GET /v1/sandboxes/{sandbox_id}/executions/last":                   {scope: ScopeSandboxes},
+		"GET /v1/sandboxes/{sandbox_id}/executions/{execution_id}":         {scope: ScopeSandboxes},
+		"PATCH /v1/sandboxes/{sandbox_id}/executions/{execution_id}":       {scope: ScopeSandboxes},
+		"POST /v1/sandboxes/{sandbox_id}/executions/{execution_id}/cancel": {scope: ScopeSandboxes},
+		"GET /v1/sandboxes/{sandbox_id}/history":                           {scope: ScopeSandboxes, query: normalizeBools("success_only", "has_notes", "has_description")},
+		"GET /v1/sandboxes/{sandbox_id}/history/last":                      {scope: ScopeSandboxes},
+		"GET /v1/sandboxes/{sandbox_id}/history/{execution_id}":            {scope: ScopeSandboxes},
+		"PATCH /v1/sandboxes/{sandbox_id}/history/{execution_id}":          {scope: ScopeSandboxes},
+
+		// Their own checks (agent-reach.md §3, §6.2): the terminal needs
+		// shell but answers capability_not_supported for "terminal" itself.
+		"GET /v1/sandboxes/{sandbox_id}/capabilities":      {scope: ScopeSandboxes, query: normalizeBools("refresh")},
+		"GET /v1/sandboxes/{sandbox_id}/terminal":          {scope: ScopeSandboxes, ticket: true},
+		"POST /v1/sandboxes/{sandbox_id}/terminal/tickets": {scope: ScopeSandboxes},
 	}
 }
 
@@ -90,12 +127,19 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 		info.route = pattern
-		info.capability = rt.capability
+		if !rt.shapeFirst {
+			// refused runs the capability pre-checks of a refused request.
+			info.capability = rt.capability
+		}
 		if id := r.PathValue("sandbox_id"); id != "" {
 			info.sandboxID = id
 		}
 		if !rt.public {
-			owner, scopes, err := s.authenticate(r)
+			authenticate := s.authenticate
+			if rt.ticket && r.Header.Get("Authorization") == "" && r.URL.Query().Has("ticket") {
+				authenticate = s.authenticateTicket
+			}
+			owner, scopes, err := authenticate(r)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -138,7 +182,9 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 			info.body = canonical
 			r.Body = io.NopCloser(bytes.NewReader(canonical))
 			r.ContentLength = int64(len(canonical))
-			r.Header.Set("Content-Type", "application/json")
+			// A merge patch too: the generated decoder then always fills
+			// the request object's JSONBody.
+			r.Header.Set("Content-Type", contentJSON)
 		}
 		next(w, r)
 	}
@@ -180,24 +226,76 @@ func tooLarge(limit int64) error {
 // normalizeManaged accepts the boolean spellings of the contract
 // (true/false/1/0/yes/no/on/off, any case) for ?managed=, which the generated
 // binder (strconv.ParseBool) would not.
-func normalizeManaged(r *http.Request) []fieldError {
-	q := r.URL.Query()
-	vals, ok := q["managed"]
-	if !ok {
+var normalizeManaged = normalizeBools("managed")
+
+// normalizeBools returns a query hook that accepts the boolean spellings of
+// the contract (true/false/1/0/yes/no/on/off, any case) for the named
+// parameters, rewriting them to true/false for the generated binder
+// (strconv.ParseBool), and refuses any other value (422).
+func normalizeBools(names ...string) func(r *http.Request) []fieldError {
+	return func(r *http.Request) []fieldError {
+		q := r.URL.Query()
+		var items []fieldError
+		changed := false
+		for _, name := range names {
+			vals, ok := q[name]
+			if !ok {
+				continue
+			}
+			v := ""
+			if len(vals) > 0 {
+				v = vals[len(vals)-1]
+			}
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "true", "1", "yes", "on":
+				q.Set(name, "true")
+			case "false", "0", "no", "off":
+				q.Set(name, "false")
+			default:
+				items = append(items, fieldError{Loc: []any{"query", name}, Msg: "Input should be a valid boolean, unable to interpret input", Type: "bool_parsing"})
+				continue
+			}
+			changed = true
+		}
+		if len(items) > 0 {
+			return items
+		}
+		if changed {
+			r.URL.RawQuery = q.Encode()
+		}
 		return nil
 	}
-	v := ""
-	if len(vals) > 0 {
-		v = vals[len(vals)-1]
+}
+
+// checkDateTimes refuses (422 datetime_parsing) values of the named query
+// parameters that are not RFC 3339 date-times, which the generated binder
+// would report as an unparsable integer.
+func checkDateTimes(names ...string) func(r *http.Request) []fieldError {
+	return func(r *http.Request) []fieldError {
+		q := r.URL.Query()
+		var items []fieldError
+		for _, name := range names {
+			vals, ok := q[name]
+			if !ok || len(vals) != 1 {
+				continue // absent, or the binder's too_many_values
+			}
+			if _, err := time.Parse(time.RFC3339Nano, vals[0]); err != nil {
+				items = append(items, fieldError{Loc: []any{"query", name},
+					Msg: "Input should be a valid datetime (RFC 3339, e.g. 2026-01-30T07:00:00Z)", Type: "datetime_parsing"})
+			}
+		}
+		return items
 	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on":
-		q.Set("managed", "true")
-	case "false", "0", "no", "off":
-		q.Set("managed", "false")
-	default:
-		return []fieldError{{Loc: []any{"query", "managed"}, Msg: "Input should be a valid boolean, unable to interpret input", Type: "bool_parsing"}}
+}
+
+// queryHooks runs several query hooks, normalizations first, and returns
+// every item they refuse.
+func queryHooks(hooks ...func(r *http.Request) []fieldError) func(r *http.Request) []fieldError {
+	return func(r *http.Request) []fieldError {
+		var items []fieldError
+		for _, h := range hooks {
+			items = append(items, h(r)...)
+		}
+		return items
 	}
-	r.URL.RawQuery = q.Encode()
-	return nil
 }

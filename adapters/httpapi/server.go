@@ -26,14 +26,29 @@ type Sandboxes interface {
 	// CheckCapability runs the first checks of the capability pipeline: sandbox lookup (404) and profile capability (400 capability_not_supported).
 	CheckCapability(ctx context.Context, owner, id, capability string) error
 	// The capability calls run the whole pipeline themselves (lookup, profile capability, path validation with core.NormalizePath, expiry, ensure_running, runtime capability, Ship call). Paths are passed raw.
-	Python(ctx context.Context, owner, id, code string, timeout int) (*core.PythonResult, error)
-	Shell(ctx context.Context, owner, id string, in core.ShellInput) (*core.ShellResult, error)
 	ReadFile(ctx context.Context, owner, id, path string) (string, error)
 	WriteFile(ctx context.Context, owner, id, path, content string) error
 	DeleteFile(ctx context.Context, owner, id, path string) error
 	ListDir(ctx context.Context, owner, id, path string) ([]core.FileEntry, error)
 	Upload(ctx context.Context, owner, id, path string, body io.Reader) (*core.UploadResult, error)
 	Download(ctx context.Context, owner, id, path string) (*core.Download, error)
+	// SandboxCapabilities describes the sandbox's capabilities and its runtime (agent-reach.md §6.2).
+	SandboxCapabilities(ctx context.Context, owner, id string, refresh bool) (*core.SandboxCapabilities, error)
+}
+
+// Executions is what the API needs from the execution service
+// (agent-reach.md §1, §2). Exec and Start run the capability pipeline
+// themselves; the others check the sandbox (404 for another owner's or a
+// deleted one) before the execution.
+type Executions interface {
+	Exec(ctx context.Context, owner, id string, in core.ExecInput) (*core.ExecOutcome, error)
+	Start(ctx context.Context, owner, id string, mode core.ExecutionMode, in core.ExecInput) (*core.Run, error)
+	List(ctx context.Context, owner, id string, f core.ExecutionFilter) ([]core.Execution, *core.ExecutionCursor, error)
+	Count(ctx context.Context, owner, id string, f core.ExecutionFilter) (int64, error)
+	Get(ctx context.Context, owner, id, execID string, wait time.Duration) (*core.Execution, error)
+	Last(ctx context.Context, owner, id string, kind core.ExecutionKind) (*core.Execution, error)
+	Annotate(ctx context.Context, owner, id, execID string, p core.ExecutionPatch) (*core.Execution, error)
+	Cancel(ctx context.Context, owner, id, execID string) (*core.Execution, error)
 }
 
 // Lockers is what the API needs from the locker service.
@@ -76,6 +91,7 @@ const (
 // Idempotency may be nil, which is the same as IdempotencyEnabled false.
 type Options struct {
 	Sandboxes   Sandboxes
+	Executions  Executions
 	Lockers     Lockers
 	GC          GC
 	Idempotency Idempotency
@@ -92,6 +108,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxUploadBytes limits multipart uploads; 0 means DefaultMaxUploadBytes.
 	MaxUploadBytes int64
+	// StreamHeartbeat is how long a stream stays silent before Bay writes
+	// a keepalive comment; 0 means 15 s.
+	StreamHeartbeat time.Duration
 	// IdempotencyEnabled makes the Idempotency-Key header count; when false
 	// the header is ignored entirely.
 	IdempotencyEnabled bool
@@ -109,10 +128,11 @@ type Options struct {
 
 // Server is Bay's HTTP API. It implements http.Handler.
 type Server struct {
-	sandboxes Sandboxes
-	lockers   Lockers
-	gc        GC
-	idem      Idempotency
+	sandboxes  Sandboxes
+	executions Executions
+	lockers    Lockers
+	gc         GC
+	idem       Idempotency
 
 	keys           []key
 	allowAnonymous bool
@@ -123,6 +143,8 @@ type Server struct {
 	now     func() time.Time
 	metrics Metrics
 	ready   *readiness
+
+	heartbeat time.Duration
 
 	mux     *http.ServeMux
 	routes  map[string]route
@@ -136,6 +158,8 @@ var _ oapigen.StrictServerInterface = (*Server)(nil)
 func New(opts Options) *Server {
 	s := &Server{
 		sandboxes:      opts.Sandboxes,
+		executions:     opts.Executions,
+		heartbeat:      opts.StreamHeartbeat,
 		lockers:        opts.Lockers,
 		gc:             opts.GC,
 		keys:           compileKeys(allKeys(opts)),
@@ -150,6 +174,9 @@ func New(opts Options) *Server {
 	}
 	if opts.IdempotencyEnabled {
 		s.idem = opts.Idempotency
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = 15 * time.Second
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes

@@ -73,6 +73,7 @@ func setup(t *testing.T, configure ...func(*Options)) *testBundle {
 	}
 	opts := Options{
 		Sandboxes:          b.sandboxes,
+		Executions:         b.execs,
 		Lockers:            b.lockers,
 		GC:                 b.gc,
 		Idempotency:        b.idem,
@@ -189,7 +190,7 @@ func TestServer_ErrorCodes(t *testing.T) {
 		core.CodeMethodNotAllowed: 405, core.CodeConflict: 409, core.CodeSandboxExpired: 409,
 		core.CodeSandboxTTLInfinite: 409, core.CodePayloadTooLarge: 413, core.CodeGCRunning: 423,
 		core.CodeQuotaExceeded: 429, core.CodeInternal: 500, core.CodeShipError: 502,
-		core.CodeSessionNotReady: 503, core.CodeTimeout: 504,
+		core.CodeSessionNotReady: 503, core.CodeTimeout: 504, core.CodeUpgradeRequired: 426,
 	}
 	require.Len(t, want, len(core.Codes))
 	b := setup(t)
@@ -355,7 +356,7 @@ func TestServer_Framework(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(o *Options) { o.MaxBodyBytes = 1024 })
 	t.Run("NotFound", func(t *testing.T) {
-		for _, p := range []string{"/nope", "/v1/sandboxes/x/shell/processes", "/stats", "/V1/sandboxes", "/v1/sandboxes/x/capabilities"} {
+		for _, p := range []string{"/nope", "/v1/sandboxes/x/shell/processes", "/stats", "/V1/sandboxes", "/v1/sandboxes/x/kernel"} {
 			resp := b.do(t, "GET", p, nil)
 			env := requireError(t, resp, readAll(t, resp), 404, core.CodeNotFound)
 			require.JSONEq(t, `"Not Found"`, string(env.Detail))

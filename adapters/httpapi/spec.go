@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -88,23 +92,45 @@ func (out *specRoutes) addOperation(doc *specDoc, pattern string, rawOp json.Raw
 	if err := json.Unmarshal(rawBody, &rb); err != nil {
 		return err
 	}
-	for ct, media := range rb.Content {
+	var jsonSchema json.RawMessage
+	patch := false
+	for _, ct := range slices.Sorted(maps.Keys(rb.Content)) {
+		media := rb.Content[ct]
 		switch ct {
-		case "application/json":
-			spec, err := doc.compileBody(media.Schema)
-			if err != nil {
-				return err
+		case contentJSON, contentMergePatch:
+			// A route may take both, with one schema: the body is checked
+			// the same way and handed on as application/json.
+			if jsonSchema != nil && !bytes.Equal(jsonSchema, media.Schema) {
+				return fmt.Errorf("%s and %s bodies must have the same schema", contentJSON, contentMergePatch)
 			}
-			spec.emptyIsObject = !rb.Required
-			out.bodies[pattern] = spec
+			jsonSchema = media.Schema
+			patch = patch || ct == contentMergePatch
 		case "multipart/form-data":
 			out.uploads[pattern] = true
 		default:
 			return fmt.Errorf("request content type %s is not supported", ct)
 		}
 	}
+	if jsonSchema != nil {
+		spec, err := doc.compileBody(jsonSchema)
+		if err != nil {
+			return err
+		}
+		spec.emptyIsObject = !rb.Required
+		spec.patch = patch
+		out.bodies[pattern] = spec
+	}
 	return nil
 }
+
+// The JSON media types of request bodies. A route that also accepts a JSON
+// merge patch (RFC 7396) has patch semantics whichever it is sent as: a
+// field left out stays out of the canonical body (no default), so the
+// handler can tell it from null.
+const (
+	contentJSON       = "application/json"
+	contentMergePatch = "application/merge-patch+json"
+)
 
 // deref follows local $refs to components.
 func (doc *specDoc) deref(raw json.RawMessage) (json.RawMessage, error) {
@@ -132,13 +158,28 @@ func (doc *specDoc) deref(raw json.RawMessage) (json.RawMessage, error) {
 }
 
 // The keywords a request body schema and its properties may use. Any other
-// (an enum, a pattern, a length, additionalProperties: false) would be a
-// rule the spec states and readBody does not apply, so it is refused at
-// start-up rather than silently ignored.
+// (an enum, a format, additionalProperties: false) would be a rule the spec
+// states and readBody does not apply, so it is refused at start-up rather
+// than silently ignored. Which keyword suits which type is checked in
+// compileField. The x-go-* and x-omitzero hints only shape the generated Go
+// types.
 var (
 	objectKeywords   = []string{"type", "properties", "required", "description", "example"}
-	propertyKeywords = []string{"type", "format", "description", "example", "nullable", "default", "minimum", "maximum", "items", "x-order"}
-	itemKeywords     = []string{"type", "description"}
+	propertyKeywords = []string{
+		"type", "format", "description", "example", "nullable", "default", "x-order",
+		"minimum", "maximum", "minLength", "maxLength", "pattern", "items", "minItems", "maxItems",
+		"oneOf", "allOf", "x-go-type", "x-go-type-skip-optional-pointer", "x-omitzero",
+	}
+	// allOfKeywords are those a property may put beside a one-schema allOf
+	// (the OpenAPI 3.0 way to give a $ref a description or nullable).
+	allOfKeywords = []string{
+		"allOf", "description", "example", "nullable", "default", "x-order",
+		"x-go-type", "x-go-type-skip-optional-pointer", "x-omitzero",
+	}
+	itemKeywords = []string{"type", "description", "minLength", "maxLength", "pattern"}
+	// commaKeywords are those of the comma-separated string alternative of
+	// a list (see compileOneOf).
+	commaKeywords = []string{"type", "description", "example", "x-comma-separated"}
 )
 
 func checkKeywords(raw json.RawMessage, allowed []string) error {
@@ -219,41 +260,52 @@ func (doc *specDoc) compileBody(rawSchema json.RawMessage) (*bodySpec, error) {
 	return spec, nil
 }
 
+// propSchema is what compileField reads of a property schema.
+type propSchema struct {
+	Type      string            `json:"type"`
+	Format    string            `json:"format"`
+	Nullable  bool              `json:"nullable"`
+	Default   json.RawMessage   `json:"default"`
+	Minimum   *json.Number      `json:"minimum"`
+	Maximum   *json.Number      `json:"maximum"`
+	MinLength *json.Number      `json:"minLength"`
+	MaxLength *json.Number      `json:"maxLength"`
+	Pattern   *string           `json:"pattern"`
+	Items     json.RawMessage   `json:"items"`
+	MinItems  *json.Number      `json:"minItems"`
+	MaxItems  *json.Number      `json:"maxItems"`
+	OneOf     []json.RawMessage `json:"oneOf"`
+	AllOf     []json.RawMessage `json:"allOf"`
+	Order     *float64          `json:"x-order"`
+}
+
 func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyField, *float64, error) {
 	f := bodyField{name: name}
-	raw, err := doc.deref(rawProp)
+	p, err := doc.propertySchema(rawProp)
 	if err != nil {
 		return f, nil, err
 	}
-	if err := checkKeywords(raw, propertyKeywords); err != nil {
-		return f, nil, err
-	}
-	var p struct {
-		Type     string          `json:"type"`
-		Format   string          `json:"format"`
-		Nullable bool            `json:"nullable"`
-		Default  json.RawMessage `json:"default"`
-		Minimum  *json.Number    `json:"minimum"`
-		Maximum  *json.Number    `json:"maximum"`
-		Items    json.RawMessage `json:"items"`
-		Order    *float64        `json:"x-order"`
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return f, nil, err
-	}
 	f.nullable = p.Nullable
-	switch p.Type {
-	case "string":
-		f.kind = kindString
-	case "integer":
-		f.kind = kindInt
-	case "array":
-		f.kind = kindStringList
-		if err := doc.checkStringItems(p.Items); err != nil {
+	if len(p.OneOf) > 0 {
+		if p.Type != "" {
+			return f, nil, fmt.Errorf("oneOf replaces type")
+		}
+		if err := doc.compileOneOf(&f, p.OneOf); err != nil {
 			return f, nil, err
 		}
-	default:
-		return f, nil, fmt.Errorf("type %q is not supported in request bodies", p.Type)
+	} else {
+		switch p.Type {
+		case "string":
+			f.kind = kindString
+		case "integer":
+			f.kind = kindInt
+		case "boolean":
+			f.kind = kindBool
+		case "array":
+			f.kind = kindStringList
+		default:
+			return f, nil, fmt.Errorf("type %q is not supported in request bodies", p.Type)
+		}
 	}
 	if p.Format != "" && !(f.kind == kindInt && (p.Format == "int32" || p.Format == "int64")) {
 		return f, nil, fmt.Errorf("format %q is not supported in request bodies", p.Format)
@@ -261,11 +313,27 @@ func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyFiel
 	if (p.Minimum != nil || p.Maximum != nil) && f.kind != kindInt {
 		return f, nil, fmt.Errorf("minimum and maximum apply to integers only")
 	}
+	if (p.MinLength != nil || p.MaxLength != nil || p.Pattern != nil) && f.kind != kindString {
+		return f, nil, fmt.Errorf("minLength, maxLength and pattern apply to strings only (of a list: to its items)")
+	}
+	if (p.Items != nil || p.MinItems != nil || p.MaxItems != nil) && (f.kind != kindStringList || len(p.OneOf) > 0) {
+		return f, nil, fmt.Errorf("items, minItems and maxItems apply to arrays only")
+	}
 	if f.min, err = specInt(p.Minimum); err != nil {
 		return f, nil, fmt.Errorf("minimum: %w", err)
 	}
 	if f.max, err = specInt(p.Maximum); err != nil {
 		return f, nil, fmt.Errorf("maximum: %w", err)
+	}
+	switch {
+	case f.kind == kindString:
+		if f.str, err = compileStringRule(p.MinLength, p.MaxLength, p.Pattern); err != nil {
+			return f, nil, err
+		}
+	case f.kind == kindStringList && len(p.OneOf) == 0:
+		if err := doc.compileList(&f, p); err != nil {
+			return f, nil, err
+		}
 	}
 	if p.Default != nil {
 		if f.def, err = specDefault(f.kind, p.Default); err != nil {
@@ -275,11 +343,59 @@ func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyFiel
 	return f, p.Order, nil
 }
 
-func (doc *specDoc) checkStringItems(rawItems json.RawMessage) error {
-	if rawItems == nil {
+// propertySchema decodes a property, taking a one-schema allOf (a $ref
+// with siblings, which OpenAPI 3.0 would otherwise ignore) apart: the
+// property gets the referenced schema's rules plus the wrapper's nullable,
+// default and x-order.
+func (doc *specDoc) propertySchema(rawProp json.RawMessage) (propSchema, error) {
+	var p propSchema
+	raw, err := doc.deref(rawProp)
+	if err != nil {
+		return p, err
+	}
+	if err := checkKeywords(raw, propertyKeywords); err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, err
+	}
+	if p.AllOf == nil {
+		return p, nil
+	}
+	if len(p.AllOf) != 1 {
+		return p, fmt.Errorf("allOf must hold exactly one schema")
+	}
+	if err := checkKeywords(raw, allOfKeywords); err != nil {
+		return p, fmt.Errorf("beside allOf: %w", err)
+	}
+	inner, err := doc.deref(p.AllOf[0])
+	if err != nil {
+		return p, err
+	}
+	if err := checkKeywords(inner, slices.DeleteFunc(slices.Clone(propertyKeywords), func(k string) bool {
+		return k == "allOf" || k == "x-order"
+	})); err != nil {
+		return p, fmt.Errorf("in allOf: %w", err)
+	}
+	var in propSchema
+	if err := json.Unmarshal(inner, &in); err != nil {
+		return p, err
+	}
+	in.Nullable = in.Nullable || p.Nullable
+	if p.Default != nil {
+		in.Default = p.Default
+	}
+	in.Order = p.Order
+	return in, nil
+}
+
+// compileList reads the rules of an array of strings: its length and
+// those of each item.
+func (doc *specDoc) compileList(f *bodyField, p propSchema) error {
+	if p.Items == nil {
 		return fmt.Errorf("an array needs items")
 	}
-	raw, err := doc.deref(rawItems)
+	raw, err := doc.deref(p.Items)
 	if err != nil {
 		return err
 	}
@@ -287,7 +403,10 @@ func (doc *specDoc) checkStringItems(rawItems json.RawMessage) error {
 		return err
 	}
 	var items struct {
-		Type string `json:"type"`
+		Type      string       `json:"type"`
+		MinLength *json.Number `json:"minLength"`
+		MaxLength *json.Number `json:"maxLength"`
+		Pattern   *string      `json:"pattern"`
 	}
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return err
@@ -295,7 +414,92 @@ func (doc *specDoc) checkStringItems(rawItems json.RawMessage) error {
 	if items.Type != "string" {
 		return fmt.Errorf("only arrays of strings are supported in request bodies")
 	}
+	if f.item, err = compileStringRule(items.MinLength, items.MaxLength, items.Pattern); err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	if f.minItems, err = specCount(p.MinItems); err != nil {
+		return fmt.Errorf("minItems: %w", err)
+	}
+	if f.maxItems, err = specCount(p.MaxItems); err != nil {
+		return fmt.Errorf("maxItems: %w", err)
+	}
 	return nil
+}
+
+// compileOneOf reads the one oneOf request bodies support: a list of
+// strings, or the same list as one comma-separated string (a schema of
+// type string marked x-comma-separated). The field is a list; readBody
+// splits the string form and checks the parts as the list's items.
+func (doc *specDoc) compileOneOf(f *bodyField, alts []json.RawMessage) error {
+	const want = "oneOf must be an array of strings and a string with x-comma-separated: true"
+	if len(alts) != 2 {
+		return errors.New(want)
+	}
+	var list, comma bool
+	for _, alt := range alts {
+		raw, err := doc.deref(alt)
+		if err != nil {
+			return err
+		}
+		var a struct {
+			propSchema
+			Comma bool `json:"x-comma-separated"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return err
+		}
+		switch {
+		case a.Type == "array" && !list:
+			if err := checkKeywords(raw, []string{"type", "description", "example", "items", "minItems", "maxItems"}); err != nil {
+				return err
+			}
+			if err := doc.compileList(f, a.propSchema); err != nil {
+				return err
+			}
+			list = true
+		case a.Type == "string" && a.Comma && !comma:
+			if err := checkKeywords(raw, commaKeywords); err != nil {
+				return err
+			}
+			comma = true
+		default:
+			return errors.New(want)
+		}
+	}
+	f.kind = kindStringList
+	f.commaSeparated = true
+	return nil
+}
+
+// compileStringRule reads the length bounds (in characters, as JSON Schema
+// counts them) and the pattern of a string.
+func compileStringRule(minLen, maxLen *json.Number, pattern *string) (stringRule, error) {
+	var r stringRule
+	var err error
+	if r.minLen, err = specCount(minLen); err != nil {
+		return r, fmt.Errorf("minLength: %w", err)
+	}
+	if r.maxLen, err = specCount(maxLen); err != nil {
+		return r, fmt.Errorf("maxLength: %w", err)
+	}
+	if pattern != nil {
+		// Go's RE2 syntax is not ECMA 262's, but they agree on the plain
+		// classes and anchors a request pattern needs; one they do not
+		// share fails here rather than matching differently.
+		if r.pattern, err = regexp.Compile(*pattern); err != nil {
+			return r, fmt.Errorf("pattern: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// specCount reads a non-negative integral bound.
+func specCount(n *json.Number) (*int64, error) {
+	v, err := specInt(n)
+	if err == nil && v != nil && *v < 0 {
+		err = fmt.Errorf("%s is negative", *n)
+	}
+	return v, err
 }
 
 // specInt reads an integral bound.
@@ -310,8 +514,8 @@ func specInt(n *json.Number) (*int64, error) {
 	return &v, nil
 }
 
-// specDefault returns the canonical value of a default: a string or an
-// int64, rendered as the client could have sent it.
+// specDefault returns the canonical value of a default: a string, an int64
+// or a bool, rendered as the client could have sent it.
 func specDefault(kind fieldKind, raw json.RawMessage) (any, error) {
 	switch kind {
 	case kindString:
@@ -330,8 +534,14 @@ func specDefault(kind fieldKind, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 		return *v, nil
+	case kindBool:
+		var b bool
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, err
+		}
+		return b, nil
 	default:
-		return nil, fmt.Errorf("defaults are supported on strings and integers only")
+		return nil, fmt.Errorf("defaults are supported on strings, integers and booleans only")
 	}
 }
 

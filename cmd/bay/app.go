@@ -20,6 +20,7 @@ type app struct {
 	runtime   *docker.Runtime
 	ship      *shipclient.Client
 	sandboxes *core.SandboxService
+	execs     *core.ExecutionService
 	lockers   *core.LockerService
 	gc        *core.GC
 	idem      *core.IdempotencyService
@@ -63,6 +64,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	}
 	reg := metrics.New()
 	clock := core.SystemClock{}
+	startedAt := clock.Now()
 	ids := core.RandomIDs{}
 	ship := shipclient.New()
 	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
@@ -71,17 +73,32 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		EnforceLockerSizes: core.SizeEnforcement(cfg.Locker.EnforceSizeLimits),
 		Logger:             logger, Metrics: reg,
 	})
+	execs := core.NewExecutionService(core.ExecutionOptions{
+		Store: store, Ship: ship, Clock: clock, Sandboxes: sandboxes,
+		Limits: core.HistoryLimits{
+			MaxCodeBytes: cfg.History.MaxCodeBytes, MaxOutputBytes: cfg.History.MaxOutputBytes,
+			MaxErrorBytes: cfg.History.MaxErrorBytes, MaxImageBytes: cfg.History.MaxImageBytes,
+		},
+		MaxLongTimeout: cfg.Exec.MaxLongTimeout, InstanceID: instanceID, StartedAt: startedAt,
+		Metrics: reg, Logger: logger.With("component", "executions"),
+	})
 	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
 	gc := core.NewGC(core.GCOptions{
 		Store: store, Runtime: rt, Clock: clock, Sandboxes: sandboxes, InstanceID: instanceID,
 		Enabled: cfg.GC.Enabled, RunOnStartup: cfg.GC.RunOnStartup,
 		Interval: time.Duration(cfg.GC.IntervalSeconds) * time.Second,
 		Tasks: map[string]bool{
-			core.GCIdleSession:     cfg.GC.IdleSession,
-			core.GCExpiredSandbox:  cfg.GC.ExpiredSandbox,
-			core.GCOrphanLocker:    cfg.GC.OrphanLocker,
-			core.GCOrphanContainer: cfg.GC.OrphanContainer,
+			core.GCIdleSession:      cfg.GC.IdleSession,
+			core.GCExpiredSandbox:   cfg.GC.ExpiredSandbox,
+			core.GCOrphanLocker:     cfg.GC.OrphanLocker,
+			core.GCOrphanContainer:  cfg.GC.OrphanContainer,
+			core.GCExecutionHistory: cfg.GC.ExecutionHistory,
 		},
+		History: core.HistoryRetention{
+			MaxAge:        time.Duration(cfg.History.RetentionHours) * time.Hour,
+			MaxPerSandbox: cfg.History.MaxPerSandbox,
+		},
+		StartedAt:   startedAt,
 		Logger:      logger.With("component", "gc"),
 		Observe:     reg.GCCycle,
 		Idempotency: idem,
@@ -91,8 +108,9 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	reg.CollectSandboxes(sandboxes.CountByStatus)
 
 	api := httpapi.New(httpapi.Options{
-		Sandboxes: sandboxes, Lockers: lockers, GC: gc, Idempotency: idem,
-		APIKey: cfg.Security.APIKey, Keys: cfg.Security.APIKeys, AllowAnonymous: cfg.Security.AllowAnonymous,
+		Sandboxes: sandboxes, Executions: execs, Lockers: lockers, GC: gc, Idempotency: idem,
+		StreamHeartbeat: time.Duration(cfg.Exec.StreamHeartbeatSeconds) * time.Second,
+		APIKey:          cfg.Security.APIKey, Keys: cfg.Security.APIKeys, AllowAnonymous: cfg.Security.AllowAnonymous,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, MaxUploadBytes: cfg.Server.MaxUploadBytes,
 		IdempotencyEnabled: cfg.Idempotency.Enabled,
 		Logger:             logger.With("component", "http"),
@@ -104,7 +122,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	mux.Handle("/", api)
 
 	return &app{
-		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, lockers: lockers, gc: gc,
+		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, execs: execs, lockers: lockers, gc: gc,
 		idem: idem, metrics: reg, handler: mux, log: logger,
 	}, nil
 }
@@ -116,6 +134,13 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 		return err
 	}
 	a.warnMissingImages(ctx, cfg)
+	// Rows this instance left running when it last stopped can never
+	// finish: say so before anyone reads them.
+	if n, err := a.execs.RecoverLost(ctx); err != nil {
+		a.log.WarnContext(ctx, "mark executions of the previous run lost", "err", err)
+	} else if n > 0 {
+		a.log.InfoContext(ctx, "executions of the previous run marked lost", "count", n)
+	}
 	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
 	if err != nil {
 		// Docker may be down: Bay still starts, the next cycle retries.

@@ -56,7 +56,13 @@ func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logge
 	stopBackground()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	// The listener closes at once; streamed and async executions get 10 s
+	// to end, then are marked lost and their streams end with a fault, so
+	// the requests still open can finish.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(shutdownCtx) }()
+	a.execs.Shutdown(10 * time.Second)
+	if err := <-shut; err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/runtime"
@@ -49,7 +50,29 @@ const (
 	ErrorCodeShipError              ErrorCode = "ship_error"
 	ErrorCodeTimeout                ErrorCode = "timeout"
 	ErrorCodeUnauthorized           ErrorCode = "unauthorized"
+	ErrorCodeUpgradeRequired        ErrorCode = "upgrade_required"
 	ErrorCodeValidationError        ErrorCode = "validation_error"
+)
+
+// Defines values for ExecutionKind.
+const (
+	ExecutionKindPython ExecutionKind = "python"
+	ExecutionKindShell  ExecutionKind = "shell"
+)
+
+// Defines values for ExecutionMode.
+const (
+	ExecutionModeAsync  ExecutionMode = "async"
+	ExecutionModeStream ExecutionMode = "stream"
+	ExecutionModeSync   ExecutionMode = "sync"
+)
+
+// Defines values for ExecutionStatus.
+const (
+	ExecutionStatusCancelled ExecutionStatus = "cancelled"
+	ExecutionStatusFinished  ExecutionStatus = "finished"
+	ExecutionStatusLost      ExecutionStatus = "lost"
+	ExecutionStatusRunning   ExecutionStatus = "running"
 )
 
 // Defines values for GCTaskName.
@@ -115,6 +138,12 @@ const (
 	Ok UploadResultStatus = "ok"
 )
 
+// Defines values for ListExecutionsParamsOrder.
+const (
+	OrderAsc  ListExecutionsParamsOrder = "asc"
+	OrderDesc ListExecutionsParamsOrder = "desc"
+)
+
 // CreateLockerRequest defines model for CreateLockerRequest.
 type CreateLockerRequest struct {
 	// SizeLimitMb Null or absent uses the server's default (recorded only, unless the server holds every locker to its limit). A size given here is held by default: writes past it fail with ENOSPC (413 through the file API).
@@ -140,7 +169,13 @@ type DirectoryListing struct {
 
 // ErrorBody defines model for ErrorBody.
 type ErrorBody struct {
-	// Code Stable machine-readable error code.
+	// Code Stable machine-readable error code. Statuses: `validation_error` 400 (business
+	// rule) or 422 (request shape), `invalid_path` 400, `capability_not_supported`
+	// 400, `unauthorized` 401, `forbidden` 403, `not_found` 404, `file_not_found`
+	// 404, `method_not_allowed` 405, `conflict` 409, `sandbox_expired` 409,
+	// `sandbox_ttl_infinite` 409, `payload_too_large` 413, `gc_running` 423,
+	// `upgrade_required` 426, `quota_exceeded` 429, `internal_error` 500,
+	// `ship_error` 502, `session_not_ready` 503, `timeout` 504.
 	Code ErrorCode `json:"code"`
 
 	// Details Structured details; omitted when empty.
@@ -153,7 +188,13 @@ type ErrorBody struct {
 	RequestId string `json:"request_id"`
 }
 
-// ErrorCode Stable machine-readable error code.
+// ErrorCode Stable machine-readable error code. Statuses: `validation_error` 400 (business
+// rule) or 422 (request shape), `invalid_path` 400, `capability_not_supported`
+// 400, `unauthorized` 401, `forbidden` 403, `not_found` 404, `file_not_found`
+// 404, `method_not_allowed` 405, `conflict` 409, `sandbox_expired` 409,
+// `sandbox_ttl_infinite` 409, `payload_too_large` 413, `gc_running` 423,
+// `upgrade_required` 426, `quota_exceeded` 429, `internal_error` 500,
+// `ship_error` 502, `session_not_ready` 503, `timeout` 504.
 type ErrorCode string
 
 // ErrorResponse The error envelope.
@@ -163,6 +204,165 @@ type ErrorResponse struct {
 	Detail interface{} `json:"detail,omitempty"`
 	Error  ErrorBody   `json:"error"`
 }
+
+// ExecTagList defines model for ExecTagList.
+type ExecTagList = []string
+
+// ExecTagString Comma-separated tags, checked item by item like `ExecTagList`.
+type ExecTagString = string
+
+// ExecTags Tags of an execution record: an array of strings or, as the original project's
+// clients send them, one comma-separated string (`"etl,nightly"`; blanks around
+// commas and empty items are dropped, then it is checked like the array). At
+// most 16 tags of 1-64 characters from `A-Z a-z 0-9 _ . : / @ + -` (`release:42`
+// is fine); Bay stores them de-duplicated and sorted. A violation answers 422
+// with `loc` `["body", "tags"]` (plus the index of a bad array element).
+type ExecTags struct {
+	union json.RawMessage
+}
+
+// Execution The record of one Python or shell execution. Only the stored copy is bounded
+// (UTF-8 byte counts; a cut never splits a character): `code` keeps its head
+// beyond 64 KiB; `output` beyond 64 KiB keeps its first 16 KiB and last 48 KiB
+// around a line `…[bay: N bytes omitted]…`; `error` beyond 16 KiB keeps its tail
+// (the exception is last); `images` keep, in order, what fits in 256 KiB
+// (decoded). The limits are server settings; the `*_bytes`, `*_count` and
+// `*_truncated` fields tell what was cut. Plain answers and streams always carry
+// everything.
+type Execution struct {
+	// Code The Python code or shell command, as stored (see `code_truncated`).
+	Code string `json:"code"`
+
+	// CodeBytes Size of the whole code in bytes.
+	CodeBytes int64 `json:"code_bytes"`
+
+	// CodeTruncated Only the head of the code was kept.
+	CodeTruncated bool `json:"code_truncated"`
+
+	// CreatedAt When Bay recorded the call (once the runtime was up, just before running it).
+	CreatedAt Timestamp `json:"created_at"`
+
+	// Cwd The shell command's working directory as given; null for Python or the workspace.
+	Cwd *string `json:"cwd"`
+
+	// Description Free text (at most 4096 characters), from the request or `PATCH`.
+	Description *string `json:"description"`
+
+	// Error What the plain answer's `error` is (traceback, timeout message or standard
+	// error), bounded to its tail; for a `lost` execution, what went wrong.
+	Error *string `json:"error"`
+
+	// ErrorCode Why a `lost` execution was lost (`ship_error`, `timeout` or `internal_error`); null otherwise.
+	ErrorCode *string `json:"error_code"`
+
+	// ErrorTruncated Only the tail of the error was kept.
+	ErrorTruncated bool `json:"error_truncated"`
+
+	// ExecutionCount Python only (null for shell); the kernel's cell counter.
+	ExecutionCount *int64 `json:"execution_count"`
+
+	// ExecutionTimeMs Wall time in milliseconds from Bay receiving the request to the result,
+	// including a cold start of the runtime; null while `running` and when `lost`.
+	ExecutionTimeMs *int64 `json:"execution_time_ms"`
+
+	// ExitCode Shell only (null for Python); -1 after a timeout or a cancel.
+	ExitCode *int64 `json:"exit_code"`
+
+	// FinishedAt When the result arrived; null while `running` and when `lost`.
+	FinishedAt *Timestamp `json:"finished_at"`
+
+	// Id `exec-` + 12 random lowercase hex characters.
+	Id string `json:"id"`
+
+	// ImageCount How many images the execution displayed, dropped ones included.
+	ImageCount int64 `json:"image_count"`
+
+	// Images Images the code displayed, in order (Python). Only on single-execution reads; lists leave it out.
+	Images *[]ExecutionImage `json:"images,omitempty"`
+
+	// ImagesTruncated Some images were not kept.
+	ImagesTruncated bool `json:"images_truncated"`
+
+	// KernelRestarted Python only (false for shell); the interpreter had died and this ran in a fresh one.
+	KernelRestarted bool `json:"kernel_restarted"`
+
+	// Kind `python` (`…/python/exec*`) or `shell` (`…/shell/exec*`).
+	Kind ExecutionKind `json:"kind"`
+
+	// Mode How the execution was asked for: `sync` (`…/exec`, a JSON answer at the end),
+	// `stream` (`…/exec/stream`), `async` (`…/exec/async`).
+	Mode ExecutionMode `json:"mode"`
+
+	// Notes Free text (at most 16384 characters), set with `PATCH`.
+	Notes *string `json:"notes"`
+
+	// Output What the plain answer's `output` is (Python: text output; shell: standard
+	// output), bounded. While a streamed or async execution runs, the output so far
+	// (refreshed every few seconds).
+	Output string `json:"output"`
+
+	// OutputBytes Size of the whole output in bytes.
+	OutputBytes int64 `json:"output_bytes"`
+
+	// OutputTruncated The middle of the output was cut.
+	OutputTruncated bool   `json:"output_truncated"`
+	SandboxId       string `json:"sandbox_id"`
+
+	// Status `running` until the runtime answers; then `finished` (the runtime returned a
+	// result; `success` says whether the code succeeded), `cancelled` (stopped by
+	// `POST …/cancel`) or `lost` (no result will come: the runtime failed, broke the
+	// stream or vanished, Bay's call timed out, the sandbox was stopped or deleted,
+	// or Bay restarted; see `error_code` and `error`).
+	Status ExecutionStatus `json:"status"`
+
+	// Success Whether the code succeeded (shell - exit code 0); null while `running` and when `lost`.
+	Success *bool `json:"success"`
+
+	// Tags Sorted, without duplicates; empty if none.
+	Tags []string `json:"tags"`
+
+	// Timeout The timeout the execution ran with, in seconds.
+	Timeout int `json:"timeout"`
+}
+
+// ExecutionImage One image an execution displayed: `{"image/png": "<base64>"}`.
+type ExecutionImage map[string]string
+
+// ExecutionKind `python` (`…/python/exec*`) or `shell` (`…/shell/exec*`).
+type ExecutionKind string
+
+// ExecutionList defines model for ExecutionList.
+type ExecutionList struct {
+	// Items Executions without `images`.
+	Items []Execution `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; null when the listing is exhausted.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// ExecutionMode How the execution was asked for: `sync` (`…/exec`, a JSON answer at the end),
+// `stream` (`…/exec/stream`), `async` (`…/exec/async`).
+type ExecutionMode string
+
+// ExecutionPatch A JSON merge patch of an execution's annotations: a field left out stays as it
+// is, `null` clears it, a value replaces it.
+type ExecutionPatch struct {
+	// Description Free text; null clears.
+	Description Nullable[string] `json:"description,omitzero"`
+
+	// Tags Replaces every tag (an `ExecTags` value); null or `[]` clears.
+	Tags Nullable[ExecTags] `json:"tags,omitzero"`
+
+	// Notes Free text; null clears.
+	Notes Nullable[string] `json:"notes,omitzero"`
+}
+
+// ExecutionStatus `running` until the runtime answers; then `finished` (the runtime returned a
+// result; `success` says whether the code succeeded), `cancelled` (stopped by
+// `POST …/cancel`) or `lost` (no result will come: the runtime failed, broke the
+// stream or vanished, Bay's call timed out, the sandbox was stopped or deleted,
+// or Bay restarted; see `error_code` and `error`).
+type ExecutionStatus string
 
 // ExtendTTLRequest defines model for ExtendTTLRequest.
 type ExtendTTLRequest struct {
@@ -238,6 +438,67 @@ type Health struct {
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// HistoryEntry An execution in the shape of the original project's history API: the fields of
+// `Execution`, plus `exec_type` (= `kind`), with `tags` as one comma-joined
+// string.
+type HistoryEntry struct {
+	Code           string    `json:"code"`
+	CodeBytes      int64     `json:"code_bytes"`
+	CodeTruncated  bool      `json:"code_truncated"`
+	CreatedAt      Timestamp `json:"created_at"`
+	Cwd            *string   `json:"cwd"`
+	Description    *string   `json:"description"`
+	Error          *string   `json:"error"`
+	ErrorCode      *string   `json:"error_code"`
+	ErrorTruncated bool      `json:"error_truncated"`
+
+	// ExecType `python` (`…/python/exec*`) or `shell` (`…/shell/exec*`).
+	ExecType        ExecutionKind `json:"exec_type"`
+	ExecutionCount  *int64        `json:"execution_count"`
+	ExecutionTimeMs *int64        `json:"execution_time_ms"`
+	ExitCode        *int64        `json:"exit_code"`
+	FinishedAt      *Timestamp    `json:"finished_at"`
+	Id              string        `json:"id"`
+	ImageCount      int64         `json:"image_count"`
+
+	// Images Only on single-entry reads.
+	Images          *[]ExecutionImage `json:"images,omitempty"`
+	ImagesTruncated bool              `json:"images_truncated"`
+	KernelRestarted bool              `json:"kernel_restarted"`
+
+	// Kind `python` (`…/python/exec*`) or `shell` (`…/shell/exec*`).
+	Kind ExecutionKind `json:"kind"`
+
+	// Mode How the execution was asked for: `sync` (`…/exec`, a JSON answer at the end),
+	// `stream` (`…/exec/stream`), `async` (`…/exec/async`).
+	Mode            ExecutionMode `json:"mode"`
+	Notes           *string       `json:"notes"`
+	Output          string        `json:"output"`
+	OutputBytes     int64         `json:"output_bytes"`
+	OutputTruncated bool          `json:"output_truncated"`
+	SandboxId       string        `json:"sandbox_id"`
+
+	// Status `running` until the runtime answers; then `finished` (the runtime returned a
+	// result; `success` says whether the code succeeded), `cancelled` (stopped by
+	// `POST …/cancel`) or `lost` (no result will come: the runtime failed, broke the
+	// stream or vanished, Bay's call timed out, the sandbox was stopped or deleted,
+	// or Bay restarted; see `error_code` and `error`).
+	Status  ExecutionStatus `json:"status"`
+	Success *bool           `json:"success"`
+
+	// Tags The tags joined with commas (`"etl,nightly"`); empty if none.
+	Tags    string `json:"tags"`
+	Timeout int    `json:"timeout"`
+}
+
+// HistoryList defines model for HistoryList.
+type HistoryList struct {
+	Entries []HistoryEntry `json:"entries"`
+
+	// Total How many entries match the filters, over all pages.
+	Total int64 `json:"total"`
+}
+
 // Locker defines model for Locker.
 type Locker struct {
 	Backend        LockerBackend `json:"backend"`
@@ -266,6 +527,11 @@ type LockerList struct {
 type LockerReadRequest struct {
 	Path string `json:"path"`
 }
+
+// MimeBundle Jupyter-style MIME bundle: MIME type → content. Kept types: `text/plain`,
+// `text/html`, `text/markdown`, `image/png`, `image/jpeg` (base64),
+// `image/svg+xml`, `application/json` (a JSON value).
+type MimeBundle map[string]interface{}
 
 // Profile defines model for Profile.
 type Profile struct {
@@ -309,6 +575,24 @@ type PythonExecData struct {
 	Output PythonOutput `json:"output"`
 }
 
+// PythonExecLongRequest `PythonExecRequest` for streamed and async execution: `timeout` up to 3600 s.
+type PythonExecLongRequest struct {
+	// Code Python source; may be empty.
+	Code string `json:"code"`
+
+	// Timeout Seconds.
+	Timeout *int `json:"timeout,omitempty"`
+
+	// Description What the code is for; stored on the execution record.
+	Description *string `json:"description"`
+
+	// Tags Tags for the execution record (see `ExecTags`).
+	Tags *ExecTags `json:"tags"`
+
+	// IncludeCode Accepted for symmetry with `PythonExecRequest`; the record always has the code.
+	IncludeCode *bool `json:"include_code,omitempty"`
+}
+
 // PythonExecRequest defines model for PythonExecRequest.
 type PythonExecRequest struct {
 	// Code Python source; may be empty.
@@ -316,14 +600,31 @@ type PythonExecRequest struct {
 
 	// Timeout Seconds.
 	Timeout *int `json:"timeout,omitempty"`
+
+	// Description What the code is for; stored on the execution record.
+	Description *string `json:"description"`
+
+	// Tags Tags for the execution record (see `ExecTags`).
+	Tags *ExecTags `json:"tags"`
+
+	// IncludeCode Repeat the code in the answer (`code`).
+	IncludeCode *bool `json:"include_code,omitempty"`
 }
 
 // PythonExecResult defines model for PythonExecResult.
 type PythonExecResult struct {
+	// Code The code that ran; only with `include_code: true`.
+	Code *string        `json:"code,omitempty"`
 	Data PythonExecData `json:"data"`
 
 	// Error Null on success, else the traceback or a timeout message.
 	Error *string `json:"error"`
+
+	// ExecutionId The execution record of this call (`GET …/executions/{execution_id}`).
+	ExecutionId string `json:"execution_id"`
+
+	// ExecutionTimeMs Wall time in milliseconds from Bay receiving the request to the result, including a cold start of the runtime.
+	ExecutionTimeMs int64 `json:"execution_time_ms"`
 
 	// Output Text output, trimmed; empty if none.
 	Output string `json:"output"`
@@ -367,6 +668,36 @@ type Sandbox struct {
 	StopReason *StopReason `json:"stop_reason"`
 }
 
+// SandboxCapabilities defines model for SandboxCapabilities.
+type SandboxCapabilities struct {
+	// Effective What calls on this sandbox can use: the profile's capabilities the runtime
+	// has, plus `terminal` when the profile has `shell` and the runtime a
+	// terminal.
+	Effective []string                   `json:"effective"`
+	Profile   SandboxCapabilitiesProfile `json:"profile"`
+
+	// Runtime The runtime's own description (free-form; fields may be missing on older
+	// runtime images). Main fields: `api_version`; `runtime` `{name, version,
+	// image, image_digest}`; `os` `{id, version_id}`; `user` `{name, uid, home,
+	// sudo}`; `workspace` `{mount_path}`; `limits` `{memory_bytes, cpus, pids}`
+	// (this sandbox's; null means unlimited); `capabilities`, by key, each with
+	// its `operations` and what it contains: `python` `{operations, version,
+	// engine, engine_version, display_mime_types, packages: {name: version}}`,
+	// `shell` `{operations, shell, tools: {name: version}}`, `filesystem`
+	// `{operations}`, `terminal` `{operations, protocol, resize, term}`. A
+	// runtime too old to describe itself gets a document built from its
+	// capability list, with `"inventory": null`.
+	Runtime   map[string]interface{} `json:"runtime"`
+	SandboxId string                 `json:"sandbox_id"`
+}
+
+// SandboxCapabilitiesProfile defines model for SandboxCapabilitiesProfile.
+type SandboxCapabilitiesProfile struct {
+	// Capabilities The capabilities the profile allows; empty if the profile is gone.
+	Capabilities []string `json:"capabilities"`
+	Id           string   `json:"id"`
+}
+
 // SandboxList defines model for SandboxList.
 type SandboxList struct {
 	Items []Sandbox `json:"items"`
@@ -378,6 +709,26 @@ type SandboxList struct {
 // SandboxStatus defines model for SandboxStatus.
 type SandboxStatus string
 
+// ShellExecLongRequest `ShellExecRequest` for streamed and async execution: `timeout` up to 3600 s.
+type ShellExecLongRequest struct {
+	Command string `json:"command"`
+
+	// Timeout Seconds.
+	Timeout *int `json:"timeout,omitempty"`
+
+	// Cwd Working directory relative to the workspace; null means the workspace.
+	Cwd *string `json:"cwd"`
+
+	// Description What the command is for; stored on the execution record.
+	Description *string `json:"description"`
+
+	// Tags Tags for the execution record (see `ExecTags`).
+	Tags *ExecTags `json:"tags"`
+
+	// IncludeCode Accepted for symmetry with `ShellExecRequest`; the record always has the command.
+	IncludeCode *bool `json:"include_code,omitempty"`
+}
+
 // ShellExecRequest defines model for ShellExecRequest.
 type ShellExecRequest struct {
 	Command string `json:"command"`
@@ -387,12 +738,30 @@ type ShellExecRequest struct {
 
 	// Cwd Working directory relative to the workspace; null means the workspace.
 	Cwd *string `json:"cwd"`
+
+	// Description What the command is for; stored on the execution record.
+	Description *string `json:"description"`
+
+	// Tags Tags for the execution record (see `ExecTags`).
+	Tags *ExecTags `json:"tags"`
+
+	// IncludeCode Repeat the command in the answer (`command`).
+	IncludeCode *bool `json:"include_code,omitempty"`
 }
 
 // ShellExecResult defines model for ShellExecResult.
 type ShellExecResult struct {
+	// Command The command that ran; only with `include_code: true`.
+	Command *string `json:"command,omitempty"`
+
 	// Error The runtime's error, else standard error, else null.
 	Error *string `json:"error"`
+
+	// ExecutionId The execution record of this call (`GET …/executions/{execution_id}`).
+	ExecutionId string `json:"execution_id"`
+
+	// ExecutionTimeMs Wall time in milliseconds from Bay receiving the request to the result, including a cold start of the runtime.
+	ExecutionTimeMs int64 `json:"execution_time_ms"`
 
 	// ExitCode -1 when the command timed out.
 	ExitCode *int64 `json:"exit_code"`
@@ -422,6 +791,107 @@ type StatusStoppedStatus string
 
 // StopReason Why the sandbox's compute last stopped; null if it never stopped.
 type StopReason string
+
+// StreamDisplayDataEvent Data of the `display_data` event: something the code displayed (a plot, a
+// table). When the bundle is over the server's event limit the event carries
+// `omitted`, `bytes` and `mime_types` instead of `data`.
+type StreamDisplayDataEvent struct {
+	// Bytes Size of the omitted bundle.
+	Bytes *int64 `json:"bytes,omitempty"`
+
+	// Data Jupyter-style MIME bundle: MIME type → content. Kept types: `text/plain`,
+	// `text/html`, `text/markdown`, `image/png`, `image/jpeg` (base64),
+	// `image/svg+xml`, `application/json` (a JSON value).
+	Data *MimeBundle `json:"data,omitempty"`
+
+	// MimeTypes The MIME types of the omitted bundle.
+	MimeTypes *[]string `json:"mime_types,omitempty"`
+	Omitted   *bool     `json:"omitted,omitempty"`
+}
+
+// StreamDoneEvent Data of the `done` event, always last when the runtime answered: how the execution ended.
+type StreamDoneEvent struct {
+	// ExecutionCount Python only.
+	ExecutionCount *int64 `json:"execution_count"`
+	ExecutionId    string `json:"execution_id"`
+
+	// ExecutionTimeMs As in `Execution`.
+	ExecutionTimeMs *int64 `json:"execution_time_ms"`
+
+	// ExitCode Shell only.
+	ExitCode        *int64 `json:"exit_code"`
+	KernelRestarted bool   `json:"kernel_restarted"`
+
+	// OutputTruncated The stored record's output was cut (the stream was not).
+	OutputTruncated bool `json:"output_truncated"`
+
+	// Status `finished` or `cancelled`.
+	Status  ExecutionStatus `json:"status"`
+	Success *bool           `json:"success"`
+
+	// TimedOut The execution hit its timeout.
+	TimedOut bool `json:"timed_out"`
+}
+
+// StreamErrorEvent Data of the `error` event: the code raised an exception (the execution still ends with `done`).
+type StreamErrorEvent struct {
+	// Ename Exception class, e.g. `ZeroDivisionError`.
+	Ename  string `json:"ename"`
+	Evalue string `json:"evalue"`
+
+	// Traceback Lines, possibly with ANSI colour escapes.
+	Traceback []string `json:"traceback"`
+}
+
+// StreamFaultEvent Data of the `fault` event, last instead of `done` when Bay lost the execution
+// (the runtime failed or vanished): the record is `lost`. `error` is the body of
+// the error envelope Bay would have answered.
+type StreamFaultEvent struct {
+	Error       ErrorBody `json:"error"`
+	ExecutionId string    `json:"execution_id"`
+}
+
+// StreamResultEvent Data of the `result` event: the value of the cell's last bare expression. When
+// the bundle is over the server's event limit the event carries `omitted`,
+// `bytes` and `mime_types` instead of `data`.
+type StreamResultEvent struct {
+	Bytes *int64 `json:"bytes,omitempty"`
+
+	// Data Jupyter-style MIME bundle: MIME type → content. Kept types: `text/plain`,
+	// `text/html`, `text/markdown`, `image/png`, `image/jpeg` (base64),
+	// `image/svg+xml`, `application/json` (a JSON value).
+	Data           *MimeBundle `json:"data,omitempty"`
+	ExecutionCount *int64      `json:"execution_count"`
+	MimeTypes      *[]string   `json:"mime_types,omitempty"`
+	Omitted        *bool       `json:"omitted,omitempty"`
+}
+
+// StreamStartEvent Data of the `start` event: the record that now exists.
+type StreamStartEvent struct {
+	CreatedAt   Timestamp `json:"created_at"`
+	ExecutionId string    `json:"execution_id"`
+
+	// Kind `python` (`…/python/exec*`) or `shell` (`…/shell/exec*`).
+	Kind      ExecutionKind `json:"kind"`
+	SandboxId string        `json:"sandbox_id"`
+
+	// Timeout Seconds.
+	Timeout int `json:"timeout"`
+}
+
+// StreamTextEvent Data of the `stdout` and `stderr` events: the next piece of text.
+type StreamTextEvent struct {
+	Text string `json:"text"`
+}
+
+// TerminalTicket defines model for TerminalTicket.
+type TerminalTicket struct {
+	// ExpiresAt 60 s after issue.
+	ExpiresAt Timestamp `json:"expires_at"`
+
+	// Ticket Pass as `?ticket=` to `GET …/terminal`; a secret until it expires.
+	Ticket string `json:"ticket"`
+}
 
 // UploadRequest defines model for UploadRequest.
 type UploadRequest struct {
@@ -469,6 +939,9 @@ type WriteFileRequest struct {
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// ExecutionID defines model for ExecutionID.
+type ExecutionID = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -484,11 +957,17 @@ type PathRequired = string
 // SandboxID defines model for SandboxID.
 type SandboxID = string
 
+// TagsFilter defines model for TagsFilter.
+type TagsFilter = string
+
 // BadRequest The error envelope.
 type BadRequest = ErrorResponse
 
 // Conflict The error envelope.
 type Conflict = ErrorResponse
+
+// Forbidden The error envelope.
+type Forbidden = ErrorResponse
 
 // GCRunning The error envelope.
 type GCRunning = ErrorResponse
@@ -502,6 +981,9 @@ type NotFound = ErrorResponse
 // PayloadTooLarge The error envelope.
 type PayloadTooLarge = ErrorResponse
 
+// QuotaExceeded The error envelope.
+type QuotaExceeded = ErrorResponse
+
 // SessionNotReady The error envelope.
 type SessionNotReady = ErrorResponse
 
@@ -513,6 +995,9 @@ type Timeout = ErrorResponse
 
 // Unauthorized The error envelope.
 type Unauthorized = ErrorResponse
+
+// UpgradeRequired The error envelope.
+type UpgradeRequired = ErrorResponse
 
 // ValidationFailed defines model for ValidationFailed.
 type ValidationFailed = ValidationErrorResponse
@@ -557,6 +1042,65 @@ type CreateSandboxParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// GetSandboxCapabilitiesParams defines parameters for GetSandboxCapabilities.
+type GetSandboxCapabilitiesParams struct {
+	// Refresh Ask the running runtime again instead of using the cache. Accepts `true/false/1/0/yes/no/on/off`.
+	Refresh *bool `form:"refresh,omitempty" json:"refresh,omitempty"`
+}
+
+// ListExecutionsParams defines parameters for ListExecutions.
+type ListExecutionsParams struct {
+	// Limit Page size, 1-200 (422 outside).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The previous page's `next_cursor` (opaque). A cursor Bay cannot decode
+	// answers 422 with `loc` `["query", "cursor"]`. Keep `order` and the filters
+	// the same while paging.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Order `desc` (newest first, the default) or `asc` (oldest first).
+	Order *ListExecutionsParamsOrder `form:"order,omitempty" json:"order,omitempty"`
+
+	// Kind Only executions of this kind.
+	Kind *ExecutionKind `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Status Only executions in this state.
+	Status *ExecutionStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Success Only finished executions whose code succeeded (`true`) or failed (`false`).
+	// Accepts `true/false/1/0/yes/no/on/off`.
+	Success *bool `form:"success,omitempty" json:"success,omitempty"`
+
+	// Tags Comma-separated tags; only executions carrying every one of them, compared
+	// exactly (`test` does not match `testing`). Blanks around commas and empty
+	// items are ignored.
+	Tags *TagsFilter `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// Since Only executions created at or after this instant (RFC 3339).
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only executions created before this instant (RFC 3339).
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+
+	// HasDescription Only executions with (`true`) or without (`false`) a description.
+	HasDescription *bool `form:"has_description,omitempty" json:"has_description,omitempty"`
+}
+
+// ListExecutionsParamsOrder defines parameters for ListExecutions.
+type ListExecutionsParamsOrder string
+
+// GetLastExecutionParams defines parameters for GetLastExecution.
+type GetLastExecutionParams struct {
+	// Kind Only consider executions of this kind.
+	Kind *ExecutionKind `form:"kind,omitempty" json:"kind,omitempty"`
+}
+
+// GetExecutionParams defines parameters for GetExecution.
+type GetExecutionParams struct {
+	// Wait Seconds to wait for a running execution to end, 0-60 (422 outside).
+	Wait *int `form:"wait,omitempty" json:"wait,omitempty"`
+}
+
 // ExtendSandboxTTLParams defines parameters for ExtendSandboxTTL.
 type ExtendSandboxTTLParams struct {
 	// IdempotencyKey 1-128 characters of `[A-Za-z0-9_-]`; empty means no key. Scoped per owner.
@@ -591,6 +1135,65 @@ type ReadFileParams struct {
 	Path PathRequired `form:"path" json:"path"`
 }
 
+// ListHistoryParams defines parameters for ListHistory.
+type ListHistoryParams struct {
+	// ExecType Only executions of this kind.
+	ExecType *ExecutionKind `form:"exec_type,omitempty" json:"exec_type,omitempty"`
+
+	// SuccessOnly Only finished executions whose code succeeded. Accepts `true/false/1/0/yes/no/on/off`.
+	SuccessOnly *bool `form:"success_only,omitempty" json:"success_only,omitempty"`
+
+	// Limit Page size, 1-500 (422 outside).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Offset Entries to skip, 0 or more (422 if negative).
+	Offset *int `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Tags Comma-separated tags; only executions carrying every one of them, compared
+	// exactly (`test` does not match `testing`). Blanks around commas and empty
+	// items are ignored.
+	Tags *TagsFilter `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// HasNotes Only executions with (`true`) or without (`false`) notes.
+	HasNotes *bool `form:"has_notes,omitempty" json:"has_notes,omitempty"`
+
+	// HasDescription Only executions with (`true`) or without (`false`) a description.
+	HasDescription *bool `form:"has_description,omitempty" json:"has_description,omitempty"`
+}
+
+// GetLastHistoryEntryParams defines parameters for GetLastHistoryEntry.
+type GetLastHistoryEntryParams struct {
+	// ExecType Only consider executions of this kind.
+	ExecType *ExecutionKind `form:"exec_type,omitempty" json:"exec_type,omitempty"`
+}
+
+// ExecPythonAsyncParams defines parameters for ExecPythonAsync.
+type ExecPythonAsyncParams struct {
+	// IdempotencyKey 1-128 characters of `[A-Za-z0-9_-]`; empty means no key. Scoped per owner.
+	// Ignored when the server disables idempotency.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ExecShellAsyncParams defines parameters for ExecShellAsync.
+type ExecShellAsyncParams struct {
+	// IdempotencyKey 1-128 characters of `[A-Za-z0-9_-]`; empty means no key. Scoped per owner.
+	// Ignored when the server disables idempotency.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// OpenTerminalParams defines parameters for OpenTerminal.
+type OpenTerminalParams struct {
+	// Cols Terminal width in columns, 1-1000 (422 outside).
+	Cols *int `form:"cols,omitempty" json:"cols,omitempty"`
+
+	// Rows Terminal height in rows, 1-1000 (422 outside).
+	Rows *int `form:"rows,omitempty" json:"rows,omitempty"`
+
+	// Ticket A ticket from `POST …/terminal/tickets`, instead of the `Authorization`
+	// header; valid for 60 s, for this sandbox only. Never logged.
+	Ticket *string `form:"ticket,omitempty" json:"ticket,omitempty"`
+}
+
 // RunGCJSONRequestBody defines body for RunGC for application/json ContentType.
 type RunGCJSONRequestBody = GCRunRequest
 
@@ -606,6 +1209,12 @@ type WriteLockerFileJSONRequestBody = WriteFileRequest
 // CreateSandboxJSONRequestBody defines body for CreateSandbox for application/json ContentType.
 type CreateSandboxJSONRequestBody = CreateSandboxRequest
 
+// AnnotateExecutionJSONRequestBody defines body for AnnotateExecution for application/json ContentType.
+type AnnotateExecutionJSONRequestBody = ExecutionPatch
+
+// AnnotateExecutionApplicationMergePatchPlusJSONRequestBody defines body for AnnotateExecution for application/merge-patch+json ContentType.
+type AnnotateExecutionApplicationMergePatchPlusJSONRequestBody = ExecutionPatch
+
 // ExtendSandboxTTLJSONRequestBody defines body for ExtendSandboxTTL for application/json ContentType.
 type ExtendSandboxTTLJSONRequestBody = ExtendTTLRequest
 
@@ -615,11 +1224,91 @@ type WriteFileJSONRequestBody = WriteFileRequest
 // UploadFileMultipartRequestBody defines body for UploadFile for multipart/form-data ContentType.
 type UploadFileMultipartRequestBody = UploadRequest
 
+// AnnotateHistoryEntryJSONRequestBody defines body for AnnotateHistoryEntry for application/json ContentType.
+type AnnotateHistoryEntryJSONRequestBody = ExecutionPatch
+
+// AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody defines body for AnnotateHistoryEntry for application/merge-patch+json ContentType.
+type AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody = ExecutionPatch
+
 // ExecPythonJSONRequestBody defines body for ExecPython for application/json ContentType.
 type ExecPythonJSONRequestBody = PythonExecRequest
 
+// ExecPythonAsyncJSONRequestBody defines body for ExecPythonAsync for application/json ContentType.
+type ExecPythonAsyncJSONRequestBody = PythonExecLongRequest
+
+// ExecPythonStreamJSONRequestBody defines body for ExecPythonStream for application/json ContentType.
+type ExecPythonStreamJSONRequestBody = PythonExecLongRequest
+
 // ExecShellJSONRequestBody defines body for ExecShell for application/json ContentType.
 type ExecShellJSONRequestBody = ShellExecRequest
+
+// ExecShellAsyncJSONRequestBody defines body for ExecShellAsync for application/json ContentType.
+type ExecShellAsyncJSONRequestBody = ShellExecLongRequest
+
+// ExecShellStreamJSONRequestBody defines body for ExecShellStream for application/json ContentType.
+type ExecShellStreamJSONRequestBody = ShellExecLongRequest
+
+// AsExecTagList returns the union data inside the ExecTags as a ExecTagList
+func (t ExecTags) AsExecTagList() (ExecTagList, error) {
+	var body ExecTagList
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromExecTagList overwrites any union data inside the ExecTags as the provided ExecTagList
+func (t *ExecTags) FromExecTagList(v ExecTagList) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeExecTagList performs a merge with any union data inside the ExecTags, using the provided ExecTagList
+func (t *ExecTags) MergeExecTagList(v ExecTagList) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsExecTagString returns the union data inside the ExecTags as a ExecTagString
+func (t ExecTags) AsExecTagString() (ExecTagString, error) {
+	var body ExecTagString
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromExecTagString overwrites any union data inside the ExecTags as the provided ExecTagString
+func (t *ExecTags) FromExecTagString(v ExecTagString) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeExecTagString performs a merge with any union data inside the ExecTags, using the provided ExecTagString
+func (t *ExecTags) MergeExecTagString(v ExecTagString) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ExecTags) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ExecTags) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn  is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -749,6 +1438,28 @@ type ClientInterface interface {
 	// GetSandbox request
 	GetSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSandboxCapabilities request
+	GetSandboxCapabilities(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListExecutions request
+	ListExecutions(ctx context.Context, sandboxId SandboxID, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLastExecution request
+	GetLastExecution(ctx context.Context, sandboxId SandboxID, params *GetLastExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetExecution request
+	GetExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, params *GetExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnnotateExecutionWithBody request with any body
+	AnnotateExecutionWithBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AnnotateExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AnnotateExecutionWithApplicationMergePatchPlusJSONBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelExecution request
+	CancelExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ExtendSandboxTTLWithBody request with any body
 	ExtendSandboxTTLWithBody(ctx context.Context, sandboxId SandboxID, params *ExtendSandboxTTLParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -774,6 +1485,22 @@ type ClientInterface interface {
 	// UploadFileWithBody request with any body
 	UploadFileWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListHistory request
+	ListHistory(ctx context.Context, sandboxId SandboxID, params *ListHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLastHistoryEntry request
+	GetLastHistoryEntry(ctx context.Context, sandboxId SandboxID, params *GetLastHistoryEntryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetHistoryEntry request
+	GetHistoryEntry(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AnnotateHistoryEntryWithBody request with any body
+	AnnotateHistoryEntryWithBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AnnotateHistoryEntry(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AnnotateHistoryEntryWithApplicationMergePatchPlusJSONBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// KeepaliveSandbox request
 	KeepaliveSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -782,13 +1509,39 @@ type ClientInterface interface {
 
 	ExecPython(ctx context.Context, sandboxId SandboxID, body ExecPythonJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExecPythonAsyncWithBody request with any body
+	ExecPythonAsyncWithBody(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecPythonAsync(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, body ExecPythonAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecPythonStreamWithBody request with any body
+	ExecPythonStreamWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecPythonStream(ctx context.Context, sandboxId SandboxID, body ExecPythonStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ExecShellWithBody request with any body
 	ExecShellWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	ExecShell(ctx context.Context, sandboxId SandboxID, body ExecShellJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ExecShellAsyncWithBody request with any body
+	ExecShellAsyncWithBody(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecShellAsync(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, body ExecShellAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecShellStreamWithBody request with any body
+	ExecShellStreamWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecShellStream(ctx context.Context, sandboxId SandboxID, body ExecShellStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// StopSandbox request
 	StopSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OpenTerminal request
+	OpenTerminal(ctx context.Context, sandboxId SandboxID, params *OpenTerminalParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTerminalTicket request
+	CreateTerminalTicket(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1031,6 +1784,102 @@ func (c *Client) GetSandbox(ctx context.Context, sandboxId SandboxID, reqEditors
 	return c.Client.Do(req)
 }
 
+func (c *Client) GetSandboxCapabilities(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSandboxCapabilitiesRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ListExecutions(ctx context.Context, sandboxId SandboxID, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListExecutionsRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetLastExecution(ctx context.Context, sandboxId SandboxID, params *GetLastExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLastExecutionRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, params *GetExecutionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetExecutionRequest(c.Server, sandboxId, executionId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateExecutionWithBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateExecutionRequestWithBody(c.Server, sandboxId, executionId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateExecutionRequest(c.Server, sandboxId, executionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateExecutionWithApplicationMergePatchPlusJSONBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateExecutionRequestWithApplicationMergePatchPlusJSONBody(c.Server, sandboxId, executionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CancelExecution(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelExecutionRequest(c.Server, sandboxId, executionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 func (c *Client) ExtendSandboxTTLWithBody(ctx context.Context, sandboxId SandboxID, params *ExtendSandboxTTLParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewExtendSandboxTTLRequestWithBody(c.Server, sandboxId, params, contentType, body)
 	if err != nil {
@@ -1139,6 +1988,78 @@ func (c *Client) UploadFileWithBody(ctx context.Context, sandboxId SandboxID, co
 	return c.Client.Do(req)
 }
 
+func (c *Client) ListHistory(ctx context.Context, sandboxId SandboxID, params *ListHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListHistoryRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetLastHistoryEntry(ctx context.Context, sandboxId SandboxID, params *GetLastHistoryEntryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLastHistoryEntryRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetHistoryEntry(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetHistoryEntryRequest(c.Server, sandboxId, executionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateHistoryEntryWithBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateHistoryEntryRequestWithBody(c.Server, sandboxId, executionId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateHistoryEntry(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateHistoryEntryRequest(c.Server, sandboxId, executionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) AnnotateHistoryEntryWithApplicationMergePatchPlusJSONBody(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAnnotateHistoryEntryRequestWithApplicationMergePatchPlusJSONBody(c.Server, sandboxId, executionId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 func (c *Client) KeepaliveSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewKeepaliveSandboxRequest(c.Server, sandboxId)
 	if err != nil {
@@ -1175,6 +2096,54 @@ func (c *Client) ExecPython(ctx context.Context, sandboxId SandboxID, body ExecP
 	return c.Client.Do(req)
 }
 
+func (c *Client) ExecPythonAsyncWithBody(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecPythonAsyncRequestWithBody(c.Server, sandboxId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecPythonAsync(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, body ExecPythonAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecPythonAsyncRequest(c.Server, sandboxId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecPythonStreamWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecPythonStreamRequestWithBody(c.Server, sandboxId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecPythonStream(ctx context.Context, sandboxId SandboxID, body ExecPythonStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecPythonStreamRequest(c.Server, sandboxId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 func (c *Client) ExecShellWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewExecShellRequestWithBody(c.Server, sandboxId, contentType, body)
 	if err != nil {
@@ -1199,8 +2168,80 @@ func (c *Client) ExecShell(ctx context.Context, sandboxId SandboxID, body ExecSh
 	return c.Client.Do(req)
 }
 
+func (c *Client) ExecShellAsyncWithBody(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecShellAsyncRequestWithBody(c.Server, sandboxId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecShellAsync(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, body ExecShellAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecShellAsyncRequest(c.Server, sandboxId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecShellStreamWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecShellStreamRequestWithBody(c.Server, sandboxId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecShellStream(ctx context.Context, sandboxId SandboxID, body ExecShellStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecShellStreamRequest(c.Server, sandboxId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 func (c *Client) StopSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStopSandboxRequest(c.Server, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) OpenTerminal(ctx context.Context, sandboxId SandboxID, params *OpenTerminalParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOpenTerminalRequest(c.Server, sandboxId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CreateTerminalTicket(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTerminalTicketRequest(c.Server, sandboxId)
 	if err != nil {
 		return nil, err
 	}
@@ -1861,6 +2902,487 @@ func NewGetSandboxRequest(server string, sandboxId SandboxID) (*http.Request, er
 	return req, nil
 }
 
+// NewGetSandboxCapabilitiesRequest generates requests for GetSandboxCapabilities
+func NewGetSandboxCapabilitiesRequest(server string, sandboxId SandboxID, params *GetSandboxCapabilitiesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/capabilities", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Refresh != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "refresh", runtime.ParamLocationQuery, *params.Refresh); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListExecutionsRequest generates requests for ListExecutions
+func NewListExecutionsRequest(server string, sandboxId SandboxID, params *ListExecutionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/executions", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "limit", runtime.ParamLocationQuery, *params.Limit); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "cursor", runtime.ParamLocationQuery, *params.Cursor); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Order != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "order", runtime.ParamLocationQuery, *params.Order); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "kind", runtime.ParamLocationQuery, *params.Kind); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "status", runtime.ParamLocationQuery, *params.Status); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Success != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "success", runtime.ParamLocationQuery, *params.Success); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Tags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "tags", runtime.ParamLocationQuery, *params.Tags); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "since", runtime.ParamLocationQuery, *params.Since); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "until", runtime.ParamLocationQuery, *params.Until); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.HasDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "has_description", runtime.ParamLocationQuery, *params.HasDescription); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetLastExecutionRequest generates requests for GetLastExecution
+func NewGetLastExecutionRequest(server string, sandboxId SandboxID, params *GetLastExecutionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/executions/last", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "kind", runtime.ParamLocationQuery, *params.Kind); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetExecutionRequest generates requests for GetExecution
+func NewGetExecutionRequest(server string, sandboxId SandboxID, executionId ExecutionID, params *GetExecutionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithLocation("simple", false, "execution_id", runtime.ParamLocationPath, executionId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/executions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Wait != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "wait", runtime.ParamLocationQuery, *params.Wait); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAnnotateExecutionRequest calls the generic AnnotateExecution builder with application/json body
+func NewAnnotateExecutionRequest(server string, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnnotateExecutionRequestWithBody(server, sandboxId, executionId, "application/json", bodyReader)
+}
+
+// NewAnnotateExecutionRequestWithApplicationMergePatchPlusJSONBody calls the generic AnnotateExecution builder with application/merge-patch+json body
+func NewAnnotateExecutionRequestWithApplicationMergePatchPlusJSONBody(server string, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnnotateExecutionRequestWithBody(server, sandboxId, executionId, "application/merge-patch+json", bodyReader)
+}
+
+// NewAnnotateExecutionRequestWithBody generates requests for AnnotateExecution with any type of body
+func NewAnnotateExecutionRequestWithBody(server string, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithLocation("simple", false, "execution_id", runtime.ParamLocationPath, executionId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/executions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("PATCH", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelExecutionRequest generates requests for CancelExecution
+func NewCancelExecutionRequest(server string, sandboxId SandboxID, executionId ExecutionID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithLocation("simple", false, "execution_id", runtime.ParamLocationPath, executionId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/executions/%s/cancel", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewExtendSandboxTTLRequest calls the generic ExtendSandboxTTL builder with application/json body
 func NewExtendSandboxTTLRequest(server string, sandboxId SandboxID, params *ExtendSandboxTTLParams, body ExtendSandboxTTLJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2218,6 +3740,320 @@ func NewUploadFileRequestWithBody(server string, sandboxId SandboxID, contentTyp
 	return req, nil
 }
 
+// NewListHistoryRequest generates requests for ListHistory
+func NewListHistoryRequest(server string, sandboxId SandboxID, params *ListHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/history", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.ExecType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "exec_type", runtime.ParamLocationQuery, *params.ExecType); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.SuccessOnly != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "success_only", runtime.ParamLocationQuery, *params.SuccessOnly); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "limit", runtime.ParamLocationQuery, *params.Limit); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "offset", runtime.ParamLocationQuery, *params.Offset); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Tags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "tags", runtime.ParamLocationQuery, *params.Tags); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.HasNotes != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "has_notes", runtime.ParamLocationQuery, *params.HasNotes); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.HasDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "has_description", runtime.ParamLocationQuery, *params.HasDescription); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetLastHistoryEntryRequest generates requests for GetLastHistoryEntry
+func NewGetLastHistoryEntryRequest(server string, sandboxId SandboxID, params *GetLastHistoryEntryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/history/last", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.ExecType != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "exec_type", runtime.ParamLocationQuery, *params.ExecType); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetHistoryEntryRequest generates requests for GetHistoryEntry
+func NewGetHistoryEntryRequest(server string, sandboxId SandboxID, executionId ExecutionID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithLocation("simple", false, "execution_id", runtime.ParamLocationPath, executionId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/history/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewAnnotateHistoryEntryRequest calls the generic AnnotateHistoryEntry builder with application/json body
+func NewAnnotateHistoryEntryRequest(server string, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnnotateHistoryEntryRequestWithBody(server, sandboxId, executionId, "application/json", bodyReader)
+}
+
+// NewAnnotateHistoryEntryRequestWithApplicationMergePatchPlusJSONBody calls the generic AnnotateHistoryEntry builder with application/merge-patch+json body
+func NewAnnotateHistoryEntryRequestWithApplicationMergePatchPlusJSONBody(server string, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAnnotateHistoryEntryRequestWithBody(server, sandboxId, executionId, "application/merge-patch+json", bodyReader)
+}
+
+// NewAnnotateHistoryEntryRequestWithBody generates requests for AnnotateHistoryEntry with any type of body
+func NewAnnotateHistoryEntryRequestWithBody(server string, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithLocation("simple", false, "execution_id", runtime.ParamLocationPath, executionId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/history/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("PATCH", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewKeepaliveSandboxRequest generates requests for KeepaliveSandbox
 func NewKeepaliveSandboxRequest(server string, sandboxId SandboxID) (*http.Request, error) {
 	var err error
@@ -2299,6 +4135,115 @@ func NewExecPythonRequestWithBody(server string, sandboxId SandboxID, contentTyp
 	return req, nil
 }
 
+// NewExecPythonAsyncRequest calls the generic ExecPythonAsync builder with application/json body
+func NewExecPythonAsyncRequest(server string, sandboxId SandboxID, params *ExecPythonAsyncParams, body ExecPythonAsyncJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecPythonAsyncRequestWithBody(server, sandboxId, params, "application/json", bodyReader)
+}
+
+// NewExecPythonAsyncRequestWithBody generates requests for ExecPythonAsync with any type of body
+func NewExecPythonAsyncRequestWithBody(server string, sandboxId SandboxID, params *ExecPythonAsyncParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/python/exec/async", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithLocation("simple", false, "Idempotency-Key", runtime.ParamLocationHeader, *params.IdempotencyKey)
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewExecPythonStreamRequest calls the generic ExecPythonStream builder with application/json body
+func NewExecPythonStreamRequest(server string, sandboxId SandboxID, body ExecPythonStreamJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecPythonStreamRequestWithBody(server, sandboxId, "application/json", bodyReader)
+}
+
+// NewExecPythonStreamRequestWithBody generates requests for ExecPythonStream with any type of body
+func NewExecPythonStreamRequestWithBody(server string, sandboxId SandboxID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/python/exec/stream", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewExecShellRequest calls the generic ExecShell builder with application/json body
 func NewExecShellRequest(server string, sandboxId SandboxID, body ExecShellJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2346,6 +4291,115 @@ func NewExecShellRequestWithBody(server string, sandboxId SandboxID, contentType
 	return req, nil
 }
 
+// NewExecShellAsyncRequest calls the generic ExecShellAsync builder with application/json body
+func NewExecShellAsyncRequest(server string, sandboxId SandboxID, params *ExecShellAsyncParams, body ExecShellAsyncJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecShellAsyncRequestWithBody(server, sandboxId, params, "application/json", bodyReader)
+}
+
+// NewExecShellAsyncRequestWithBody generates requests for ExecShellAsync with any type of body
+func NewExecShellAsyncRequestWithBody(server string, sandboxId SandboxID, params *ExecShellAsyncParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/shell/exec/async", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithLocation("simple", false, "Idempotency-Key", runtime.ParamLocationHeader, *params.IdempotencyKey)
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewExecShellStreamRequest calls the generic ExecShellStream builder with application/json body
+func NewExecShellStreamRequest(server string, sandboxId SandboxID, body ExecShellStreamJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecShellStreamRequestWithBody(server, sandboxId, "application/json", bodyReader)
+}
+
+// NewExecShellStreamRequestWithBody generates requests for ExecShellStream with any type of body
+func NewExecShellStreamRequestWithBody(server string, sandboxId SandboxID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/shell/exec/stream", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewStopSandboxRequest generates requests for StopSandbox
 func NewStopSandboxRequest(server string, sandboxId SandboxID) (*http.Request, error) {
 	var err error
@@ -2363,6 +4417,128 @@ func NewStopSandboxRequest(server string, sandboxId SandboxID) (*http.Request, e
 	}
 
 	operationPath := fmt.Sprintf("/v1/sandboxes/%s/stop", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewOpenTerminalRequest generates requests for OpenTerminal
+func NewOpenTerminalRequest(server string, sandboxId SandboxID, params *OpenTerminalParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/terminal", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Cols != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "cols", runtime.ParamLocationQuery, *params.Cols); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Rows != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "rows", runtime.ParamLocationQuery, *params.Rows); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Ticket != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "ticket", runtime.ParamLocationQuery, *params.Ticket); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTerminalTicketRequest generates requests for CreateTerminalTicket
+func NewCreateTerminalTicketRequest(server string, sandboxId SandboxID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/terminal/tickets", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -2478,6 +4654,28 @@ type ClientWithResponsesInterface interface {
 	// GetSandboxWithResponse request
 	GetSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*GetSandboxResponse, error)
 
+	// GetSandboxCapabilitiesWithResponse request
+	GetSandboxCapabilitiesWithResponse(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*GetSandboxCapabilitiesResponse, error)
+
+	// ListExecutionsWithResponse request
+	ListExecutionsWithResponse(ctx context.Context, sandboxId SandboxID, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*ListExecutionsResponse, error)
+
+	// GetLastExecutionWithResponse request
+	GetLastExecutionWithResponse(ctx context.Context, sandboxId SandboxID, params *GetLastExecutionParams, reqEditors ...RequestEditorFn) (*GetLastExecutionResponse, error)
+
+	// GetExecutionWithResponse request
+	GetExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, params *GetExecutionParams, reqEditors ...RequestEditorFn) (*GetExecutionResponse, error)
+
+	// AnnotateExecutionWithBodyWithResponse request with any body
+	AnnotateExecutionWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error)
+
+	AnnotateExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error)
+
+	AnnotateExecutionWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error)
+
+	// CancelExecutionWithResponse request
+	CancelExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*CancelExecutionResponse, error)
+
 	// ExtendSandboxTTLWithBodyWithResponse request with any body
 	ExtendSandboxTTLWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExtendSandboxTTLParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendSandboxTTLResponse, error)
 
@@ -2503,6 +4701,22 @@ type ClientWithResponsesInterface interface {
 	// UploadFileWithBodyWithResponse request with any body
 	UploadFileWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadFileResponse, error)
 
+	// ListHistoryWithResponse request
+	ListHistoryWithResponse(ctx context.Context, sandboxId SandboxID, params *ListHistoryParams, reqEditors ...RequestEditorFn) (*ListHistoryResponse, error)
+
+	// GetLastHistoryEntryWithResponse request
+	GetLastHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, params *GetLastHistoryEntryParams, reqEditors ...RequestEditorFn) (*GetLastHistoryEntryResponse, error)
+
+	// GetHistoryEntryWithResponse request
+	GetHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*GetHistoryEntryResponse, error)
+
+	// AnnotateHistoryEntryWithBodyWithResponse request with any body
+	AnnotateHistoryEntryWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error)
+
+	AnnotateHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error)
+
+	AnnotateHistoryEntryWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error)
+
 	// KeepaliveSandboxWithResponse request
 	KeepaliveSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*KeepaliveSandboxResponse, error)
 
@@ -2511,13 +4725,39 @@ type ClientWithResponsesInterface interface {
 
 	ExecPythonWithResponse(ctx context.Context, sandboxId SandboxID, body ExecPythonJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecPythonResponse, error)
 
+	// ExecPythonAsyncWithBodyWithResponse request with any body
+	ExecPythonAsyncWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecPythonAsyncResponse, error)
+
+	ExecPythonAsyncWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, body ExecPythonAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecPythonAsyncResponse, error)
+
+	// ExecPythonStreamWithBodyWithResponse request with any body
+	ExecPythonStreamWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecPythonStreamResponse, error)
+
+	ExecPythonStreamWithResponse(ctx context.Context, sandboxId SandboxID, body ExecPythonStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecPythonStreamResponse, error)
+
 	// ExecShellWithBodyWithResponse request with any body
 	ExecShellWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellResponse, error)
 
 	ExecShellWithResponse(ctx context.Context, sandboxId SandboxID, body ExecShellJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecShellResponse, error)
 
+	// ExecShellAsyncWithBodyWithResponse request with any body
+	ExecShellAsyncWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellAsyncResponse, error)
+
+	ExecShellAsyncWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, body ExecShellAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecShellAsyncResponse, error)
+
+	// ExecShellStreamWithBodyWithResponse request with any body
+	ExecShellStreamWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellStreamResponse, error)
+
+	ExecShellStreamWithResponse(ctx context.Context, sandboxId SandboxID, body ExecShellStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecShellStreamResponse, error)
+
 	// StopSandboxWithResponse request
 	StopSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*StopSandboxResponse, error)
+
+	// OpenTerminalWithResponse request
+	OpenTerminalWithResponse(ctx context.Context, sandboxId SandboxID, params *OpenTerminalParams, reqEditors ...RequestEditorFn) (*OpenTerminalResponse, error)
+
+	// CreateTerminalTicketWithResponse request
+	CreateTerminalTicketWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*CreateTerminalTicketResponse, error)
 }
 
 type GetHealthResponse struct {
@@ -2899,6 +5139,169 @@ func (r GetSandboxResponse) StatusCode() int {
 	return 0
 }
 
+type GetSandboxCapabilitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *SandboxCapabilities
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSandboxCapabilitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSandboxCapabilitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ListExecutionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *ExecutionList
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r ListExecutionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListExecutionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetLastExecutionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *Execution
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLastExecutionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLastExecutionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetExecutionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *Execution
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r GetExecutionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetExecutionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type AnnotateExecutionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *Execution
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r AnnotateExecutionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnnotateExecutionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type CancelExecutionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON202      *Execution
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelExecutionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelExecutionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type ExtendSandboxTTLResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3115,6 +5518,110 @@ func (r UploadFileResponse) StatusCode() int {
 	return 0
 }
 
+type ListHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *HistoryList
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r ListHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetLastHistoryEntryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *HistoryEntry
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLastHistoryEntryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLastHistoryEntryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetHistoryEntryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *HistoryEntry
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r GetHistoryEntryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetHistoryEntryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type AnnotateHistoryEntryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *HistoryEntry
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r AnnotateHistoryEntryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AnnotateHistoryEntryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type KeepaliveSandboxResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3172,6 +5679,69 @@ func (r ExecPythonResponse) StatusCode() int {
 	return 0
 }
 
+type ExecPythonAsyncResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON202      *Execution
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecPythonAsyncResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecPythonAsyncResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ExecPythonStreamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecPythonStreamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecPythonStreamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type ExecShellResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3204,6 +5774,69 @@ func (r ExecShellResponse) StatusCode() int {
 	return 0
 }
 
+type ExecShellAsyncResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON202      *Execution
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecShellAsyncResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecShellAsyncResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ExecShellStreamResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecShellStreamResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecShellStreamResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type StopSandboxResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3223,6 +5856,64 @@ func (r StopSandboxResponse) Status() string {
 
 // StatusCode returns HTTPResponse.StatusCode
 func (r StopSandboxResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type OpenTerminalResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON403      *Forbidden
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON422      *ValidationFailed
+	JSON426      *UpgradeRequired
+	JSON429      *QuotaExceeded
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+}
+
+// Status returns HTTPResponse.Status
+func (r OpenTerminalResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OpenTerminalResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type CreateTerminalTicketResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON201      *TerminalTicket
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON500      *InternalError
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTerminalTicketResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTerminalTicketResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3404,6 +6095,76 @@ func (c *ClientWithResponses) GetSandboxWithResponse(ctx context.Context, sandbo
 	return ParseGetSandboxResponse(rsp)
 }
 
+// GetSandboxCapabilitiesWithResponse request returning *GetSandboxCapabilitiesResponse
+func (c *ClientWithResponses) GetSandboxCapabilitiesWithResponse(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*GetSandboxCapabilitiesResponse, error) {
+	rsp, err := c.GetSandboxCapabilities(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSandboxCapabilitiesResponse(rsp)
+}
+
+// ListExecutionsWithResponse request returning *ListExecutionsResponse
+func (c *ClientWithResponses) ListExecutionsWithResponse(ctx context.Context, sandboxId SandboxID, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*ListExecutionsResponse, error) {
+	rsp, err := c.ListExecutions(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListExecutionsResponse(rsp)
+}
+
+// GetLastExecutionWithResponse request returning *GetLastExecutionResponse
+func (c *ClientWithResponses) GetLastExecutionWithResponse(ctx context.Context, sandboxId SandboxID, params *GetLastExecutionParams, reqEditors ...RequestEditorFn) (*GetLastExecutionResponse, error) {
+	rsp, err := c.GetLastExecution(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLastExecutionResponse(rsp)
+}
+
+// GetExecutionWithResponse request returning *GetExecutionResponse
+func (c *ClientWithResponses) GetExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, params *GetExecutionParams, reqEditors ...RequestEditorFn) (*GetExecutionResponse, error) {
+	rsp, err := c.GetExecution(ctx, sandboxId, executionId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetExecutionResponse(rsp)
+}
+
+// AnnotateExecutionWithBodyWithResponse request with arbitrary body returning *AnnotateExecutionResponse
+func (c *ClientWithResponses) AnnotateExecutionWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error) {
+	rsp, err := c.AnnotateExecutionWithBody(ctx, sandboxId, executionId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateExecutionResponse(rsp)
+}
+
+func (c *ClientWithResponses) AnnotateExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error) {
+	rsp, err := c.AnnotateExecution(ctx, sandboxId, executionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateExecutionResponse(rsp)
+}
+
+func (c *ClientWithResponses) AnnotateExecutionWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateExecutionResponse, error) {
+	rsp, err := c.AnnotateExecutionWithApplicationMergePatchPlusJSONBody(ctx, sandboxId, executionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateExecutionResponse(rsp)
+}
+
+// CancelExecutionWithResponse request returning *CancelExecutionResponse
+func (c *ClientWithResponses) CancelExecutionWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*CancelExecutionResponse, error) {
+	rsp, err := c.CancelExecution(ctx, sandboxId, executionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelExecutionResponse(rsp)
+}
+
 // ExtendSandboxTTLWithBodyWithResponse request with arbitrary body returning *ExtendSandboxTTLResponse
 func (c *ClientWithResponses) ExtendSandboxTTLWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExtendSandboxTTLParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendSandboxTTLResponse, error) {
 	rsp, err := c.ExtendSandboxTTLWithBody(ctx, sandboxId, params, contentType, body, reqEditors...)
@@ -3483,6 +6244,58 @@ func (c *ClientWithResponses) UploadFileWithBodyWithResponse(ctx context.Context
 	return ParseUploadFileResponse(rsp)
 }
 
+// ListHistoryWithResponse request returning *ListHistoryResponse
+func (c *ClientWithResponses) ListHistoryWithResponse(ctx context.Context, sandboxId SandboxID, params *ListHistoryParams, reqEditors ...RequestEditorFn) (*ListHistoryResponse, error) {
+	rsp, err := c.ListHistory(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListHistoryResponse(rsp)
+}
+
+// GetLastHistoryEntryWithResponse request returning *GetLastHistoryEntryResponse
+func (c *ClientWithResponses) GetLastHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, params *GetLastHistoryEntryParams, reqEditors ...RequestEditorFn) (*GetLastHistoryEntryResponse, error) {
+	rsp, err := c.GetLastHistoryEntry(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLastHistoryEntryResponse(rsp)
+}
+
+// GetHistoryEntryWithResponse request returning *GetHistoryEntryResponse
+func (c *ClientWithResponses) GetHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, reqEditors ...RequestEditorFn) (*GetHistoryEntryResponse, error) {
+	rsp, err := c.GetHistoryEntry(ctx, sandboxId, executionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetHistoryEntryResponse(rsp)
+}
+
+// AnnotateHistoryEntryWithBodyWithResponse request with arbitrary body returning *AnnotateHistoryEntryResponse
+func (c *ClientWithResponses) AnnotateHistoryEntryWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error) {
+	rsp, err := c.AnnotateHistoryEntryWithBody(ctx, sandboxId, executionId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateHistoryEntryResponse(rsp)
+}
+
+func (c *ClientWithResponses) AnnotateHistoryEntryWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error) {
+	rsp, err := c.AnnotateHistoryEntry(ctx, sandboxId, executionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateHistoryEntryResponse(rsp)
+}
+
+func (c *ClientWithResponses) AnnotateHistoryEntryWithApplicationMergePatchPlusJSONBodyWithResponse(ctx context.Context, sandboxId SandboxID, executionId ExecutionID, body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody, reqEditors ...RequestEditorFn) (*AnnotateHistoryEntryResponse, error) {
+	rsp, err := c.AnnotateHistoryEntryWithApplicationMergePatchPlusJSONBody(ctx, sandboxId, executionId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAnnotateHistoryEntryResponse(rsp)
+}
+
 // KeepaliveSandboxWithResponse request returning *KeepaliveSandboxResponse
 func (c *ClientWithResponses) KeepaliveSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*KeepaliveSandboxResponse, error) {
 	rsp, err := c.KeepaliveSandbox(ctx, sandboxId, reqEditors...)
@@ -3509,6 +6322,40 @@ func (c *ClientWithResponses) ExecPythonWithResponse(ctx context.Context, sandbo
 	return ParseExecPythonResponse(rsp)
 }
 
+// ExecPythonAsyncWithBodyWithResponse request with arbitrary body returning *ExecPythonAsyncResponse
+func (c *ClientWithResponses) ExecPythonAsyncWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecPythonAsyncResponse, error) {
+	rsp, err := c.ExecPythonAsyncWithBody(ctx, sandboxId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecPythonAsyncResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecPythonAsyncWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecPythonAsyncParams, body ExecPythonAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecPythonAsyncResponse, error) {
+	rsp, err := c.ExecPythonAsync(ctx, sandboxId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecPythonAsyncResponse(rsp)
+}
+
+// ExecPythonStreamWithBodyWithResponse request with arbitrary body returning *ExecPythonStreamResponse
+func (c *ClientWithResponses) ExecPythonStreamWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecPythonStreamResponse, error) {
+	rsp, err := c.ExecPythonStreamWithBody(ctx, sandboxId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecPythonStreamResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecPythonStreamWithResponse(ctx context.Context, sandboxId SandboxID, body ExecPythonStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecPythonStreamResponse, error) {
+	rsp, err := c.ExecPythonStream(ctx, sandboxId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecPythonStreamResponse(rsp)
+}
+
 // ExecShellWithBodyWithResponse request with arbitrary body returning *ExecShellResponse
 func (c *ClientWithResponses) ExecShellWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellResponse, error) {
 	rsp, err := c.ExecShellWithBody(ctx, sandboxId, contentType, body, reqEditors...)
@@ -3526,6 +6373,40 @@ func (c *ClientWithResponses) ExecShellWithResponse(ctx context.Context, sandbox
 	return ParseExecShellResponse(rsp)
 }
 
+// ExecShellAsyncWithBodyWithResponse request with arbitrary body returning *ExecShellAsyncResponse
+func (c *ClientWithResponses) ExecShellAsyncWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellAsyncResponse, error) {
+	rsp, err := c.ExecShellAsyncWithBody(ctx, sandboxId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecShellAsyncResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecShellAsyncWithResponse(ctx context.Context, sandboxId SandboxID, params *ExecShellAsyncParams, body ExecShellAsyncJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecShellAsyncResponse, error) {
+	rsp, err := c.ExecShellAsync(ctx, sandboxId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecShellAsyncResponse(rsp)
+}
+
+// ExecShellStreamWithBodyWithResponse request with arbitrary body returning *ExecShellStreamResponse
+func (c *ClientWithResponses) ExecShellStreamWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecShellStreamResponse, error) {
+	rsp, err := c.ExecShellStreamWithBody(ctx, sandboxId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecShellStreamResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecShellStreamWithResponse(ctx context.Context, sandboxId SandboxID, body ExecShellStreamJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecShellStreamResponse, error) {
+	rsp, err := c.ExecShellStream(ctx, sandboxId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecShellStreamResponse(rsp)
+}
+
 // StopSandboxWithResponse request returning *StopSandboxResponse
 func (c *ClientWithResponses) StopSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*StopSandboxResponse, error) {
 	rsp, err := c.StopSandbox(ctx, sandboxId, reqEditors...)
@@ -3533,6 +6414,24 @@ func (c *ClientWithResponses) StopSandboxWithResponse(ctx context.Context, sandb
 		return nil, err
 	}
 	return ParseStopSandboxResponse(rsp)
+}
+
+// OpenTerminalWithResponse request returning *OpenTerminalResponse
+func (c *ClientWithResponses) OpenTerminalWithResponse(ctx context.Context, sandboxId SandboxID, params *OpenTerminalParams, reqEditors ...RequestEditorFn) (*OpenTerminalResponse, error) {
+	rsp, err := c.OpenTerminal(ctx, sandboxId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOpenTerminalResponse(rsp)
+}
+
+// CreateTerminalTicketWithResponse request returning *CreateTerminalTicketResponse
+func (c *ClientWithResponses) CreateTerminalTicketWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*CreateTerminalTicketResponse, error) {
+	rsp, err := c.CreateTerminalTicket(ctx, sandboxId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTerminalTicketResponse(rsp)
 }
 
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
@@ -4268,6 +7167,379 @@ func ParseGetSandboxResponse(rsp *http.Response) (*GetSandboxResponse, error) {
 	return response, nil
 }
 
+// ParseGetSandboxCapabilitiesResponse parses an HTTP response from a GetSandboxCapabilitiesWithResponse call
+func ParseGetSandboxCapabilitiesResponse(rsp *http.Response) (*GetSandboxCapabilitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSandboxCapabilitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SandboxCapabilities
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListExecutionsResponse parses an HTTP response from a ListExecutionsWithResponse call
+func ParseListExecutionsResponse(rsp *http.Response) (*ListExecutionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListExecutionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ExecutionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLastExecutionResponse parses an HTTP response from a GetLastExecutionWithResponse call
+func ParseGetLastExecutionResponse(rsp *http.Response) (*GetLastExecutionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLastExecutionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetExecutionResponse parses an HTTP response from a GetExecutionWithResponse call
+func ParseGetExecutionResponse(rsp *http.Response) (*GetExecutionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetExecutionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAnnotateExecutionResponse parses an HTTP response from a AnnotateExecutionWithResponse call
+func ParseAnnotateExecutionResponse(rsp *http.Response) (*AnnotateExecutionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnnotateExecutionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCancelExecutionResponse parses an HTTP response from a CancelExecutionWithResponse call
+func ParseCancelExecutionResponse(rsp *http.Response) (*CancelExecutionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelExecutionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseExtendSandboxTTLResponse parses an HTTP response from a ExtendSandboxTTLWithResponse call
 func ParseExtendSandboxTTLResponse(rsp *http.Response) (*ExtendSandboxTTLResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4884,6 +8156,222 @@ func ParseUploadFileResponse(rsp *http.Response) (*UploadFileResponse, error) {
 	return response, nil
 }
 
+// ParseListHistoryResponse parses an HTTP response from a ListHistoryWithResponse call
+func ParseListHistoryResponse(rsp *http.Response) (*ListHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HistoryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetLastHistoryEntryResponse parses an HTTP response from a GetLastHistoryEntryWithResponse call
+func ParseGetLastHistoryEntryResponse(rsp *http.Response) (*GetLastHistoryEntryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLastHistoryEntryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HistoryEntry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetHistoryEntryResponse parses an HTTP response from a GetHistoryEntryWithResponse call
+func ParseGetHistoryEntryResponse(rsp *http.Response) (*GetHistoryEntryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetHistoryEntryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HistoryEntry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAnnotateHistoryEntryResponse parses an HTTP response from a AnnotateHistoryEntryWithResponse call
+func ParseAnnotateHistoryEntryResponse(rsp *http.Response) (*AnnotateHistoryEntryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AnnotateHistoryEntryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HistoryEntry
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseKeepaliveSandboxResponse parses an HTTP response from a KeepaliveSandboxWithResponse call
 func ParseKeepaliveSandboxResponse(rsp *http.Response) (*KeepaliveSandboxResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4952,6 +8440,191 @@ func ParseExecPythonResponse(rsp *http.Response) (*ExecPythonResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecPythonAsyncResponse parses an HTTP response from a ExecPythonAsyncWithResponse call
+func ParseExecPythonAsyncResponse(rsp *http.Response) (*ExecPythonAsyncResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecPythonAsyncResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecPythonStreamResponse parses an HTTP response from a ExecPythonStreamWithResponse call
+func ParseExecPythonStreamResponse(rsp *http.Response) (*ExecPythonStreamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecPythonStreamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5123,6 +8796,191 @@ func ParseExecShellResponse(rsp *http.Response) (*ExecShellResponse, error) {
 	return response, nil
 }
 
+// ParseExecShellAsyncResponse parses an HTTP response from a ExecShellAsyncWithResponse call
+func ParseExecShellAsyncResponse(rsp *http.Response) (*ExecShellAsyncResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecShellAsyncResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest Execution
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecShellStreamResponse parses an HTTP response from a ExecShellStreamWithResponse call
+func ParseExecShellStreamResponse(rsp *http.Response) (*ExecShellStreamResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecShellStreamResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseStopSandboxResponse parses an HTTP response from a StopSandboxWithResponse call
 func ParseStopSandboxResponse(rsp *http.Response) (*StopSandboxResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5143,6 +9001,156 @@ func ParseStopSandboxResponse(rsp *http.Response) (*StopSandboxResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseOpenTerminalResponse parses an HTTP response from a OpenTerminalWithResponse call
+func ParseOpenTerminalResponse(rsp *http.Response) (*OpenTerminalResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OpenTerminalResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 426:
+		var dest UpgradeRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON426 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest QuotaExceeded
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateTerminalTicketResponse parses an HTTP response from a CreateTerminalTicketWithResponse call
+func ParseCreateTerminalTicketResponse(rsp *http.Response) (*CreateTerminalTicketResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTerminalTicketResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TerminalTicket
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
@@ -5217,6 +9225,24 @@ type ServerInterface interface {
 	// Get a sandbox
 	// (GET /v1/sandboxes/{sandbox_id})
 	GetSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Describe what the sandbox can do and contains
+	// (GET /v1/sandboxes/{sandbox_id}/capabilities)
+	GetSandboxCapabilities(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetSandboxCapabilitiesParams)
+	// List a sandbox's executions
+	// (GET /v1/sandboxes/{sandbox_id}/executions)
+	ListExecutions(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ListExecutionsParams)
+	// Get the sandbox's newest execution
+	// (GET /v1/sandboxes/{sandbox_id}/executions/last)
+	GetLastExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetLastExecutionParams)
+	// Get an execution
+	// (GET /v1/sandboxes/{sandbox_id}/executions/{execution_id})
+	GetExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID, params GetExecutionParams)
+	// Annotate an execution
+	// (PATCH /v1/sandboxes/{sandbox_id}/executions/{execution_id})
+	AnnotateExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID)
+	// Cancel a running execution
+	// (POST /v1/sandboxes/{sandbox_id}/executions/{execution_id}/cancel)
+	CancelExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID)
 	// Extend a sandbox's TTL
 	// (POST /v1/sandboxes/{sandbox_id}/extend_ttl)
 	ExtendSandboxTTL(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExtendSandboxTTLParams)
@@ -5238,18 +9264,48 @@ type ServerInterface interface {
 	// Upload a file
 	// (POST /v1/sandboxes/{sandbox_id}/filesystem/upload)
 	UploadFile(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// List execution history (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history)
+	ListHistory(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ListHistoryParams)
+	// Get the newest history entry (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history/last)
+	GetLastHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetLastHistoryEntryParams)
+	// Get a history entry (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history/{execution_id})
+	GetHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID)
+	// Annotate a history entry (compatibility)
+	// (PATCH /v1/sandboxes/{sandbox_id}/history/{execution_id})
+	AnnotateHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID)
 	// Postpone idle reclaim
 	// (POST /v1/sandboxes/{sandbox_id}/keepalive)
 	KeepaliveSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
 	// Run Python code
 	// (POST /v1/sandboxes/{sandbox_id}/python/exec)
 	ExecPython(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Submit Python code to run in the background
+	// (POST /v1/sandboxes/{sandbox_id}/python/exec/async)
+	ExecPythonAsync(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExecPythonAsyncParams)
+	// Run Python code, streaming its output
+	// (POST /v1/sandboxes/{sandbox_id}/python/exec/stream)
+	ExecPythonStream(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
 	// Run a shell command
 	// (POST /v1/sandboxes/{sandbox_id}/shell/exec)
 	ExecShell(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Submit a shell command to run in the background
+	// (POST /v1/sandboxes/{sandbox_id}/shell/exec/async)
+	ExecShellAsync(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExecShellAsyncParams)
+	// Run a shell command, streaming its output
+	// (POST /v1/sandboxes/{sandbox_id}/shell/exec/stream)
+	ExecShellStream(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
 	// Stop a sandbox's compute
 	// (POST /v1/sandboxes/{sandbox_id}/stop)
 	StopSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Open an interactive terminal (WebSocket)
+	// (GET /v1/sandboxes/{sandbox_id}/terminal)
+	OpenTerminal(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params OpenTerminalParams)
+	// Get a short-lived ticket to open a terminal
+	// (POST /v1/sandboxes/{sandbox_id}/terminal/tickets)
+	CreateTerminalTicket(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -5743,6 +9799,347 @@ func (siw *ServerInterfaceWrapper) GetSandbox(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetSandboxCapabilities operation middleware
+func (siw *ServerInterfaceWrapper) GetSandboxCapabilities(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSandboxCapabilitiesParams
+
+	// ------------- Optional query parameter "refresh" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "refresh", r.URL.Query(), &params.Refresh)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "refresh", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSandboxCapabilities(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListExecutions operation middleware
+func (siw *ServerInterfaceWrapper) ListExecutions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListExecutionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "limit", r.URL.Query(), &params.Limit)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "cursor", r.URL.Query(), &params.Cursor)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "order" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "order", r.URL.Query(), &params.Order)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "order", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "kind", r.URL.Query(), &params.Kind)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "kind", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "status", r.URL.Query(), &params.Status)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "status", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "success" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "success", r.URL.Query(), &params.Success)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "success", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "tags", r.URL.Query(), &params.Tags)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tags", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "since", r.URL.Query(), &params.Since)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "until", r.URL.Query(), &params.Until)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "has_description" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "has_description", r.URL.Query(), &params.HasDescription)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_description", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListExecutions(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetLastExecution operation middleware
+func (siw *ServerInterfaceWrapper) GetLastExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetLastExecutionParams
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "kind", r.URL.Query(), &params.Kind)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "kind", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetLastExecution(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetExecution operation middleware
+func (siw *ServerInterfaceWrapper) GetExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionId ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetExecutionParams
+
+	// ------------- Optional query parameter "wait" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "wait", r.URL.Query(), &params.Wait)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "wait", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetExecution(w, r, sandboxId, executionId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AnnotateExecution operation middleware
+func (siw *ServerInterfaceWrapper) AnnotateExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionId ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AnnotateExecution(w, r, sandboxId, executionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CancelExecution operation middleware
+func (siw *ServerInterfaceWrapper) CancelExecution(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionId ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CancelExecution(w, r, sandboxId, executionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ExtendSandboxTTL operation middleware
 func (siw *ServerInterfaceWrapper) ExtendSandboxTTL(w http.ResponseWriter, r *http.Request) {
 
@@ -6063,6 +10460,226 @@ func (siw *ServerInterfaceWrapper) UploadFile(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListHistory operation middleware
+func (siw *ServerInterfaceWrapper) ListHistory(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListHistoryParams
+
+	// ------------- Optional query parameter "exec_type" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "exec_type", r.URL.Query(), &params.ExecType)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "exec_type", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "success_only" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "success_only", r.URL.Query(), &params.SuccessOnly)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "success_only", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "limit", r.URL.Query(), &params.Limit)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "offset", r.URL.Query(), &params.Offset)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "offset", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "tags", r.URL.Query(), &params.Tags)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tags", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "has_notes" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "has_notes", r.URL.Query(), &params.HasNotes)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_notes", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "has_description" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "has_description", r.URL.Query(), &params.HasDescription)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "has_description", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListHistory(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetLastHistoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) GetLastHistoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetLastHistoryEntryParams
+
+	// ------------- Optional query parameter "exec_type" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "exec_type", r.URL.Query(), &params.ExecType)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "exec_type", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetLastHistoryEntry(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetHistoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) GetHistoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionId ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetHistoryEntry(w, r, sandboxId, executionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AnnotateHistoryEntry operation middleware
+func (siw *ServerInterfaceWrapper) AnnotateHistoryEntry(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "execution_id" -------------
+	var executionId ExecutionID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "execution_id", r.PathValue("execution_id"), &executionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "execution_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AnnotateHistoryEntry(w, r, sandboxId, executionId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // KeepaliveSandbox operation middleware
 func (siw *ServerInterfaceWrapper) KeepaliveSandbox(w http.ResponseWriter, r *http.Request) {
 
@@ -6129,6 +10746,96 @@ func (siw *ServerInterfaceWrapper) ExecPython(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ExecPythonAsync operation middleware
+func (siw *ServerInterfaceWrapper) ExecPythonAsync(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExecPythonAsyncParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecPythonAsync(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExecPythonStream operation middleware
+func (siw *ServerInterfaceWrapper) ExecPythonStream(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecPythonStream(w, r, sandboxId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ExecShell operation middleware
 func (siw *ServerInterfaceWrapper) ExecShell(w http.ResponseWriter, r *http.Request) {
 
@@ -6162,6 +10869,96 @@ func (siw *ServerInterfaceWrapper) ExecShell(w http.ResponseWriter, r *http.Requ
 	handler.ServeHTTP(w, r)
 }
 
+// ExecShellAsync operation middleware
+func (siw *ServerInterfaceWrapper) ExecShellAsync(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExecShellAsyncParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Idempotency-Key", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Idempotency-Key", Err: err})
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecShellAsync(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExecShellStream operation middleware
+func (siw *ServerInterfaceWrapper) ExecShellStream(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecShellStream(w, r, sandboxId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // StopSandbox operation middleware
 func (siw *ServerInterfaceWrapper) StopSandbox(w http.ResponseWriter, r *http.Request) {
 
@@ -6186,6 +10983,99 @@ func (siw *ServerInterfaceWrapper) StopSandbox(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.StopSandbox(w, r, sandboxId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// OpenTerminal operation middleware
+func (siw *ServerInterfaceWrapper) OpenTerminal(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params OpenTerminalParams
+
+	// ------------- Optional query parameter "cols" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "cols", r.URL.Query(), &params.Cols)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cols", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "rows" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "rows", r.URL.Query(), &params.Rows)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "rows", Err: err})
+		return
+	}
+
+	// ------------- Optional query parameter "ticket" -------------
+
+	err = runtime.BindQueryParameter("form", true, false, "ticket", r.URL.Query(), &params.Ticket)
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "ticket", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.OpenTerminal(w, r, sandboxId, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTerminalTicket operation middleware
+func (siw *ServerInterfaceWrapper) CreateTerminalTicket(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTerminalTicket(w, r, sandboxId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6330,6 +11220,12 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes", wrapper.CreateSandbox)
 	m.HandleFunc("DELETE "+options.BaseURL+"/v1/sandboxes/{sandbox_id}", wrapper.DeleteSandbox)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}", wrapper.GetSandbox)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/capabilities", wrapper.GetSandboxCapabilities)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions", wrapper.ListExecutions)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions/last", wrapper.GetLastExecution)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions/{execution_id}", wrapper.GetExecution)
+	m.HandleFunc("PATCH "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions/{execution_id}", wrapper.AnnotateExecution)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions/{execution_id}/cancel", wrapper.CancelExecution)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/extend_ttl", wrapper.ExtendSandboxTTL)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/filesystem/directories", wrapper.ListDirectory)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/filesystem/download", wrapper.DownloadFile)
@@ -6337,10 +11233,20 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/filesystem/files", wrapper.ReadFile)
 	m.HandleFunc("PUT "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/filesystem/files", wrapper.WriteFile)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/filesystem/upload", wrapper.UploadFile)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/history", wrapper.ListHistory)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/history/last", wrapper.GetLastHistoryEntry)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/history/{execution_id}", wrapper.GetHistoryEntry)
+	m.HandleFunc("PATCH "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/history/{execution_id}", wrapper.AnnotateHistoryEntry)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/keepalive", wrapper.KeepaliveSandbox)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/python/exec", wrapper.ExecPython)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/python/exec/async", wrapper.ExecPythonAsync)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/python/exec/stream", wrapper.ExecPythonStream)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/shell/exec", wrapper.ExecShell)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/shell/exec/async", wrapper.ExecShellAsync)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/shell/exec/stream", wrapper.ExecShellStream)
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/stop", wrapper.StopSandbox)
+	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/terminal", wrapper.OpenTerminal)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/terminal/tickets", wrapper.CreateTerminalTicket)
 
 	return m
 }
@@ -6361,6 +11267,15 @@ type ConflictJSONResponse struct {
 	Body ErrorResponse
 
 	Headers ConflictResponseHeaders
+}
+
+type ForbiddenResponseHeaders struct {
+	XRequestId string
+}
+type ForbiddenJSONResponse struct {
+	Body ErrorResponse
+
+	Headers ForbiddenResponseHeaders
 }
 
 type GCRunningResponseHeaders struct {
@@ -6399,6 +11314,15 @@ type PayloadTooLargeJSONResponse struct {
 	Headers PayloadTooLargeResponseHeaders
 }
 
+type QuotaExceededResponseHeaders struct {
+	XRequestId string
+}
+type QuotaExceededJSONResponse struct {
+	Body ErrorResponse
+
+	Headers QuotaExceededResponseHeaders
+}
+
 type SessionNotReadyResponseHeaders struct {
 	RetryAfter int
 	XRequestId string
@@ -6435,6 +11359,16 @@ type UnauthorizedJSONResponse struct {
 	Body ErrorResponse
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type UpgradeRequiredResponseHeaders struct {
+	Upgrade    string
+	XRequestId string
+}
+type UpgradeRequiredJSONResponse struct {
+	Body ErrorResponse
+
+	Headers UpgradeRequiredResponseHeaders
 }
 
 type ValidationFailedResponseHeaders struct {
@@ -7344,6 +12278,482 @@ func (response GetSandbox500JSONResponse) VisitGetSandboxResponse(w http.Respons
 	return json.NewEncoder(w).Encode(response.Body)
 }
 
+type GetSandboxCapabilitiesRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    GetSandboxCapabilitiesParams
+}
+
+type GetSandboxCapabilitiesResponseObject interface {
+	VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error
+}
+
+type GetSandboxCapabilities200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetSandboxCapabilities200JSONResponse struct {
+	Body    SandboxCapabilities
+	Headers GetSandboxCapabilities200ResponseHeaders
+}
+
+func (response GetSandboxCapabilities200JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetSandboxCapabilities401JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetSandboxCapabilities404JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities409JSONResponse struct{ ConflictJSONResponse }
+
+func (response GetSandboxCapabilities409JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response GetSandboxCapabilities422JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetSandboxCapabilities500JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response GetSandboxCapabilities502JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response GetSandboxCapabilities503JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetSandboxCapabilities504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response GetSandboxCapabilities504JSONResponse) VisitGetSandboxCapabilitiesResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListExecutionsRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    ListExecutionsParams
+}
+
+type ListExecutionsResponseObject interface {
+	VisitListExecutionsResponse(w http.ResponseWriter) error
+}
+
+type ListExecutions200ResponseHeaders struct {
+	XRequestId string
+}
+
+type ListExecutions200JSONResponse struct {
+	Body    ExecutionList
+	Headers ListExecutions200ResponseHeaders
+}
+
+func (response ListExecutions200JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListExecutions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListExecutions401JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListExecutions404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListExecutions404JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListExecutions422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListExecutions422JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListExecutions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListExecutions500JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastExecutionRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    GetLastExecutionParams
+}
+
+type GetLastExecutionResponseObject interface {
+	VisitGetLastExecutionResponse(w http.ResponseWriter) error
+}
+
+type GetLastExecution200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetLastExecution200JSONResponse struct {
+	Body    Execution
+	Headers GetLastExecution200ResponseHeaders
+}
+
+func (response GetLastExecution200JSONResponse) VisitGetLastExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastExecution401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetLastExecution401JSONResponse) VisitGetLastExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastExecution404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetLastExecution404JSONResponse) VisitGetLastExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastExecution422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response GetLastExecution422JSONResponse) VisitGetLastExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastExecution500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetLastExecution500JSONResponse) VisitGetLastExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetExecutionRequestObject struct {
+	SandboxId   SandboxID   `json:"sandbox_id"`
+	ExecutionId ExecutionID `json:"execution_id"`
+	Params      GetExecutionParams
+}
+
+type GetExecutionResponseObject interface {
+	VisitGetExecutionResponse(w http.ResponseWriter) error
+}
+
+type GetExecution200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetExecution200JSONResponse struct {
+	Body    Execution
+	Headers GetExecution200ResponseHeaders
+}
+
+func (response GetExecution200JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetExecution401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetExecution401JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetExecution404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetExecution404JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetExecution422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response GetExecution422JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetExecution500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetExecution500JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecutionRequestObject struct {
+	SandboxId                         SandboxID   `json:"sandbox_id"`
+	ExecutionId                       ExecutionID `json:"execution_id"`
+	JSONBody                          *AnnotateExecutionJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *AnnotateExecutionApplicationMergePatchPlusJSONRequestBody
+}
+
+type AnnotateExecutionResponseObject interface {
+	VisitAnnotateExecutionResponse(w http.ResponseWriter) error
+}
+
+type AnnotateExecution200ResponseHeaders struct {
+	XRequestId string
+}
+
+type AnnotateExecution200JSONResponse struct {
+	Body    Execution
+	Headers AnnotateExecution200ResponseHeaders
+}
+
+func (response AnnotateExecution200JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecution401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AnnotateExecution401JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecution404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AnnotateExecution404JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecution413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AnnotateExecution413JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecution422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response AnnotateExecution422JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateExecution500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response AnnotateExecution500JSONResponse) VisitAnnotateExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecutionRequestObject struct {
+	SandboxId   SandboxID   `json:"sandbox_id"`
+	ExecutionId ExecutionID `json:"execution_id"`
+}
+
+type CancelExecutionResponseObject interface {
+	VisitCancelExecutionResponse(w http.ResponseWriter) error
+}
+
+type CancelExecution202ResponseHeaders struct {
+	XRequestId string
+}
+
+type CancelExecution202JSONResponse struct {
+	Body    Execution
+	Headers CancelExecution202ResponseHeaders
+}
+
+func (response CancelExecution202JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(202)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CancelExecution401JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CancelExecution404JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CancelExecution409JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CancelExecution500JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response CancelExecution502JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CancelExecution504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response CancelExecution504JSONResponse) VisitCancelExecutionResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
 type ExtendSandboxTTLRequestObject struct {
 	SandboxId SandboxID `json:"sandbox_id"`
 	Params    ExtendSandboxTTLParams
@@ -8182,6 +13592,276 @@ func (response UploadFile504JSONResponse) VisitUploadFileResponse(w http.Respons
 	return json.NewEncoder(w).Encode(response.Body)
 }
 
+type ListHistoryRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    ListHistoryParams
+}
+
+type ListHistoryResponseObject interface {
+	VisitListHistoryResponse(w http.ResponseWriter) error
+}
+
+type ListHistory200ResponseHeaders struct {
+	XRequestId string
+}
+
+type ListHistory200JSONResponse struct {
+	Body    HistoryList
+	Headers ListHistory200ResponseHeaders
+}
+
+func (response ListHistory200JSONResponse) VisitListHistoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListHistory401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListHistory401JSONResponse) VisitListHistoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListHistory404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListHistory404JSONResponse) VisitListHistoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListHistory422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ListHistory422JSONResponse) VisitListHistoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ListHistory500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListHistory500JSONResponse) VisitListHistoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastHistoryEntryRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    GetLastHistoryEntryParams
+}
+
+type GetLastHistoryEntryResponseObject interface {
+	VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error
+}
+
+type GetLastHistoryEntry200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetLastHistoryEntry200JSONResponse struct {
+	Body    HistoryEntry
+	Headers GetLastHistoryEntry200ResponseHeaders
+}
+
+func (response GetLastHistoryEntry200JSONResponse) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastHistoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetLastHistoryEntry401JSONResponse) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastHistoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetLastHistoryEntry404JSONResponse) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastHistoryEntry422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response GetLastHistoryEntry422JSONResponse) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetLastHistoryEntry500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetLastHistoryEntry500JSONResponse) VisitGetLastHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetHistoryEntryRequestObject struct {
+	SandboxId   SandboxID   `json:"sandbox_id"`
+	ExecutionId ExecutionID `json:"execution_id"`
+}
+
+type GetHistoryEntryResponseObject interface {
+	VisitGetHistoryEntryResponse(w http.ResponseWriter) error
+}
+
+type GetHistoryEntry200ResponseHeaders struct {
+	XRequestId string
+}
+
+type GetHistoryEntry200JSONResponse struct {
+	Body    HistoryEntry
+	Headers GetHistoryEntry200ResponseHeaders
+}
+
+func (response GetHistoryEntry200JSONResponse) VisitGetHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetHistoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetHistoryEntry401JSONResponse) VisitGetHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetHistoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response GetHistoryEntry404JSONResponse) VisitGetHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type GetHistoryEntry500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetHistoryEntry500JSONResponse) VisitGetHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntryRequestObject struct {
+	SandboxId                         SandboxID   `json:"sandbox_id"`
+	ExecutionId                       ExecutionID `json:"execution_id"`
+	JSONBody                          *AnnotateHistoryEntryJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody
+}
+
+type AnnotateHistoryEntryResponseObject interface {
+	VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error
+}
+
+type AnnotateHistoryEntry200ResponseHeaders struct {
+	XRequestId string
+}
+
+type AnnotateHistoryEntry200JSONResponse struct {
+	Body    HistoryEntry
+	Headers AnnotateHistoryEntry200ResponseHeaders
+}
+
+func (response AnnotateHistoryEntry200JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntry401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AnnotateHistoryEntry401JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntry404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AnnotateHistoryEntry404JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntry413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AnnotateHistoryEntry413JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntry422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response AnnotateHistoryEntry422JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type AnnotateHistoryEntry500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response AnnotateHistoryEntry500JSONResponse) VisitAnnotateHistoryEntryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
 type KeepaliveSandboxRequestObject struct {
 	SandboxId SandboxID `json:"sandbox_id"`
 }
@@ -8366,6 +14046,275 @@ func (response ExecPython504JSONResponse) VisitExecPythonResponse(w http.Respons
 	return json.NewEncoder(w).Encode(response.Body)
 }
 
+type ExecPythonAsyncRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    ExecPythonAsyncParams
+	Body      *ExecPythonAsyncJSONRequestBody
+}
+
+type ExecPythonAsyncResponseObject interface {
+	VisitExecPythonAsyncResponse(w http.ResponseWriter) error
+}
+
+type ExecPythonAsync202ResponseHeaders struct {
+	Location   string
+	XRequestId string
+}
+
+type ExecPythonAsync202JSONResponse struct {
+	Body    Execution
+	Headers ExecPythonAsync202ResponseHeaders
+}
+
+func (response ExecPythonAsync202JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(202)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecPythonAsync400JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecPythonAsync401JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecPythonAsync404JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecPythonAsync409JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecPythonAsync413JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecPythonAsync422JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecPythonAsync500JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecPythonAsync502JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecPythonAsync503JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonAsync504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecPythonAsync504JSONResponse) VisitExecPythonAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStreamRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Body      *ExecPythonStreamJSONRequestBody
+}
+
+type ExecPythonStreamResponseObject interface {
+	VisitExecPythonStreamResponse(w http.ResponseWriter) error
+}
+
+type ExecPythonStream200ResponseHeaders struct {
+	CacheControl string
+	XRequestId   string
+}
+
+type ExecPythonStream200TexteventStreamResponse struct {
+	Body          io.Reader
+	Headers       ExecPythonStream200ResponseHeaders
+	ContentLength int64
+}
+
+func (response ExecPythonStream200TexteventStreamResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExecPythonStream400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecPythonStream400JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecPythonStream401JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecPythonStream404JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecPythonStream409JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecPythonStream413JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecPythonStream422JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecPythonStream500JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecPythonStream502JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecPythonStream503JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecPythonStream504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecPythonStream504JSONResponse) VisitExecPythonStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
 type ExecShellRequestObject struct {
 	SandboxId SandboxID `json:"sandbox_id"`
 	Body      *ExecShellJSONRequestBody
@@ -8494,6 +14443,275 @@ func (response ExecShell504JSONResponse) VisitExecShellResponse(w http.ResponseW
 	return json.NewEncoder(w).Encode(response.Body)
 }
 
+type ExecShellAsyncRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    ExecShellAsyncParams
+	Body      *ExecShellAsyncJSONRequestBody
+}
+
+type ExecShellAsyncResponseObject interface {
+	VisitExecShellAsyncResponse(w http.ResponseWriter) error
+}
+
+type ExecShellAsync202ResponseHeaders struct {
+	Location   string
+	XRequestId string
+}
+
+type ExecShellAsync202JSONResponse struct {
+	Body    Execution
+	Headers ExecShellAsync202ResponseHeaders
+}
+
+func (response ExecShellAsync202JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(202)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecShellAsync400JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecShellAsync401JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecShellAsync404JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecShellAsync409JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecShellAsync413JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecShellAsync422JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecShellAsync500JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecShellAsync502JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecShellAsync503JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellAsync504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecShellAsync504JSONResponse) VisitExecShellAsyncResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStreamRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Body      *ExecShellStreamJSONRequestBody
+}
+
+type ExecShellStreamResponseObject interface {
+	VisitExecShellStreamResponse(w http.ResponseWriter) error
+}
+
+type ExecShellStream200ResponseHeaders struct {
+	CacheControl string
+	XRequestId   string
+}
+
+type ExecShellStream200TexteventStreamResponse struct {
+	Body          io.Reader
+	Headers       ExecShellStream200ResponseHeaders
+	ContentLength int64
+}
+
+func (response ExecShellStream200TexteventStreamResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExecShellStream400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecShellStream400JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecShellStream401JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecShellStream404JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecShellStream409JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecShellStream413JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecShellStream422JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecShellStream500JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecShellStream502JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecShellStream503JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecShellStream504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecShellStream504JSONResponse) VisitExecShellStreamResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
 type StopSandboxRequestObject struct {
 	SandboxId SandboxID `json:"sandbox_id"`
 }
@@ -8550,6 +14768,210 @@ func (response StopSandbox500JSONResponse) VisitStopSandboxResponse(w http.Respo
 	return json.NewEncoder(w).Encode(response.Body)
 }
 
+type OpenTerminalRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Params    OpenTerminalParams
+}
+
+type OpenTerminalResponseObject interface {
+	VisitOpenTerminalResponse(w http.ResponseWriter) error
+}
+
+type OpenTerminal101ResponseHeaders struct {
+	Upgrade    string
+	XRequestId string
+}
+
+type OpenTerminal101Response struct {
+	Headers OpenTerminal101ResponseHeaders
+}
+
+func (response OpenTerminal101Response) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Upgrade", fmt.Sprint(response.Headers.Upgrade))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(101)
+	return nil
+}
+
+type OpenTerminal400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response OpenTerminal400JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response OpenTerminal401JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal403JSONResponse struct{ ForbiddenJSONResponse }
+
+func (response OpenTerminal403JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response OpenTerminal404JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal409JSONResponse struct{ ConflictJSONResponse }
+
+func (response OpenTerminal409JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response OpenTerminal422JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal426JSONResponse struct{ UpgradeRequiredJSONResponse }
+
+func (response OpenTerminal426JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Upgrade", fmt.Sprint(response.Headers.Upgrade))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(426)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal429JSONResponse struct{ QuotaExceededJSONResponse }
+
+func (response OpenTerminal429JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response OpenTerminal500JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response OpenTerminal502JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type OpenTerminal503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response OpenTerminal503JSONResponse) VisitOpenTerminalResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CreateTerminalTicketRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+}
+
+type CreateTerminalTicketResponseObject interface {
+	VisitCreateTerminalTicketResponse(w http.ResponseWriter) error
+}
+
+type CreateTerminalTicket201ResponseHeaders struct {
+	XRequestId string
+}
+
+type CreateTerminalTicket201JSONResponse struct {
+	Body    TerminalTicket
+	Headers CreateTerminalTicket201ResponseHeaders
+}
+
+func (response CreateTerminalTicket201JSONResponse) VisitCreateTerminalTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(201)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CreateTerminalTicket400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response CreateTerminalTicket400JSONResponse) VisitCreateTerminalTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CreateTerminalTicket401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateTerminalTicket401JSONResponse) VisitCreateTerminalTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CreateTerminalTicket404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response CreateTerminalTicket404JSONResponse) VisitCreateTerminalTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type CreateTerminalTicket500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateTerminalTicket500JSONResponse) VisitCreateTerminalTicketResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// Liveness check
@@ -8597,6 +15019,24 @@ type StrictServerInterface interface {
 	// Get a sandbox
 	// (GET /v1/sandboxes/{sandbox_id})
 	GetSandbox(ctx context.Context, request GetSandboxRequestObject) (GetSandboxResponseObject, error)
+	// Describe what the sandbox can do and contains
+	// (GET /v1/sandboxes/{sandbox_id}/capabilities)
+	GetSandboxCapabilities(ctx context.Context, request GetSandboxCapabilitiesRequestObject) (GetSandboxCapabilitiesResponseObject, error)
+	// List a sandbox's executions
+	// (GET /v1/sandboxes/{sandbox_id}/executions)
+	ListExecutions(ctx context.Context, request ListExecutionsRequestObject) (ListExecutionsResponseObject, error)
+	// Get the sandbox's newest execution
+	// (GET /v1/sandboxes/{sandbox_id}/executions/last)
+	GetLastExecution(ctx context.Context, request GetLastExecutionRequestObject) (GetLastExecutionResponseObject, error)
+	// Get an execution
+	// (GET /v1/sandboxes/{sandbox_id}/executions/{execution_id})
+	GetExecution(ctx context.Context, request GetExecutionRequestObject) (GetExecutionResponseObject, error)
+	// Annotate an execution
+	// (PATCH /v1/sandboxes/{sandbox_id}/executions/{execution_id})
+	AnnotateExecution(ctx context.Context, request AnnotateExecutionRequestObject) (AnnotateExecutionResponseObject, error)
+	// Cancel a running execution
+	// (POST /v1/sandboxes/{sandbox_id}/executions/{execution_id}/cancel)
+	CancelExecution(ctx context.Context, request CancelExecutionRequestObject) (CancelExecutionResponseObject, error)
 	// Extend a sandbox's TTL
 	// (POST /v1/sandboxes/{sandbox_id}/extend_ttl)
 	ExtendSandboxTTL(ctx context.Context, request ExtendSandboxTTLRequestObject) (ExtendSandboxTTLResponseObject, error)
@@ -8618,18 +15058,48 @@ type StrictServerInterface interface {
 	// Upload a file
 	// (POST /v1/sandboxes/{sandbox_id}/filesystem/upload)
 	UploadFile(ctx context.Context, request UploadFileRequestObject) (UploadFileResponseObject, error)
+	// List execution history (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history)
+	ListHistory(ctx context.Context, request ListHistoryRequestObject) (ListHistoryResponseObject, error)
+	// Get the newest history entry (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history/last)
+	GetLastHistoryEntry(ctx context.Context, request GetLastHistoryEntryRequestObject) (GetLastHistoryEntryResponseObject, error)
+	// Get a history entry (compatibility)
+	// (GET /v1/sandboxes/{sandbox_id}/history/{execution_id})
+	GetHistoryEntry(ctx context.Context, request GetHistoryEntryRequestObject) (GetHistoryEntryResponseObject, error)
+	// Annotate a history entry (compatibility)
+	// (PATCH /v1/sandboxes/{sandbox_id}/history/{execution_id})
+	AnnotateHistoryEntry(ctx context.Context, request AnnotateHistoryEntryRequestObject) (AnnotateHistoryEntryResponseObject, error)
 	// Postpone idle reclaim
 	// (POST /v1/sandboxes/{sandbox_id}/keepalive)
 	KeepaliveSandbox(ctx context.Context, request KeepaliveSandboxRequestObject) (KeepaliveSandboxResponseObject, error)
 	// Run Python code
 	// (POST /v1/sandboxes/{sandbox_id}/python/exec)
 	ExecPython(ctx context.Context, request ExecPythonRequestObject) (ExecPythonResponseObject, error)
+	// Submit Python code to run in the background
+	// (POST /v1/sandboxes/{sandbox_id}/python/exec/async)
+	ExecPythonAsync(ctx context.Context, request ExecPythonAsyncRequestObject) (ExecPythonAsyncResponseObject, error)
+	// Run Python code, streaming its output
+	// (POST /v1/sandboxes/{sandbox_id}/python/exec/stream)
+	ExecPythonStream(ctx context.Context, request ExecPythonStreamRequestObject) (ExecPythonStreamResponseObject, error)
 	// Run a shell command
 	// (POST /v1/sandboxes/{sandbox_id}/shell/exec)
 	ExecShell(ctx context.Context, request ExecShellRequestObject) (ExecShellResponseObject, error)
+	// Submit a shell command to run in the background
+	// (POST /v1/sandboxes/{sandbox_id}/shell/exec/async)
+	ExecShellAsync(ctx context.Context, request ExecShellAsyncRequestObject) (ExecShellAsyncResponseObject, error)
+	// Run a shell command, streaming its output
+	// (POST /v1/sandboxes/{sandbox_id}/shell/exec/stream)
+	ExecShellStream(ctx context.Context, request ExecShellStreamRequestObject) (ExecShellStreamResponseObject, error)
 	// Stop a sandbox's compute
 	// (POST /v1/sandboxes/{sandbox_id}/stop)
 	StopSandbox(ctx context.Context, request StopSandboxRequestObject) (StopSandboxResponseObject, error)
+	// Open an interactive terminal (WebSocket)
+	// (GET /v1/sandboxes/{sandbox_id}/terminal)
+	OpenTerminal(ctx context.Context, request OpenTerminalRequestObject) (OpenTerminalResponseObject, error)
+	// Get a short-lived ticket to open a terminal
+	// (POST /v1/sandboxes/{sandbox_id}/terminal/tickets)
+	CreateTerminalTicket(ctx context.Context, request CreateTerminalTicketRequestObject) (CreateTerminalTicketResponseObject, error)
 }
 
 type StrictHandlerFunc = strictnethttp.StrictHTTPHandlerFunc
@@ -9076,6 +15546,187 @@ func (sh *strictHandler) GetSandbox(w http.ResponseWriter, r *http.Request, sand
 	}
 }
 
+// GetSandboxCapabilities operation middleware
+func (sh *strictHandler) GetSandboxCapabilities(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetSandboxCapabilitiesParams) {
+	var request GetSandboxCapabilitiesRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSandboxCapabilities(ctx, request.(GetSandboxCapabilitiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSandboxCapabilities")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSandboxCapabilitiesResponseObject); ok {
+		if err := validResponse.VisitGetSandboxCapabilitiesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListExecutions operation middleware
+func (sh *strictHandler) ListExecutions(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ListExecutionsParams) {
+	var request ListExecutionsRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListExecutions(ctx, request.(ListExecutionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListExecutions")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListExecutionsResponseObject); ok {
+		if err := validResponse.VisitListExecutionsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetLastExecution operation middleware
+func (sh *strictHandler) GetLastExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetLastExecutionParams) {
+	var request GetLastExecutionRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLastExecution(ctx, request.(GetLastExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLastExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetLastExecutionResponseObject); ok {
+		if err := validResponse.VisitGetLastExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetExecution operation middleware
+func (sh *strictHandler) GetExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID, params GetExecutionParams) {
+	var request GetExecutionRequestObject
+
+	request.SandboxId = sandboxId
+	request.ExecutionId = executionId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetExecution(ctx, request.(GetExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetExecutionResponseObject); ok {
+		if err := validResponse.VisitGetExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AnnotateExecution operation middleware
+func (sh *strictHandler) AnnotateExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID) {
+	var request AnnotateExecutionRequestObject
+
+	request.SandboxId = sandboxId
+	request.ExecutionId = executionId
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+
+		var body AnnotateExecutionJSONRequestBody
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/merge-patch+json") {
+
+		var body AnnotateExecutionApplicationMergePatchPlusJSONRequestBody
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AnnotateExecution(ctx, request.(AnnotateExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AnnotateExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AnnotateExecutionResponseObject); ok {
+		if err := validResponse.VisitAnnotateExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CancelExecution operation middleware
+func (sh *strictHandler) CancelExecution(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID) {
+	var request CancelExecutionRequestObject
+
+	request.SandboxId = sandboxId
+	request.ExecutionId = executionId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CancelExecution(ctx, request.(CancelExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CancelExecution")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CancelExecutionResponseObject); ok {
+		if err := validResponse.VisitCancelExecutionResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ExtendSandboxTTL operation middleware
 func (sh *strictHandler) ExtendSandboxTTL(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExtendSandboxTTLParams) {
 	var request ExtendSandboxTTLRequestObject
@@ -9284,6 +15935,132 @@ func (sh *strictHandler) UploadFile(w http.ResponseWriter, r *http.Request, sand
 	}
 }
 
+// ListHistory operation middleware
+func (sh *strictHandler) ListHistory(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ListHistoryParams) {
+	var request ListHistoryRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListHistory(ctx, request.(ListHistoryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListHistory")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListHistoryResponseObject); ok {
+		if err := validResponse.VisitListHistoryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetLastHistoryEntry operation middleware
+func (sh *strictHandler) GetLastHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetLastHistoryEntryParams) {
+	var request GetLastHistoryEntryRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLastHistoryEntry(ctx, request.(GetLastHistoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLastHistoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetLastHistoryEntryResponseObject); ok {
+		if err := validResponse.VisitGetLastHistoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetHistoryEntry operation middleware
+func (sh *strictHandler) GetHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID) {
+	var request GetHistoryEntryRequestObject
+
+	request.SandboxId = sandboxId
+	request.ExecutionId = executionId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetHistoryEntry(ctx, request.(GetHistoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetHistoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetHistoryEntryResponseObject); ok {
+		if err := validResponse.VisitGetHistoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AnnotateHistoryEntry operation middleware
+func (sh *strictHandler) AnnotateHistoryEntry(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, executionId ExecutionID) {
+	var request AnnotateHistoryEntryRequestObject
+
+	request.SandboxId = sandboxId
+	request.ExecutionId = executionId
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+
+		var body AnnotateHistoryEntryJSONRequestBody
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/merge-patch+json") {
+
+		var body AnnotateHistoryEntryApplicationMergePatchPlusJSONRequestBody
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AnnotateHistoryEntry(ctx, request.(AnnotateHistoryEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AnnotateHistoryEntry")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AnnotateHistoryEntryResponseObject); ok {
+		if err := validResponse.VisitAnnotateHistoryEntryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // KeepaliveSandbox operation middleware
 func (sh *strictHandler) KeepaliveSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
 	var request KeepaliveSandboxRequestObject
@@ -9343,6 +16120,73 @@ func (sh *strictHandler) ExecPython(w http.ResponseWriter, r *http.Request, sand
 	}
 }
 
+// ExecPythonAsync operation middleware
+func (sh *strictHandler) ExecPythonAsync(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExecPythonAsyncParams) {
+	var request ExecPythonAsyncRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	var body ExecPythonAsyncJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecPythonAsync(ctx, request.(ExecPythonAsyncRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecPythonAsync")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecPythonAsyncResponseObject); ok {
+		if err := validResponse.VisitExecPythonAsyncResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExecPythonStream operation middleware
+func (sh *strictHandler) ExecPythonStream(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
+	var request ExecPythonStreamRequestObject
+
+	request.SandboxId = sandboxId
+
+	var body ExecPythonStreamJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecPythonStream(ctx, request.(ExecPythonStreamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecPythonStream")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecPythonStreamResponseObject); ok {
+		if err := validResponse.VisitExecPythonStreamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ExecShell operation middleware
 func (sh *strictHandler) ExecShell(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
 	var request ExecShellRequestObject
@@ -9376,6 +16220,73 @@ func (sh *strictHandler) ExecShell(w http.ResponseWriter, r *http.Request, sandb
 	}
 }
 
+// ExecShellAsync operation middleware
+func (sh *strictHandler) ExecShellAsync(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params ExecShellAsyncParams) {
+	var request ExecShellAsyncRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	var body ExecShellAsyncJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecShellAsync(ctx, request.(ExecShellAsyncRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecShellAsync")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecShellAsyncResponseObject); ok {
+		if err := validResponse.VisitExecShellAsyncResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExecShellStream operation middleware
+func (sh *strictHandler) ExecShellStream(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
+	var request ExecShellStreamRequestObject
+
+	request.SandboxId = sandboxId
+
+	var body ExecShellStreamJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecShellStream(ctx, request.(ExecShellStreamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecShellStream")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecShellStreamResponseObject); ok {
+		if err := validResponse.VisitExecShellStreamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // StopSandbox operation middleware
 func (sh *strictHandler) StopSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
 	var request StopSandboxRequestObject
@@ -9402,171 +16313,417 @@ func (sh *strictHandler) StopSandbox(w http.ResponseWriter, r *http.Request, san
 	}
 }
 
+// OpenTerminal operation middleware
+func (sh *strictHandler) OpenTerminal(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params OpenTerminalParams) {
+	var request OpenTerminalRequestObject
+
+	request.SandboxId = sandboxId
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.OpenTerminal(ctx, request.(OpenTerminalRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "OpenTerminal")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(OpenTerminalResponseObject); ok {
+		if err := validResponse.VisitOpenTerminalResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTerminalTicket operation middleware
+func (sh *strictHandler) CreateTerminalTicket(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
+	var request CreateTerminalTicketRequestObject
+
+	request.SandboxId = sandboxId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTerminalTicket(ctx, request.(CreateTerminalTicketRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTerminalTicket")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTerminalTicketResponseObject); ok {
+		if err := validResponse.VisitCreateTerminalTicketResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, gzipped, json marshaled Swagger object
 var swaggerSpec = []string{
 
-	"H4sIAAAAAAAC/+x9bXPbOPLnV+niXVXk+dOy/JD579g1LzxOMuvbbJKLk5u9HaZEmIQkrCmAC4C2NSl/",
-	"96tuAHyQSNvJ2J7d27xJLD6AQKO78etGd+NzlKllqSSX1kSHn6MFZznX9Od7bvXqeGa5xl85N5kWpRVK",
-	"RofRGc+UzA1YBVdMWDjnM6U5aHxFyDmMMi4KUDNIc26ZKMyYbk0ZNjddmhR2YHcymcSQ8xmrCgu7W+Mo",
-	"jky24EuG37OrkkeHkZCWz7mObm7i6G/v+T8rbuxpvtmhDwv8Ot1+ZuBv2/7R7dM8BqWBwZxLrpnlOXz8",
-	"ePri8qD3a8ZqIefRDX6tZJotufXEOKm0UT2EeCuLFQjLlwauFspwEDkYpa0BGirYhTBwyYqKw8guOJSa",
-	"XwpVGSjZnD8zkEp+bacZtZ4SCQQ2+8+K61UUR5ItsV/u/q09jqPTnC9LZbnMVn/hq82u7m7v7v0JsgXT",
-	"LMNh0fT8erz9d7b922T7h+n2p/QI+LK0K1hyJg1IBRd8NYazTJU8h5JrUFeS63EiT+dSaZ7D1YJLwHEZ",
-	"ri+5hlwYdl5wA6LpzDiRYViOu5pxtbq8jX2+fYCvxVLYzXG9Y3MORvzGY9jd3ptMYHSwtweqskbkfJCk",
-	"BTXW/qDnxOjw+SSOluxaLKtldLg3wV9Cul+7cR9jvlbZBdenL/rZsqC7yBij1P29ncJ/we4eLPh1az6a",
-	"rpbMLlo9pXemIo/iCFlcaJ5Hh1ZX/HZyvWN28b5+fpNqdgGaF8yKS45yjLN4pfSFKVnGx3B8blRRWQ7Y",
-	"GRNDOh6nwE3GSpTvzsNxIt98fA3nK8sNMJnTXcdIrjvApLniGg4mE0iFvGSFyKfYbtrijbX58TT4kgGf",
-	"MZmfq+uheTDutpsI/+PLZsK/9KVTcYMPm1JJw0mX/MRyr57wV6ak5ZL+ZGVZiIxhn3f+YbDjn1vN/k/N",
-	"Z9Fh9D92Go294+6anZdaK/3ef8R9skuAnyojJDeki0ROn4BR2vyYcmwh3YppvrtPdWYsTuSVsItGsc8E",
-	"L/KU5r2l7JlRMt1yqjdjJTsXhbArpyr8POSKo46xiVSzGdcwSpsHp1LZqanKUmnL83TL8UlrcWpr+CHi",
-	"+Md3WusGUeZEyVkhsiekfpr5T6YwamlGVK+wZMVM6SXPkViaV4bnMEO6SWUXXIdVLa71iExkZXgMSybZ",
-	"nOf++lYMgamn/LpEzkyxxfqitcVUyJmQwvL0Qen588n7Skrk9Scj6DH8fALZKis4CAOs0JzlK9CuGzBK",
-	"59nU/0i3jgJfpiBMItOfT3reGcO7gjPDHZxB+iOrZpXWXFr/JasA+1pwy8fpQxLwVFquJSto2E9HxI+S",
-	"X5c8Q0w0Y6KoNCdhd30JCuGICLHkxuAyK4wDUiIbP9zw3yj7SlUyf8qRX0h1JRF94myS6CGAFXMJmhtV",
-	"6QxpgUpohj1DvchgKYxB9pqJgidylOL/084zJLZQudZBK1w/281AW3UeQoJDBxp7Ej2wknvHVoVi+Qel",
-	"XjM9509HW1xqz1W+IiE7Vwguanz4zADhLhilpevf1Co1LbCHadysH/TQlACFA8UPRJQzboxQ8o2y71H4",
-	"n5YoupJWLDnkIsdlD855ppZotaAaEhLo5ig1ro/EWHQPl9yaMg0EadNrzbja5CSy5bZrY+42mrXMPrS5",
-	"fg+1F6J8YpXWpjPqNJ7HcMUMVFJzli3QNnFCiniU4zxIw6Uhui9EGZTeA7LcB7HkqrJPS4KMFUXA9IEc",
-	"+E+OZhGMUus69aAD/ShZZRdKi9/4E2ryv3qdrBAYEUyFTPOcSytYYWCUVq1ubYz3l19+2T6u7AIfz5jl",
-	"m4ZD+hNnmlAYK5Y/JtE5WyVReoeh+nvI+H9q5P2K+PfBSNk0fCdRfZfALFjJgWSi11g4bC2JvKBVtPaa",
-	"xHCllZwn8n+dvX0DSKO4BXXxYozMuK1m25rJOfdOEqXrNpdVYUXJtMVG7Rg+LHginauFaY4as8Z1aHzg",
-	"b+rXOGhF+mUeEuvehHl3PiHNmeXO+G8ZdKVWJddWOGPPiN/41K1ny/NN/npTFQVppHODQLMy3HTXy+Af",
-	"G2meKZ2jCMtiFUMlCzTnWr6XhSpyA/yS61WwFawCYf2auzWGY3KTwFxccgkLrgnPLXDmzlfhQ4dwpQUa",
-	"8iUzFhALM1E43PLyzduzdycwOtjdB7vQqpov6PuIg+D43SlJF04ws85B8v1B1PKkfP/8+f73XV+KrIoC",
-	"dXKwoXt8K/6SOv8HzyyuSI7q3tYfJHvjNNkg+bG1LFs4zxy/dmi3Ma6M5SwHNUM1wiw5L2pLS0mOQxzo",
-	"tVcAcXS9jROlo8O9mxi7hfTpOJiicmUXSm6HC+vy9869AyI/auNJJblfuQwcTCbYlcFP7yLpbDHsucVV",
-	"oYDUmYpmymx6BDiwGCbIj5LPnWfIuwKRrXqn944pbHVpv3c6XwjNM6v06rUw1tuQ3ank0mr/J0n/XYru",
-	"lSj4S2n1Kmq+x7Rmq8h5YoLb5te65U89/SIl+ZNyILHboUzl/F4L1wk+SNqVFBLp7zwXOBOseNdq05Fu",
-	"baKsrjJbIUrx7x+BWgprg9uVPGwtJmj67q21zcn/c7VkchtRJSEhy6/tEWFRY/HCJkd5gnFje0XpjC2D",
-	"4mZOF7V1KwSvFzht2tP82oQQZZv+dz4+OEknfjrWyUdDXLJsISRvxuxWM/wQdodL1ES/RutrG/n/Gq9X",
-	"FEdDvqkojtoQw4nIuchzjqtObfrh9Y65SMO0C5XTJVYU6oreDp4ihBhdd07rStuXE8XRhi0VxVHjAYni",
-	"6J+VsmzKrzPOc2qoa+VjyzX6xR/rJghOnMexn3pYpAsoep2vjuxcXvJClUT6rkw5Fh/YX1ESZggrrpS+",
-	"cC2ZQ0i71jOMOmb3VowP/JUoDG+UTeSxI3ESpTFxakMgkgMy3vF6IYxF/d9ygTrQMTrY2yPL6iaOeDBr",
-	"7tQBpEI2FA+93svR15bL/MOH14MrG6cnpuerW3flWJ4fwbIyaGZCqYwgZT46mEyA3IpXwvD+9bpnDe50",
-	"vf58X/dR9540aHVdb9Y37lID7sGhLzjtvtG+MNNc6Fbz50oVnNGECTMNy/DmzaXKxUzwfIpMvknWj1Jc",
-	"O+tcSDCOxh3S5arCFXBwMZTV8tyZ024j4fOmCJGW2YQq7U0YBCcid+4UpBATslenxoQ5B6DmTGnI/ZIr",
-	"uPmaJX19tmhMcdgqCYSOw3T47qxTuW9ufz55z1Grbk5tXmmnnd3yfyfT0o5LVdj7o4afTz4wc/Ge3toE",
-	"DnFklWXFNEOWcUbZ5ifdI04/DWxht+kWerje9lpDcWfwA2Sr5KC+sMxcmE1ucJQmYwI5ynCgB2HEigK4",
-	"xPnP/SVjRVGAruTWUY1FcdK9Hea2gmnLLBB6gyMHWKqBZT2DOrPMVqYPD1LnBuRcGstkxj1c2egILXyX",
-	"rJh6Oe6fSWHqxbP3KzVN++HcfTjNj25z6BsY1Y2206nuOHtGFbrYzy74/TdeEwUEJPKCT/3Cj8DIYY6p",
-	"RxxRHCldLpicOkOp+V1rol5k0JGqzQXBcfw0U1VnWWjNRCNNw8y1LqrmQpTl7c0idaYDynhtAppH47UO",
-	"r3+p7u0w1b+Cpwf4oe8bf+ascMvImg+i/mqYbXXRM11rX/Jv9X3I+Tw2P3TOsgvuNnLCl3JniF+qoupo",
-	"/Wb6yNDm+ZTZjmrPmeXbtFT0mblzte0vfhBLbixbliS4/VJfMGOnLMu4MQ/0Ie8S2NSrzj2Rg1iWhciE",
-	"LVa05qLtHja+mczrjSdyrAjbWsbbuMR9ZHq+mrZCDw4/3+GB8AjgFq9TE5byzDifkNuWERL+Kn4aw595",
-	"0Yrt8b6RK2bAz5XrNpPAr90oXSMj74ky3JLnxL045nKmdManTadME/eVRKGNJDqCJGJFkUQ9vqwYkkjN",
-	"ZkkEUkm+dQjMOao6firTcVQJ2Yk3QLIf7O7DhrXU68waw9uAk6Hjevsa0ExKOrDM0LzGtfisz19HRnq4",
-	"eVhEX4s+SFCr0nshIy/sPYq2Fbt2D65cpwl9u9vI8EDe807QTHc8ATzf/kF6qu8L7xoX3dr6FGz+dbrd",
-	"uQQNoQ9cZG2zI9RvvqkZCMkyKy6FXfk4wquFyBYUfoDmgDDIkwUTSwe87oGHxdJ7hDaxGbdoWG/255cF",
-	"s+CCFolAqCscu3IDS7YC2lND6xwf8s2MIUUBTQ9BKrsQch6Tg4lfcgmMYKP3V48hVSWX6SEwuUJ7VXNj",
-	"QtgetXhOkp8D7Q+YMaTkJUH7PD2sgSsslEF94hvwEWglhWDibZxPZpUmu57nLgqTbHxhDS9mSEvygC0Q",
-	"1i645ltjOJVe9yxVzoHVKoQGTFFLzooON2JSSjhx7R037Nkz0+rZyCj61k9s9cygkum48T2VgUZpQNgt",
-	"GopUXULQFnFWaWFXY39jSjRID1tufCiEvNguVMa8856sxkJVOSy5ZTmzLHQs9l8Xl8xyT2wcyvtXJ7D7",
-	"w+6fqBf44/vnP/wphtN3l9+3W8e7lRT/rGihYAXtM4QeZ0pKnpETxelnhiZHxmF0evLXd8DypZDCWE2+",
-	"5mKFNFiIc2F5vtV2zyF1EXKW5FSr2WATTuCKjS9tXzJNJgq+/cZx5hvXiP/11rXlfx03TTrbkUJA7lSN",
-	"XnO8r5/vVfxO9NrNxl3VsqYYGpG8RVs9hGYPiu8uP7lr7JbOvG8TbE2HllWP9Xny7iNkSqNMoCI55zDT",
-	"LHOW1Fa/b2XDl7LkS6VX/eAmU3Im5uQ8d485gBPDJdfnzIoljPh4PoZ0d+42he9wSOEg6i/2EoJ2dF5e",
-	"8+wFs6zPa8ezioz42ir5Yr9LHF1wLXkx1YhDyfm8OXhd8Qa5kV1Yao4ryILlkAue+whdYVyUgGYSgRKD",
-	"meYGlTmPwSjgTBcCFZxlbr2Z+82vTZSqKlu65exWXiMCvXXPbjoVu9SpG+0Z8u3UH8QIWe8ugXsRHPce",
-	"gefF9Z2Vge219jrud/b2J3H/oj5u74Tu3xFT3tlC7NsiuYsG/eZ27jnz7mmq+bjt6u7buJZgKgKiMfDC",
-	"uGXbapZxhLIu+teTKYQQ3r2B2mGpNe7m1xbczRisFsslz0POgpjRItzvEHWd3GzwFcNe1/KCxAXNhHEh",
-	"gXXITB/jr1vL/hMt1g3bKUT34Sl7Ww/2/puDrTinZ8ZTBFzDtYpDUKKXrChWkH5OIsuvbRIdwng8RluK",
-	"FiWDF3797H/tlHKOF5IoqSaT/eycGf79Af3Nk+jm001aS0j6+Sbt3XpEnE6B5j0SuODZ7V6zjXnrDvol",
-	"os2cl1zmXGYr7Ki6SCKcqSRqRXgdguu/i0IP/Sc8cc2Wpd+MZ5bhALH3F7g4O2q6n30OyU0nStgaa7bJ",
-	"7odHahq99w3UF+rAxE8Dzpg4ULGPnXxMxN12zCYvNQi//Sygxe9CoItVa01tiVwbuLZWiftbSg/p/WmC",
-	"GXq2vpnO4cOH15BzlhdCchfuMBjf0O7A3QEfX+aOIrR3W2df+D52jD98q9cC9CMhLYbmBdPrZuGDDOaW",
-	"kBpno8MSF29EGBbSnTo9yAeWOIvNs4x3KUkFhZJzroFfC2PNvRaHVkTNpqKvhfS2Rc4LSuOCN1aVU6cu",
-	"7nzXqvK9e7IX7NeCGroZdxK41nB/x6/T4ohNHul28hbxfwjDIGiSu30+60llhpRG6hMa60QKfItSHtu8",
-	"GixxIedAsVgLVqGNfg8u+EpfUnfi13Y/3ORp68QgKHcXRdzsiPS6sM8WvCjugJ/LJZM96mANVGZXPeL1",
-	"i9IXSKSwcbsaTtzraLVuSt+XRK7t/4H41hGqd/oaMvcj3AGs2kVL9JDHq8YymePK0L6IVLqXJuLXwk77",
-	"DYvt3TaqpCF14eRXWH9DqPgsDGINGX8ZFCbLUcycfsaROTQsDEx+H/xtqNQ7pySLb//yBLtW7lOowEtn",
-	"Ot/1PeMf/X0frdeLHgdrJyMS0Zdf3gtmLPjPe5EWMxDWAZVwp+0iqwwJlldk1hb1DHy6Byd/LAt1i4M9",
-	"rLc1054LyShb956BLB+YnnPrwlhuSTo+4zKHppwAZVil+JyxmrMleTLRljSlUoWQ87s9N34JHvT9h4H3",
-	"65OBweCCRqaV+I3nblBXWljL5ReE4/xE6dKaZ1xc3tuL/7tkoo7RoQ71UWMtR+DU8mVvaHVPnkQSnat8",
-	"RdF1aeKSuZPIZaAm9F38NVMuCA/OV36zjRe52xQYeaRwvrIc1GxmOEXhdVMGttq2RQ84WZr5LUbHep+d",
-	"B9CnG2C/hbTTkunw070/xZfx55ywmp7aBZNT/s+KFXi14MasXfqHUXLqw0fTu1kU6em67p+8x8y0gy2H",
-	"AinvhfT6ZryHsA8S7xgCoXsH+IsWlr8iX/IghBoIH1yPuO/dDezgrL6dwfiWsEOUPL/ncoaD9dEOlBp0",
-	"XPVG7rVd0MfvTl0lDdQcIaMohVLzmbgG8sQavm24dGGaR8DkivbOCI8kkpyiBKylAqsuuBzDMSWPqxk0",
-	"u0GsFNMLvjIpsMw9LqxxJTtCnIFJpMlUyU1TAoEbYmOyUehP2pRJj+Bgsg9pHcyc1sqXdtXQNk2ky3CV",
-	"nOdm62izJ01HXCdSjyN9HqzbYqP+uBwdYiRCGUSiRnIW1pIJSs382RUR2SS5VHK1VJVxu3YuTQZxFxme",
-	"3joGT32iIpLecGkP3Ziw8USSmwaXIxgxC0tlLOw9/95VtzgK5morDWNrDC9bRVPqMd5S9uRv22/xW834",
-	"WCn+wlcuFUvImepZLRgl1IbYT60KKAvm9hwZGF7MtheKNjjDXmVZMIuqk2yw41NgcxTWcSJPCoF/gWXF",
-	"hd9GVfATWx3hP0AmkNtERZRh6t3MOtDLwOhsIUranUzkTOkrpnPTrvKQsaIwMHLuzRgMwvaYIivMyli+",
-	"3PJL/3KcyER+913INzt9YcbffQcviS986D/89fj/Qsa0XkHaTi5IXXd5tlAcGT0GpRMZqvwYYL7OTwwq",
-	"bObW6Qgjj1ZplKSbthynaF5yZrE5YCaRPp+sSUJIQUgfyn6ucsENymFG9PRpEJ4/cEGAvcmkVVQkkcqL",
-	"YbsEj9/uLrWQLmHh+Ozk9NS5d8qCZW6tbJcvUpJ7srUyF4WSSLn02Cci0JXDwOzOHcpKgTrD+UPTuhyR",
-	"U0GJ7OqgrTH8slbbx+9Ls1rMmPf8e/qYWkOwRHbEjGU25Ic4RYByQANLvSiktP7XsrM1hnRnQdFslP28",
-	"4xKhXZGRncvdHe9cQVWnOZTVeSGyMdTbkCQVvn6G+2JdgebAE4+KGjl2Y9mClGmtrCSv38p9KJLTmofQ",
-	"0powIrbC7l3u7rSuk1aMNwVCyKyocp5vtfRtt5H6qm/CGfwuJok1LEvBY5SY0GrRqe1Ejqgl+rXzXboV",
-	"Voq29qbBAIOW+m5ptP1Erqv9JtOcXk3dSoY4qeC9ah81Q8MoOHxsG0m5pvVxKv53pSyjqXjH9bajvAsT",
-	"Q9kt0FSoqRvXRT58rKoJhVEMftHVHqL4aReSpmbhNokqQTi3LzUT2lifKb1gFq5UVSCYN8QA2JgnyN4P",
-	"kHYTaNaIkkL62W8vL9l1HFzmNzQZdCNFgU6X7HraWXTxgh9OCL2tr9esgGqtdWW6PMdJfe3oQxRlmVbG",
-	"kDoMYcEGzIJR6SVk5rDX4elNOK2laWuFVi8xIU+HNo7odhIdwueEdh+TKIYk5GglUZzIpJWn5e56yiTR",
-	"zU161CKUMH05bBDUOiUcJ9JXIzG11O7twWb6MYkCy3NgTSJwIYwlqqss3UmXZp7upITft47gvKcEUmsd",
-	"7/nCOJEf20lFpqVGbi3lEVN0opJzcDlecDB5jrO4kfC1WRGkSVmCJmNpDJu1WkxgUXjuymp16rb4CM1Q",
-	"raXefe0uuG4R++470qKUqE2rQkVGMXCZl0pIi7NWJ2NvYV8cTfCFRJIN100FgFNnsUK4VxhF+qu0FJIw",
-	"16yAWaFwqR2l+5PxJPVoQlZL6q4D7Xg3ifYnSYTz52uJ+TY1p81OFw5Cwk0MTKIsfF2pgPFhlHoGRetk",
-	"HC4fwowVhqdbYVfTJ2GjMBRMXoRaZrKNwGnnM3yNwkf9am+7YScuoLbmr13Uqps1T9a0a7vuiZ+qVz6z",
-	"PueaVnhvxaRh5I0d7Va9Gjc5eZaJzHlWMJdB4tpxcLflwfCU4+2qfTATiGQImJBaYBdIiJlWS5KyEJ3r",
-	"Wke2pI5SzC2z7kN1lK8BqlvAcz+oel8p8N77Vyewv7//A3z8cFJPvjMSrllmixUYcd2KEYJczMmaIR0A",
-	"6d9TMNVsJq5jcFb93mTv++3J7vb+5MPkvw8nk8PJZLy7t3/w/Pu/p1TSaEVlGnFG/ed811olCYne796e",
-	"fYDuAh/3Xd353ITy3uz4LDlri9T1sXmjVuxeIJiEdK0OYgqjnmKNiVyr1khru4OsPK8Xee9RXHZmODAF",
-	"gcoVMU0ijaUajs47RMxOjEAeGDQa8I8jYJCL2YxTHazQDC2gjWsGUWWzXk5+gKbembOCrLAF91bM8bvT",
-	"KI4uuTa+LOV4Mp6QcVdyyUoRHUb748l437uryNL2WBD/nPO+EpAeAB77PiDyDoCHNsxdEcJVK3pg7OIJ",
-	"nVyc5tEhtuwTKNbq9e1NJg9WhcN/oa9Cn7PwqnL8kNUqPDSLDn/9FEemWi6ZXkWH0WtxyWktJOpQutCc",
-	"YhOW3DIXfeAw950kJ1IHSyEAjVrvBURWG4+1OUkWjg/YiJucVHg+2UfzACfsChWJ238bO5ROvcVXz3Gh",
-	"dSbELhhXo8yvhuROyRa+il5Voq25C4ai2kqtzjnel1JZoEWu3e0xfDQcPLPR64Wn0yGahC70oolrxkVN",
-	"ognH5t4Ob9jLO+rnvFaUAZpBHcoWgmF7WTHEhjwaJzaROgPMmDHpTL/awHvAakHPJ/tPM5Lj9qQ4ZjqC",
-	"1E1lCgaVoQuvQFa9WqyeQvrqDt8mfrURN892dEXkKJXpkcT3lQw81s7bBLOS2UIrqSpTrBxY9lLZ7ExS",
-	"XUMucwMjFGQEaol0tyn1U3NX5cBn3QevQEp3Cc4zQgNxiMdXlC5j3JqvOWIw38JoMHWU1jHXlVCVUUiU",
-	"1bl2Fm8wxBBDtSo71vIDx7KF3VxsEi1la7CN1qKupOlK/nzSFJoIBT8ehC87ebk3m3VgH1Ka69TpoYpg",
-	"SN5nYUIfUJAPJrtDr9SD3enUBsOXdvfvfmm9giG+t7d393sbFbToxXt8sKljSgpqcvcb3cKdJPKNkFeu",
-	"Ys+c6XM259uZKgqfCkGT0ZJ6kvMesW92+/wSvLFK1FnSj8paIVCqn7XwubwqXC6hZZb/0dz1u6fuBY3x",
-	"3IUz+/kDP3+0jzUwcR7aD04YasrX/plugflf+7vbPLLjip/fxHc+6CvV45NrW7TO2nUmvjfMtoIt162D",
-	"ZWJIra542i59hUY2rQ/OcDGQ7u5M0BhacbMjFf6l5I6azVLawPIZUr46UK3D94ZLfjcJkj1F2anzPWEo",
-	"nx6R81s5lD28/1ZyCmlr+xj/aL36tfrxd4sMEslBCvL1PjOBJC1pCVc+3cQDUMYlTyOoKNE+NJY2Vih1",
-	"3LsVKouQvJ2IiMAGoeo5B0aV3RD/KJD8KpHItd7FUgdhpveGC/BW51xTLTiCi4cJkbvZcqm3PnylRKoQ",
-	"FHe8KCM0h6mwNxreW30QJGuVEfxitbB26IMTh4eHMn2lDnsRze4DC9/QoiP5VUgv/6NlbvLD3S/VJef/",
-	"CPDzu4Xbzb7L9++sE73C3V0Mdz7XknfjBL7gfYVWjzca93VnqCA+7YE2ifyNpwmFu1UembKmeSur3uBi",
-	"tFYq35/UEppzn3EB6F03Vtc525u132tUuDHWEr0mIgd98f6uGsSoUUZbfzxfH9z9Ul26/WsE4QFwGpIN",
-	"TdBhbowHsfPQ/EyeSIV5ZhzVEEvXEvDvN/m/ey5/5vauifxCwBwO5bn5NKyRdiiKgFydLt7zK78wBGje",
-	"c5YboE0TBEceytRhrD7doNFtYzjuHDPQ0nUHiVw/cQBVm1RyW/N5VTBNdVuV3P744dX2n9zrg/uam44Q",
-	"znI3oFcuZPYxYMRmLY+bbiweGh2P6SZp1yccEMurhSp8GRhmwNHS8uuH9ZncQ1hapwQ9nQr/t4MmyEvA",
-	"aILcnLmQmWLlhI59HVDxaoEKDD2KXgiGTsloX61VkdFFLF5y7ctwjygVgH5ouBLSHU7VlV26++jCuxGh",
-	"+8SyW2eK9AjuL034/TcZ/VeTUWKcfiEV0qp7CWkI+LtzP9KFNLUCMfybMQhZX24FQxyBVFCyuZAuinJD",
-	"uAph7Lvw9Udk73Zdl4GlKRDhaXaIg0Nng5RmcMOq9soMTtNf+MpQIlAguJsFZ+KJsM8rLF8+M5A6Bzjt",
-	"M/nMqLwOCGEmkUJC+vPL2yIx0jG8dImbLZeRVBZW3AaXLs/dVlWIpuyDR8gFZ/Xont552z5n1AV5tGni",
-	"QzhGqcgL7lJXHLLEv5tDhNz2J14LJ8TRGUJke1I0yZrXVpiwRQcjqVB0LddCzreGfbh1qtHw+SiP6bFt",
-	"50Df4bKt2eGb07Zx2poWiwcRb67dx3HbqrZYVzdrOV/D7q90DhfKcem6feJEbjhsZkqDsGN4o1qRJMJA",
-	"CKRwh1m4SDgX1RtCrxOJY/uCHeJ1ny98rcuXtr4LttqK66LJoVDG6GAy2aoPdCyUuqhKvHiwtX6qIzV2",
-	"i9f4rC7P+y/sNl47q+WR/cZ17YJhx3Hg0VF7gal151rlBbopq+KBnTL/qujyP8ebDU1t6z5Vtw5pOrDi",
-	"Nk/2C26sViuXfddkTcVg1Mxuu7fMRmXacJ3Oa/KHEc0S2SqWIkytHBArWTrPiaov+JfbzqJht3SjMv5D",
-	"/NIP52a+nWGGPc2DJJ88ldar65SGPNAAGWsIWfsow5m3PiHlP9UTfddcf9l62xxNXnuj74wc/3LHU/sr",
-	"Q0itdeIX/AhLdj1qLsQg1dUW/BfUh7ykY7QV/A+fR/gjTNJ24swRAragyoJr+8OH1519uv5jqOl4sxDz",
-	"520S2rXvvhOslc0d+dvRWSI34VncGlDaILE2BMO+D+Iu97Kn9IcPr/9VodfGQUJP7a27XSFVZc5a2crf",
-	"oNX/F9DKMV2jPZ8ZcCLyxQBrp8kW32l5xwf9SidNsm3avJqO4UXLtU7GIZW7lgihqO4IpT0LWSc+F6sj",
-	"XwOg2Z5zcQBjl2zs8xfbO3VUAYZyYqSS202VLq8AE/l8sgftA4aHPEz1YYibWmUNmN2nElgoBZ6OqQpJ",
-	"n7smFITZjLeL+gqXPKbrZuMgyAHN4Q9t/KYx+jTGU0o+vnWPzzWngDdpH3e8sXZKO713D9KFo7Z7nFys",
-	"qZ3X0kadYoyPCeraykxdSVTYX67JzqgGlrMcNbtyFUm+PGCgUU90ELrz94asLJcKfh91FcbxKhTY+hLK",
-	"vWN28T5AkS/UKiqz3G67gmBd7XJndbJ+heIL3zpydrWKDxXYfiGMO0Oxr4pb6sJOl1zaI2oMdeuPoYgy",
-	"bd/SAmH4HJ8J9YjTI+8LpcBWXFmkslAWTMhEuioglDftap8wSTmyz3/40387tsB3v/uRwhOePXOfKrnO",
-	"sLdcZirnuS/00SqtM3BceRjlay7nfbWMztAcrHOGqKyCMEAuzXGn6fsci/NNUX9T1P2K+oXXKFSbo5Mf",
-	"80fo6Xq3ecjNN4w4vSfPDSN2wLBdujWrtCGk2VLeiSQdEbT3hgaGj7IQFy4jxansFy9fv/zwsi7SYNyW",
-	"YA05Qwo0MHLbDfsDn1yBP1zUh3dPfoOC3zTM/TRMcOQSUurK5W3q5stwWheQxRuQy329U6jERRkOC3/T",
-	"ZIpqIm3nU8W0mUr+eapbdOCqwTSHlw+Ge/6LS/63WM1vGuGxNcJ6+OjjgI446q3bPahB7h8dWgdR1HFh",
-	"PZGh32JCv+mCf0fX8r+JDtkIbx1WIve2PlwFtsfZARxUO2ld5G0HLfntnFlWF5LztdjxLox8XeFEBk9E",
-	"K1TQnVrJAlKx7uQPbV3NyJKqyy7ZCjKFr0ngAs2ZRPpoXMNl3gI6Lp6r4Nb46rRUB74+qNdYzcR8YcMR",
-	"vq1KQokUBLCoVrzLCcY5WpZKM71yr49clZ6Fr1zmzvfb6rr2tSt3JRPpQNYmAhvDux5FrXk4LTleU9Mu",
-	"2jRocUvVnGUousfO1SVvlV19ZsKdjYpyfbjOPXunxu+Z6fsr3e5hAU+s8TsF+3u0vrv/zSj8pvYfWe1/",
-	"LO/lrLpd5V9wXrJCXPLHUfVnqDfXAxrhR5DqCv4L2ofOpmN4448WIQ3t44JiV8cskdnCnQvcCh9JKR73",
-	"XOWrI+9kikHMqKB63FoP+rRUPeyniIy6zYHkj6v7zwpweqeMxTfciXL+GLmv2qQvqcL7Dr/m2eNjFfex",
-	"dAxU8MwdTiTXzs9plQ059We7ugNk40TW2/ntM7rFjOpf83wMJ9hiU3pY87qMJKS+YHyoGLsZJ04h6q4I",
-	"W6vud3DOrscpwehgsrsVh44nshuAFOLEWy2NyK3TXKBNPVOVrrhaulVHPiWyE5hOXuVWwePRpntoK3ah",
-	"Vy5yPZEbYVdbcU0uoiGMnk/2d55T5FR9OkC3q80dF4CPr+ztPJ8cDMRU8czN1iOZqZvnAz8xatk4nHco",
-	"uCEchOyL6H1DMd9QzOM6wCoJXlHSEW1fiWPoiI8nWgfoW2EZ6Jyv52xASM+ZWcB2kaXAKNWokqUWl6Lg",
-	"c54nsjJcI3SR279xreiou7vU/XrcKbY7UzqRnnS12A5pNzq58JGU28bhk0/tg1s7lXGoAqWbJapB+U21",
-	"fVNtT6LamDt8KDDfV6s3q8pHstDojKVuptBRG9TG7Ywg1HLOhWQsW42hjiW340R+rTGGg3syOyycvtmj",
-	"JM6aQy3/s+wxHHgnZtob30MmWTdrv3sO3a+fbuLP3XPS6BJyoHMoOtatdBEdRjvEmf4jn+s6nNwySkEP",
-	"Od31x1sXO/LTuh4qN7QuuSqpN59u/l8AAAD//1VWRxtttAAA",
+	"H4sIAAAAAAAC/+y9+3LbRrY3+iqreL4qkxmQomTZk1CV2p/iS8ZfHMfbknfmTOAjNIkmiRHYjUE3JHE8",
+	"rtp/nQc4D7EfbJ7k1FqrGxcSkChbVpIZ/5FYxKXR13Vfv/W+N9OrTCuprOlN3veWUsQypz+fXclZYROt",
+	"XuqZwH/xYizNLE8y/tk7XUqQ/rEHBt6+eRlAtHexv2eEiqf6Spq99+7PsyT+sFc+bPbel3/jnWjUC3pm",
+	"tpQrgZ+x60z2Jj1j80Qteh8+BL1X+sTqXG73IVJ6aPBWdEMLb6TN18dzK/PtRk7kTKvYgNVwKRILUznX",
+	"uYQcX0nUAvozmaSg5xDF0ookNSO6dSawubOViWAP9sfjcQCxnIsitbA/aB1RoqxcyJw69Oc38m+FNPZF",
+	"3D6zOd9+YODPQ/fo8EUcgM5BwEIqmQsrY3j79sXTi8Pr5+9D0MtELlbSusV9UuRGt0zETypdQ2LlysDl",
+	"UhsJSQxG59YADRXsMjFwIdJCQt8uJWS5vEh0YSATC/nAQKTklT2bUesRTUGCzf6tkPm6F/SUWGG/+P4N",
+	"61XuvxdPb9h52Ml+hD+HEfwB9g9gKa9gthS5mOGAq35kwi6rbtR3YC/o4XwnuYx7E5sX8vrOvYjlKtNW",
+	"qtn6B7ne7t/+cP/g61oXaO/8cjz8ixj+fTz85mz4LjoCucrsGlZSKANKw7lcj+BkpjMZQyZz0JdK5qNQ",
+	"vVgoncsYLpdSAU66kfmFzCFOjJim0kBSdWYUKj9WPsrVaGtdHmKfrx/gy2SV2O1xvRYLCSb5uwxgf3gw",
+	"HkP/8OAAdGFNEsvO9U6psfoH3THpTR6Ng95KXCWrYtWbHIzxV6L4137Qdmpe6tm5zLv2REp3eUPw37fb",
+	"EvzO7ffDa2GXb8rnt2fNLiGXqbDJhUQig6t4qfNzk4mZHMHx1Oi0sBKwMyaAaDSKQJqZyJD4NB4OQvXq",
+	"7UuYrq00IFRMd3kjcXdAKHMpczgcjyFK1IVIk/gM241qe2Njfdwc3GbAJ0zVu9bBEX1eCPfjditRsY1b",
+	"9uxULMzzJG2l80/0aiWGRiIxRNppxcIcgUaiV7EmmImcyb68kPkatJJ4fO1SrgJAdilyGYdKXomZTdfQ",
+	"j6w0NoJYSzzGFlbCzpZAVxO1iAYj+C4V6tyAyHWhYmxiJXjxaOFCxQRX5BISPuu8VPJKrLKUKJVNA5Us",
+	"ljZddywhjuQmFpBLk2llJHGA70TsmAr+mmllpaI/RZalCXP8vb8aZvtVs/8rl/PepPd/7VVywx7fNXvP",
+	"8lznb9xH+JPN6f+uMImShjhIEtMnoB9VP84kthANAjoIzacaWzkI1WVilxU7nicyjSOa0xqLFkaraMAM",
+	"cyYyMU3SxK6ZhroN6lctVHo+lzn0o+rBM6XtmSmyTOdWxtGAV6UmItX5ctfkuMf3atyeZuaJVvM0md3j",
+	"7Ecz98kI+jWWgXwHViKd63wlY5ysXBZGxjDHeVPaLmXuZZGgJLAqVIWRAayEEgsZu+sBCHi9tkutatz5",
+	"cpmksmzJ2FwK9yFh1mqG5ytUeaHMpFy7CKL3YY8XMOxNIOydy1zJ9GxamHXYCyDs5YVSiVqc1Zl42PsQ",
+	"BTATaiZTXFAQ9X7YpbCQ8Bl1bw8C8NTpTF5lSGIi0HmoyqvWpmeJmid4RqM73QDPdT5N4liq+9sBSJmP",
+	"X7+gFU/F7NzwUUCRg/7KNTIhJWVsoB/NfQejoDpU9DCeUJwlAdNcXxqZQ/RTniwSFTXkE08QRZrqy0aD",
+	"d3uUvn/yhpfz/mbyGL5/ArP1LJW4o0SaSxGv/a6CfrSYnbkf0eDIz14EiQlV9P2TlndG8DqVwkjWP/Do",
+	"4UzOijyXyrovWU3sJ5VWjqK7nMAXyspciZSGfX+T+FbJq0zOkBHPRZIWuSQ6z33xvOCIJmIljUHRMzGs",
+	"+SSz0d0N/5W2z5Ez3+fIz5W+VKgu4moSMUSNM1koyKXRRT7DuUD+M8ee4YETsEqMwe01T1IZqn6E/541",
+	"niGKDQW37o5zvRmoc00kq6+0BRp72LvjQ/larFMt4lOtX4p8Ie+XyE11vKZDNtUXskaTHhggXQT6Ucb9",
+	"O7Nan6XYwzqVo4fOSMhmLfaOJuU/C23Fs6uZlLGM75Na8agvdZHGMEXVmbsA/ehv2KUzf6E2CciD6TVk",
+	"8ldBqBwx+nDHG+VEGpNo9UrbN0gQ73ej5IWyyUpCnMTEqqZyplcSmDQnCuhmPzLcRzpsdA8l0IonlqpK",
+	"fQ9tWIi2J40MUsPSInXdnNVsVx+CT5vtZZLdM5mvzzPSeRkHcCkMFCqXYrYU01Qy4UK9VeI6KCOVoXlf",
+	"JplnBHd4DE+TldSFvd8pmIk09bq/nw78Xwy6QIJkuVN3OtC3ShR2qfPk7/dJbn50fEqjnkBaG8xyGUtl",
+	"E5GiZFnUurU13p9//nl4XNglPj4Tts3k+50UOSklIl19G/amYh32bjL/ftI0ZotcxLJu4Lm/fSNVnOlE",
+	"WTZTmEyKcwM/y+kJaly2tAE5Dc0rOKL2SMHdR5HB/XnmDSotZMkNtmXaL+XUUIufc67/q1T6nxOtuLPJ",
+	"rhq+cdpdl8AsRSaB6E+rnWJSE8lkSlJcaWYP4DLXahGq/3Py0yvAOQpqWjZeDPDgD/V8mAu1kM6qrvOy",
+	"zVWR2iQTucVG7QhOl7JhKlKVXoGbAH9Tv0aeA9Evc5da6we/7uxEyKWwkg2yNVtSlutM5jZhO5NJ/i7P",
+	"WJ5aTbc31asiTYn6Tw0qOoWRpimveYdKP5cznaPMgucggEKl0tSfhaVOY+Nsds5MYTUk1sl8gxEck+ka",
+	"FsmFVLCUOekTS1y56dp/aAKXeWKlgUzgabLEslhufvbqp5PXT6B/uP8Q7DLXxWJJ30c5HPVqomS4wMKy",
+	"0frxYa9m3X786NHDx037tirSFPmft2u22LvdJT39q5xZ5P48687+2jntlSF7a8qPrRWzJbty5BVrW5Vd",
+	"x1gpYtBzJNnCkkG5NPJoJXGIHb12BCDoXQ1xofLe5OBDgN3C+WkY/XsZ2YiG/sLm+XvN70ASH9X1Ga2k",
+	"kxIMHI7H2JXOT+/j1Nm029WHHDiFiK0+5kzY6AhwYAGMcT8quWBrvXPP4LZqXd4blrDWpYety/k0yeXM",
+	"6nz9MiF78fZSSmVz9yed/psI3fMklc+Uzde96nsiz8W6x0Zgz8R+KVt+19IvIpLfaRbImx2aaWYPN7K2",
+	"J/ggUVciSES/4zjBlRDp61qbPHUbC2XzYmYLlAjd+0egV4m13hVGxvPaJqj67qwF24v/p2Il1BAleJI6",
+	"rbyyR8QujcUL2zvKTZg0tvUonYiVJ9yCaVGdtoI3uANT05bmNxaEZrbqf+PjnYv0RLdx6xMaEazEbJko",
+	"WY2ZuRl+aAQnVlikuBPYZm7kQOpPncU+VHmRSjKlHx4cIDGucchBsOFpwncD6Lakh4ofaMiBcDjeD6Bm",
+	"JITD8cMA6taLw/EhPtE0e2BjeHkl7VLHdIMMjtzkI+xHafc+HH/TZvHFy102X/fOtrkADvexezVLHxwe",
+	"PMR2toQsODx4HMCmqg2HB9/QzDUMXvBoPKbOVKoPPBofYLe3lFB4RDPkNQd4ND50niOFDOaX3uaqkvOo",
+	"Wqhe0Otao17Qq68OUz5nrw565ezj9cZy0O7dXAj8jnd3BL2N6a9dqU98L+htzXkv6FXT3Qt6zQmlwdXn",
+	"ElsuZxF/bE4gnkenCga9zVWrHbiKGDRFx/awBDpgUl3IVGdEUprUk4lZR+iFVjBHAfJS5+fcEh7Opp0O",
+	"+g0DH56+sPcjTTq80jZUxzzrYS8KiCZVc0YUj8yEeD1NjEVOX/OzsXjZPzw4IMXgQ9CT3lhwI7UnZrHF",
+	"Yuj1Vtp1JWenYoFsr8HaVuLqpVQLu+xNHh+SuOR/7uOWsLjCvUnv/6lFU4wme//7D8N3f/hfbfR7Ja5e",
+	"cNv7jzf5YdmLE358J4dxALOlnJ3LmGYLRUf6N03OJUS1UUXtAsqs2SQzv6onpmVXiQUFkDS8WSwOT/Ai",
+	"DQYf4K8Y0Hng+ZEmv4xIIcs1zvwDE6pZmuDqgZGsO64CEq02OubjCfpRWPc/h73oCKZ1h3aoNj3aUGkp",
+	"ca6zTMa0EXF7ocTtp49mDDtJA0D53IZqpY2F/cc00zim/eHjw3ogzTzXK4iOh38BMfw7jIffwBmMYAJ7",
+	"8L/hDzCMoB/lklwpk8ODKFSJgXmi5OAIvhNroEgxmpkVxHIYF6xNypg6b4j0oZ5wkeiUT0QpcB4ceKdz",
+	"qmcRRL+EvamOnTcSexv23kXQz9KCZz5RsbyiZYOpiN0iyVSupLKDDQf/LzjDSFedj/9d0NNK/jTvTX65",
+	"4eDVDtGHYKdn3Vb/8K4eY9UVgYZ7DMeA+8M5dnUOZinTtNqLIyDaRaqYpVClmc7I/j7F/SHjUPXfnj4f",
+	"fk1hKzDThbLmCATMCsuSNZgsRUVNVCs9mCDjjmUE51JmhvQ4FKNCNZVrrWJ4fAg/JN8dQaQLmyH3a1yv",
+	"vTVPct5SeBmXOUXN7vBr/B0qF5QhIE2UhOif//0/v0zFegKvXIyNEznf/fO//yc6chp2+S3XaPUtJO2h",
+	"otA4ZEsZE1VDnxwcQZSsxEIaHlOAKjvpBgFcLoWFObaQKDh49Jj71o8lTkE8IOWf1Vg+Vk7lNdKizmDY",
+	"SRZ95VwWAf5J00ymgVBFX53ZvFC00yM2VhiwuIj04UthcC1G8DoVSbXl6UiQu96ASC/F2oXGhLRma7tM",
+	"1II3crt+sL2h3BbCB6p9RNRDxUSy3P7pGyl5+Wv9HrSK5/QQDbtFBkZtn0N34HKpU8lfThSvbas+t6mC",
+	"uy+U3ehg3PiJpdOcyXOLH8J5PZeZrXV8qnUqBXFWUrBlfCZa4ux+RmqJBKu0elhvQu5rNZMNKzIZ07MA",
+	"/lqYKnTVMfzENq0SsbByiG+18qaFHrqLp8lKGitWGfX0siNEtbGADwyFqeFXY6/U4pqSuYWVa3JsV3Sk",
+	"GQZ3o2Vh00632aPnuWSdDvrCAjGSw/E3j+vBZgHzj7rBVOcQvT4+ffKnaKcelPLQ5oIJS81mtSP0wJQE",
+	"IzHQt7mYyamYnQfgxM7Sr42HwQoVizwOFb0yCDz19FYspC1HHJWDPMjYqCLBjoJcSmXZ7sjncrfRnLUf",
+	"2J+X65Yv0W7Da033TF0NwRndduPT+lMM0GVi5O5zvdPRw7nxR48F8OvPXhU1RGSyJWTTbVL8QL/curTf",
+	"XUgCRyQ9MDDjM1DgiD/GRNToDk7i2aqFlv1M7iM87omCVZKmiXGWLNrRjlbI5MKHjPr97V1O0hSpDUKV",
+	"qFlaxGzYm+kUSbzIrZ88R1PccnHoVlQquMgRyPbCu4I32UeNN7Edu+6ESMrGvPNqDI5guO8C0UV5hFx0",
+	"n5rJ9CNnHxVOs7yOElcTiHJcciHjHSeoi/TebELtIMVtVqhG6HsuVKxXgBpgPhNke6qH25I+WilR9OYv",
+	"4+E3Yjh/937/4EOrCkVSS9dJ+ZO+hJVQa2DZho9gSS3ixGSpWKMG4FQBlCVRzMFdKOMdeTC3vf3xF9U3",
+	"iePWPueFK+i73ePEVK3AJGqRymFdmRKxOSKF2EAqxYVEVUUXRD12MrpW2QrYo23Lqx/CddTsROPp5hFd",
+	"ylySZbKbhrmQyFzSAW6NO68TsblIjdyiYkSns1zimVqKGOLE6ULkHsiFwnkUMM+lWXr7f0tXEhXvPEM/",
+	"4MOomO9iRvYv/ehMyUq3SnotrH//8cOvD5u830jrIqBuwfBZvbgFx/f6CLJ8XoEJd41vHPH8T2oMn29U",
+	"HH8EP3PMbEu0bG3TFsqwgYffB6NhLvJQ9XNJ6yVj5w2by0tw3MJpnh2j3F2Qdp+8pSjtvnLNGUCpcpXE",
+	"cVp+z33J6yit+6+WLLDtkA56huzcO+81NovTi8VsJo1p5QoUzVwSHnqSQ6pYKB4CMjm+OR7szi469mNt",
+	"sLbVSHRCtouA9jeyxdK0YXyiUTIH5U5wSdK2pmqTatkqVGZ7oTwLbpJ8JBrYCyLBbtuNeq3OzbqlMKlb",
+	"gukHURVHJ8pFrBalLkZsS3Qt9DHw/pWazril3rG2UzcMOwKwcUZaNrNXDrYF14ag3eSnLYyhqeYEPreD",
+	"SV9Db2zKLm1yZJfltcarOr1y72/Qv3o/KcevmqbJkglPKIyfntjL1IIj+cNiPH44mwojHx/S3zLsfYha",
+	"/XhNlrEt97AbOYJ+9M///p89/kU5pl9x1kdER9Hfpx/+9qjmJeEXyVsg03Tb7o/iGD47vBC5Eiucml+a",
+	"fXvtW2hcPeHm6gPx1u6mwaQ8js3xPatSkvyp9gak28slbYe7lqzZlrRmDKrvkcvmLIPS8S3K9yyJmpOQ",
+	"U/ZgA8UVLEVhLMt3N7DYTTpAw2p27tpd/GOrHoFiaZMuIQcR5pwzWyYQITv1ewOfigIQFJjjU+gcf5cq",
+	"HpBHjnhx/Y09d2kQQCQ2m9vjK4OmRw6vETHDF3tBjx667ZbDEZ9wQ81rvtXG1WP+RH3KXgs7W7ZEhvDw",
+	"VzJfUC7ibLnpdnhgQCilLdnGzQQlQ4p8SuWc5BsUata0bRIbqsQEEOHqRzBLpcjxKk4ye8xzmaVihrqA",
+	"bbMi7mbqcXuQmx9xuI33Fx2Ov3l8O1XrlXv2F777rn57aM6TbKgzppNDismTuW/1aqhXif27zHXtShWK",
+	"cpPYet0wSJD9DYzjYafs8cavJIubViygL1TpDDMRr3hpBMoh+uVdVBvt5tg+v/OjY758j+9mxg5aI342",
+	"5cxtvlbKhxykVLf1Otv8EfvTIs/+I07H90/l0ha5Qk0uVGy3OILIyU0RGDyil50S7IBCN9RMpik1bCzr",
+	"7dN1qKLXP52cApI4fsLxWbYR9pX2VpLLhO3CctLovQ//nuaaXX+hYkqIrVwIHksA34n1A+MCpn2EdNBI",
+	"27xkXwHbE3KfRhOESufOFOaEviMgV0IlfrkkUR9U3iDOVWSBn1eKkHBT0Qt6OM7bEmte5Tdl0xs3nldf",
+	"2rjzpPbhjVsvqR+0l6xU8enpy85AQElPnE3X16JeiDg+ghX7DyDTJqHYt/7heFyZbAc7KXmb/v/y8208",
+	"/HmSyidVcO+mG6m8cVPUFD/Y9QUOhtuWusxZnOS15ms6VmLOfNTi9s2VjpN5ImMSsren9a1KrkpLbU3/",
+	"qQyBukBa10nSVbGasr7Myd0tcjhF72zz7zqOACTKJLF0B1xZkajWELSAQnQ7InNR5vPOnKRDzd8hiLW+",
+	"WjSmwGf7+4kO/HK47mzOctvafv/kjcx03rJ14iLnqCcWkHewTDDd2j3I8vsnp8Kcv6G3WvVmbUV6hhxO",
+	"ybgNAMY/wkE+HRAx9XnzPdxse6OhoDH4jmkrVCe9sMKct7N4nbscBLuURgI9CH0k0lLh+sfukrFI/PNC",
+	"DY7K0F0iiw2Eg2utEB1bqopibRlUxU03w2epcx3nXBmLZLbLckSc/kKkZ+4ct69kYsqgtNavlHPapWff",
+	"vNMqm9TG0LdCenm0jU41x9kyKt/F9u2C33/lKJFnlUmcyjMXUEeGB4rlO3P8uRf0dJ4thTrjuPLqd0mJ",
+	"WsPrGqdqmyHwjq8cES2OpfI07W7iQukuu75ZnJ2zDmK8sQDVo8FGhze/VPa2e9Y/Yk937Ie2b/xJipTZ",
+	"yEbKRvlVv9r6vGW5Nr7k3mr9UGKsztclH97gWnXbUeIgjijzxluAt2LYYMktwvHrFxOXg0ExLXoeqqgU",
+	"lqIAKByLHGRn2K0I+t9CdJ5wujT7AixpKMLUguD+qhMlYxJOb4hxuSEe5aPCS24KFbmTYI7bhlrsHhhx",
+	"y6CDj4kCaHfon/HlW7qhWkIB7sqD/6me8U/3ZX8O5/Onuo8/wd276cBFgsLO28/sqN3N+/qbcIzewqF5",
+	"oxfwI116v4qD7mMdZ+TIEgsDTPSZKbiI5u3Y50GLN21bwqicZh/r9Kro2RcH2J07wJw80u6MuW26XUO4",
+	"6dIErwmbcd9zsHEun9TK3ASgL2QOqGBlOEEfZX5xg/HdaJsNTuDdnoipmJ1LJl9eDow5q/RCp0VDJ6+J",
+	"P3coqXQQi1QYeyboCNzRh1x+a0v6B48GklWWJrPEpmuyiKCg6C2RQsUlig+RjqQjRsF95Gy6PmtSwxsJ",
+	"9g0p1BXu5QPDCc6M9pIo+DH5bgR/kmkNPNQl+lI4hRsddZu8PDxKbqTfjDF3L46kmut8Js+qTpkK9Tbs",
+	"+TbC3hGEPZGmYa8lMTuAsKfn87BHNHQwAcFZ142ka9PIuvaKQW3aD/cfwlaOWGtm9gh+8lZMaOSRf8yZ",
+	"IjLtt0zXugbl8dlcvw36tbWbu4/oDc7jnaiVO+w3O4M/j9PWgwU0wCeb4/Gmzes/SE+1feHHZCW/K1Sc",
+	"ytulG/+fIltbmQ+NXacSfnzx4zOYUjMT/oEfgn/+v/8fOGvzCH6QmaXLZgKRlVd2jyLBCBqIfi7tKqXA",
+	"aPyxEvl5rC8JTK+MiKh+/DWTiwj6HBZB7ma+bi4Wf7jiZjahLyLoO381e9c2coreV4EXuJn/67uf3lyO",
+	"f/h+of/53/+Dm7zscG/iYjKeJ4siZ3hfeHw4vjr8esxHcB+Or6ThYI1em/XtdZXkv6Em+/TSzc16o1Wm",
+	"yyAXp/KsMyjJezT0HBIlZja5SOzaRQxfLpMZCXZZYQn4IZezVCSr28Wgtpsrpb3U+fl1MYI8QUigPTI6",
+	"rMhPJWZL0MoFVlAzI4iQKkYTUJpybAIKBJUXUoEgS6pL/xlBpDOpogmgHCHiOJfGeDBmanFK5DYGQhgx",
+	"I4goITdNjI0mpS0XltogEXcNOFzhjFC/yfySyVxYnVN8h4zZ00i5o4k1Mp17yBmz1JcMqzEYwQvlCD4K",
+	"ryBKuk0DJlxIcHigfCMgTrARhU49e2BqPesbTd9iD+Hx6xcNIBA3yww4aSCxAxqK0s2JIECvWZEndj1y",
+	"N85oDqJJDQgE0kSdD1M9Ew7+gxwpqS5iWEkrYmGF71jgvp5cCCvdZONQ3jx/Avvf7H9NvcAfjx9983UA",
+	"L15fPK63jncLlfytIO4sUkIq8T2eaaXkjGxjzBSFBcoA6r948uNrEPEKBWCbE1pFusY5WCbTxMq4EeOE",
+	"s4sie0b52+U22NGZ+Yp35ituxP36idtyv46rJtmdQiCGN/IjRznelM+3cls+evVmgyZp2SAM1ZF8102t",
+	"7oKdesJ3E9IGN3ZNZ97UJ2yDhmZtQQJPXr+FGSWz9pGQTCXMczFjXjdodzduuRdXcqXbLLKn7DKcEz/A",
+	"7Y6PgQMDvJD5VNhkBX05Wowg2l+0ZuZt+mgzUl3dF1sngmLoUMd/Kqxoc2TfhZ3u5qD507yQlbh8fXw8",
+	"hShsB8kHYDRIkacJAR4L5jeLzvD5yiJz7V6jCfqJn932s29q/6XWvjXk62f/pVaLmnC2EZpSPeee4bjA",
+	"Mk4dp2YjUH1SSw0rMrAaHj4ej8GMdkwcdVkMfD6OwO32TfSXdgiga4PISu7MWaEGR3LkU1AdT95MuP/I",
+	"ELNaCJXLfKmlPzlUJErQ2ILunM1kZh0at1mvVtLma5/EsLUWRy5TidK2XcruUlT5MS3br9a7RzUbmUjT",
+	"3SOwDAVUtYAW+JDRzVl0Cb5lfNigLQis7NfhZhy6m7CH46Bd/hvVYbdws11bVWIzYGsLkOf689KpyHzZ",
+	"zXIbWC+TjV5yt1y8bZ8T/gf/lrv0c2/SDpd6Z6o+rQ9B5udCuRoZTHbqSz4BnIWo1QoeOzZ+M08rmX53",
+	"fjXjBCpwtu8AZGpYxymzqjkTdCOzerc843ohoBtqDVWYGJUE0I++f8ZRkd0FrgYflXl5f4nBsFNe8K3y",
+	"vFqmskqDC8DmyWol410cKp15WM8pqbGU1mjT5iIxHBZaBo+2iV2b4QulU6UUnLwzgzZysFkuajdXQ0No",
+	"u5VBqgab/MD4LDhuuJTBUWvOVyJN15RpY+WVDXsTGI1GAbjEG4MXftkxDefdh6hkSdH7jqycN1LEBArX",
+	"Qk6WcnZ9pNMNGUXPxGwJscykiqWarbGj+jzs4WKGvRpg9AS4/65EiOv/qGn/wnXDAWLvz1F75Nnkn21m",
+	"rO3AFw8TVkGG7aYwl3P0xjVQXihxzt91BNAEfhbbtpOD/bzZ0La9lyoTVP1ZoLRKAnZP1zWlr3Yq65aV",
+	"mhqzuynvLn1CFV5ni0tN5DGcnr6EWIo4TZRPUOqC8LzDmIh2O+V1nX3q+tiwTuJbrSbKeqoVwTvnm3bL",
+	"OxnMNaixbLmHFeFcxCAsRHsldkvkMzuofOC87mhSGlKtFjIHeZUYa3ZiyDXQ2I+MFXAHpRYpYHV2xuTi",
+	"xnetzt7wk+3+en9QfTeDRt24DcNUw9tT2xHbe6TZyWuO/5ONw75hKJnP5cwmF7JDR0CRxbBGkJT2aJgJ",
+	"BYVx+RodtKImCIRqKYwPr7MyXyVKpFHFiT3BQO3Tp2GWUOU+lyVU/k1Xm25nklLbIDvsgvp81Sx2JT/4",
+	"BLZ8qaB2H/rzXMohHsojH5Lo2KlH9dYKdBrLnEpesdhGbHowgh9FotxbE4hElpxdyNwkWkVHlDOOT0cQ",
+	"vUcuQ3Y4vBeEihoIuJ2zOFlIY5GPR5pqeCRx+SwJokcQFUbmVUMFPrHUKxmEyhSxpkeqow3Rezr0hBhK",
+	"99jrSzfInMcBIQHMsgK3RBKbDxGBoFXb64Fp0OJCURsyHhzVYGITgi6bUkWyAMgzghpHqBJryNXBce3G",
+	"580LchW7iGKcMp8PHL2vHq5PlFSLRMkA+F8/u4FPWD5boSBHHr0AMjE7x3WZAE3TxDfz4UPE8Ky0pZtf",
+	"oosBWK3T1vcYu9asjZWrKFT1lz+wo9Cfo2a7Wa6tnuk0QGGdim/ikx+iERxX28hqjTsLxXrekVPpHTQL",
+	"Sdh6sZ4VK6ksTIsktaweJNaEqlYbL02M9YGxYS9RF1JZna9RZqREzi0nY22b9ia9i/1NAogcvxw0/qoG",
+	"RrorUUcy7QsknhQGgF+IE8YFTyX9Js9C0CuyVNNzsb5U9Oc7pAacfo3kbmslKSa78nUGNa/ou6DHOwGV",
+	"l2zNdtKev1gb1ePR/h9HY3af1PqOGoAP1SoTejldDNv2O4i96ats3Zv09kcHh6MDJD5V6w9H+/t8jfPP",
+	"t+bouu8QKaTgARIYXQu9vWmi9qbCLCnyRzP29iJBQeFg9PCb0SPOonD7bfuTl9Sa33e9Sa+s/cBeGMoY",
+	"csxb5qvepHeF/w4PHj2e6VRz0ATTicqFse/t/z7AcH/8x4d/PNz/+uAw6CHZ6E0OHj1G9ZEdMDGKNXKa",
+	"kP2nImE4jQcb9Nv5Zgnvd5IKK00ZWOYoYm9C6O5ledFlkvXqqzAeHY7G2CoSRyqFrenBSsjpNV5ei5xk",
+	"gSLWpbGrwM7tj8fjD0Gvem3yvlcR0GaLraks18ZKbuoM9YiTShypRIBqlnaUJ3Z25bdVuNmQFZr+2LtU",
+	"KXaZm21h7JopuAtnoFfO/tWQFpqy9EYSEMvDuWXNwuvLnOhbJQa1xgoSPsbNLqfysc/icSLoyu3NtGF5",
+	"b0XA/HkL7bKzxnND+rkl7OWGxX1XJwAN7F78AId36tXaWu7rnVo0zOs9Bo9/ox6DR7+mX4v3fetx31iA",
+	"Nq/Bl1PzK5yahvfMdXTLgUbXb/Kh/YueiM9/ILq8aOV5aHOk8VJ9ki+twyvWNEbQQ84z5sEFGxdx3r84",
+	"xH4Nh9g1gLfD/br/yu2VuuPqI6KcuvxvJ35XbPjgbud0owipZO7QlkuUw8TA+NMcbe3pTLfwtrGI+tMP",
+	"95DTzJ86YQyaXb7n4Go+8aOlZboVrruWIfHAlI4EqnfgPu9YajKHpKy9wHfq0aKkAwdevrdUm6Ks5HIj",
+	"9WAYsqdsinkqrHh2IduQg/GWP06Rt9zEwoqIgp3tBIxeSQqBbkH4hb6ALNU2IDsydmgwghKtmWP3cU9S",
+	"ElWjpCA17pJkaAvT75nI80SaUEWu5EMUQMT1FBgyqLIpRfU6eRH1uC1HfAcwVV/QjLu7IzHZJbCilgbx",
+	"AZliZQ5ro+ZlhoPp7tjuyrl7twOdoGVT03bRSu60T7SSbn8EXhugDV4S0SZUlownsNzCApTKYU/fGGPa",
+	"iaj8yVDvH5lNvQMHPKYyIjUchNFnhGn/yLZ3y5/eDTDYieksiVTBEg4ymBMWHM4YXlPaDjpwhEuqvbtU",
+	"3MhI3hKOawhtOq/jqo1un76MQsFZJxhvtbmXieWCESxJ78CTN5jtXWQaV71t27ItK/uukzRQdbFdaIOr",
+	"teGYx2ZAEGU4+po8/SY9YMwiiUIiC+ZEZgYtFMKjwGxCtfqGZ6mg8DSKjf+LzPXT5CIxvupwh3RPCVzt",
+	"tNVHt7V45BNFjiptTDL1GsXxq5MXKK3qIgdpZiKT5jbEexs9hgIKXAfr3elerueos+2yXKTclbSciHiD",
+	"rxKlv/SVcKjmSGPVXKGlJrhgHUlwMKmbjhLjYbbrVVlIWNDxmqBj7Fb9Pvr0pS7SGJbiomIqbfz+tqXy",
+	"PpkZXH+Ku0vv8TqxNrvLQrFG1DhYrlq1K3Yk0/SBY8NTkeMSZTljQ7FIxjP70TIZVCJZqO5IJvssctbd",
+	"5Kg0pbXPLHedIMXeZRMQaW/sAXeuyLCh9GUtwGfDPHKn8V+fKD59FCLLDfAlN+WjjnbByWxy4BZIkCq5",
+	"rTah3cf7VF7tuK4xOUroPBkby9yzUDOpeaESOePzLq/s9hLj1R2w0fCpth6fOkf0aUIu5pbcr+5Ausdj",
+	"MC6ILjGmkJ9e7syWvejw0/0HP/FtBFZDaeoqozeOQICRs1xaB+CbWHAjuDlRzn28ESrWNmVvKRKi00Tv",
+	"fbjlTEwTJfJ124loxxI9FflCWkYS7TTQj+BEqhjH58rOUYALTYuXtx1wvcm0ThO1uHkCnAu7M8HfD7zd",
+	"FNsxGNzGFCmd/F3GPKjLHKmlugUi6ndUEJJthztnjX+S4amESaUOtc3Gf5W1e0mweOGCbJqTkupZi1/V",
+	"1y+NqIDw3wqZ4w9SU0L6Lv6aay4mDNN1hbPHSeh9Z/Knop56PjeSjKMrkeK0yJiwCQZ16bOFZ63M4hre",
+	"ttlnlqpdKF3ExbPPMpH7n/w+I/0FEC2ITuZndinUmfxbIQhHIZXGbFz6q0HCy5Wxo5u3KM4nd909ucPK",
+	"1ItGdxWE3inKoG3FWyb2Tuo2+9L9rQP8OU+sfE65y51+wg4E54YnJuiA/Gg4E9vgP4JrkJ/x5Lkc/xMc",
+	"rJP+pMhlfly0gifXU56PX7+Ac7nmuqvRd/QaRJDlcp5cUQ1jYeTQSMVI2UcgFNdDJUdLqLjGLZCxAaw+",
+	"l2oEx9giSacl+oDIkrNzuUZpdmZd2QQKKpW5BxMyoTIznUkD/ajEjqBtTCHH9CeBAERHcDh+2Cig74kv",
+	"GfQUBdxSyXBQUsZmcLTdk6oj3InIueC4LQfpQP1h4Zo2EkmaNEXVyVlaS7yUmvmTFLHM25A/tVqvdGEY",
+	"JUKrdB2QHMIeMg52Bzf7NIs49aYUQKnxUFHWBbKjqvjXwaPHXJjqyEefl3Wcx+PBCJ5RJBI7lssxuiBk",
+	"7NmSe1xGfP15+BN+qxqfyJIfJB4b8uLOdQu3EGuvX+I2zXUKWSoY4wLlg3Q+XGoC1PAh2FkqLJJOcqYe",
+	"vwCxwMM6CtUTV7DbivTcwXZoVEx9TWuRW1+tV2emVIhLrF0D/ZNlkg24GPBc55cij2ux3WsXE+7KlZWB",
+	"rFXg5sCx/tUoVKH66it35OHFUzP66it4RvvC+9F+PP6/uVAwRH8euieHL+KIuytnSy25EojOQ7WQSuYC",
+	"GauAt29fPL04DEB78JDcEU3oO0sU1xh39VHx75x84tgcCBMqVuxHridnSYxqoVPppzpOpMFzyAXQnQ7r",
+	"9gcyBDgYj2sV46iaAMMBVvXHPbxKlifsdYDjkycvXnC2BpXBIF4pwA+MCh66aUPKI5V1KD44cxFe0nny",
+	"d8GBS26zc3aTyBKkGZze5Eo8lCQoVE0aVPd+OOguh4MiymMmXPKkm5+qrpAIVeOYiZktK8gTIVAUazWl",
+	"JaWjEBH/L8/OYATR3pIAhUlJ36NIMKdV7F3s77lwPyR1uYSsmKbJbAQl7AUXmmFIGP6ii2k4HB+6yTsh",
+	"MkjbTcyWRExLYqVk+Vbs8MaYak6gRjWhT9sKu3exv1e7TlQx2D4QvkrloEZvm42UV10THNXCwGOi2rIU",
+	"x8z4xlWLTLZD1aeW6NfeV9HAc4o69abBgIAa+a5RtIeh2iT7uDLIuc2IXo2YkzFuaivZR8pQbRQcPraN",
+	"U7lB9XEp/rPQVtBSvJb5kGfeVSfXClJUFcrZDcpa1A4u3AQuN8jgFzklhNAJGXlKz/1tOqokwnFqLxdy",
+	"57IgVO2YzHIZamVaSWzMl+r/BqK/YRfP5BXXNNmYlAii9w7OZCWuAp8BR2kLnN5AtsFoJa7OGkwXL7jh",
+	"ePTz8nq5FZCs1a6craa4qC95fmhGxSzXxhA59MjsBsxS5JwhIsGnLrr5JjmtRmlLglaymNJeGb0PWXgL",
+	"exN4H1KGd9gLIOy5jOiwF4Qq7FUkku+6mQl7HyjHo5yopCyBzwyZkQrAk3UC6g7VXCRpkUtTntqDA4gu",
+	"SknVVYHmWM04BuE/EFEoK826nkV70cosor2I5PfBEUwLQzmTULVU5+MtXxiF6q0rOUBHxdTISGMLTCDs",
+	"vdIWnutCxaQDCS6cDStplzqGw/EjXEX6caa0PROsCEVbzfzIL2Brx/xM2ItG8FbJq0zOKMrRzY7fovAI",
+	"O79RItvBMDLfSGZlAjscuwqjfzo9fV2LVWGbqjc6gFQxFSYKXCohiQkmk+LcwM9yekLB+0E1fQePQxUV",
+	"2SIXsTzzonW0wd6ZZX71FdFsgpojHsRZGOUncY+sitQmmcjtAEfOK4AvhMqlQdVrP8AL1o99ipRIjSZq",
+	"mVkC3FnkIoV5qpGx96OH49E4crKLKlY0OawiMEDvwzHj8vI132YuKVOawY6IlNBxIcLBgGWh8sOGfuTm",
+	"FXWhkb88AQrDiwY+h0tMUfZEYjRNhTr3CW2qLu9T2rT/GiFSOtnCNkGV2NRdLsc+0vAtMMtNWs4gkmwA",
+	"d0v1nBRy0pNInnA6U+RH3kTHRxZSrS1Sn1DFcpYKzv3gdpzZr7KXuJmTkMRylWkr1WwN8wTlJhKDiAiJ",
+	"c5wICrHiOsrMNrh1PATUUQpYFJY/VAKHGiBwQ3Kr4KBKc5zfe2+eP4GHDx9+A29Pn5SLzyrJlZhZ3OrJ",
+	"VQ0BC+JkQboTURyI/hKBKebz5Mp75g7GB4+H4/3hw/Hp+I+T8XgyHo/2Dx4ePnr8Fw44XoPROQlB7nOu",
+	"ay+qKaD5poJYTXEiaLu6976y6X7Yc2WRrE1JWiofL3mIZ4wbke2448sSXLWCl67YYFCv0FXVu/SlCP0Z",
+	"Ewqi2jiGP6AE0N8f7h983RB156GKfjke/kUM/z4efnM2fMfCCcvcMi6lFBd3tGpsGr/PSCpeG1/tizz1",
+	"bN6iQdLeIhMSaj34xxEIiJP5XCJLLpshCaCyLaFYXDH88TcQ4dlKk5n1B6OqnlnxTR++4Wpg1xzAHjUW",
+	"WXKf6G1QphiQHkBTOODNy/l0BuYi91Ky17moeLhp1kNlPwkyuXqh9mZd9gEUKpY56f9uo0y4boX3CkQ+",
+	"2Jd6Vw4+2PbOOA2Tes+3D8YHrpIj7ydTTMmIphVychETL1kBoahwP6JrN6+fWWSbXA6SsFhWLl9T1HNi",
+	"A0ZXZyBGzhOlIIhSLNQKtbI3NEmGhUcSmRMZKr+7khpQJNIDVygbp4TpHIsWCxn4k5Pk5PwPfKhjqFho",
+	"oqhprrG+0RCjHtNsflXFJUQwT7H/BjVt7ctnJzaVTsc/fv2ikUi2PxpzIpnOpBJZQhl+49FDZ8wlO5TT",
+	"lCgpr9XT4NSjY7fBUS/16gChQ1BUqlrXoDJG9fTEF3Fvgi27Ci+UskeKNH39YDzesM5tQstSBCPZCG9E",
+	"P+cvkB2k1f5RZNgztqfQ1+smga7W3eN7f3aPvojxCzWbXm/yy7ugZ4rVSuRrioW4kCQp0ux4yPjJL72V",
+	"tIKhNlgjvXHKaaq9Hu3F8JJPe7JcmlbKg0/6v0MnCaqiefBo/BCVZ1wwyljmKIUR67DUW3zVb8PpGvaB",
+	"qzt6yZWMjbOlS5bhdKZ9MIQxmOV6KvE+HkIgoaze7RG8NRLcZqPXUzdPE8qcJpyRCmUWhTCF50UsnJWq",
+	"2l4uVpQoHzN2r7hUtRY9NGnrVvRAKJ9tJ1awNB2bcSYUG0ZK88ed7cyg92j88H5GclxfFN5MRxDxUpal",
+	"PVEB4Bz59X2cvrLD1x2/0sSxmO3lBU1HptsS/t4Uyu+xemE5QM61zLXShUnXTO/dqazi59ezVHIYVx8P",
+	"MioWoeLbVJsupzJ20tkQjbeZRXSXlF3hUuAdOrI2PiGA+AXqDK6FfmdtOxKSuCsiJaqD7CXL9SJne5BX",
+	"wVDmX8zOynKv/vzAsarpGpw1S3LShppBvKh50vJCff+kF/Rq+syd7ctG4UDeEZ/tNJe1HVuOwKlf6Qd+",
+	"Qe/wIB+O97teKQe791YJZ7aVFB9yuP/w5pdes3Z3qvVL1O3ovYODm9+rHH7POauWXtzhg7ReyjlUH/Hi",
+	"XP/GC2eSIHsTO9GqQ14oMk0tRD4VCzmc6TR1wNS0GLVTT+e85dhXvnDHgre4RFnG8bNuLR+t27618Lm4",
+	"SLmcBoq2v/bu+uSle+rxQJBGuvUDt37k5e1YOKeNdi4YUsqX7hmUbnOxkpZe6Iibrh7ZI3NoZ9nu2oNP",
+	"ODEdn9wMrSbrDIvszpAw8LaHK54Nb0oOIKLkOnDVOpzScUz8gbViA9H+3hiV97U0e0rjX1rt6fk8Iveu",
+	"w6tnp1FFww9qXkOKoaichlWNkGpjbmZ4bgXqvfuMO79WRqRl7/+kJIEN1C3wvzZd/Vj6+MlHBieJRQry",
+	"hDwwfkpqp8VfIQiaVlGG6wehUJGhfmgsuR2pepIzgxUWRfJ6WQgUbFBUnUoQ1rLkbzUoeRkq3LXOJFgi",
+	"jkU7iwvwU46qvZ47yX8S0nRXDsnSMejqb/YPDw4GQcPq1z8cf4NfYavOoE0EYZfNS1/49XZkoWaWIv/6",
+	"u88jyjyp9fFaiWb/jg9fF9NR8tJXWPq1z9z4m5tfeuKMbb+K8PPJh5tXn410DT7ReribzHDvfXnyPvCB",
+	"J4Sq9qq2jcZdkklhfIRAVcuqMmOyAa00+FMNG1krLGUoutRzMV/Mi9QU35zLZaFg7KaNtOlMaC1c1apU",
+	"8BjLE71xRA7bwC25IFq/IkaDX39fH9780ittySP4UQfhDuQ0nDZUQbt3Y9ApO3etz/ieSJjbjP1SxMrL",
+	"E/D7W/xPXsvvpb1pIW8pMNObL572Przrpkh7FGNDpk6Ohv7IL3QJNG+k8DgKlAXEokwZ5O2AoCraNoLj",
+	"EvmSY2JKcnQYKooWJ+f6HOedSJvSapjLRZGKHHcQ/nx7+nz4Nb/e6fXfNoRIEfOAnnNA+ecQI7bL2X1o",
+	"Rqqi0vE5zSQ4tieuoY5jebnUqauEKAzwXPokjjs7kjsclu9qk3RvJPx3J5rgXgJBC8RrxgFl6ZoPnfg4",
+	"QcWRBQbX/Bx0wSs6mSCnrcd2Spw+oy9kTh830OdkffyRw2WizGDbXUB3P/vh3Ypfv+ezW4KVtBzcn6vk",
+	"lC9n9Ld2RmnjtB/SRFm90yH14bA3+iM5cKEWOOTeDCBR5eVa8M4RKA2ZWCSKY4y3DleaGPvaf/0zbu96",
+	"lb0O1uQn4X48xN6gszWVptNhVVplOpfpB7k2lCbnJ5xXgVW8xPt5EytXDwxFadiC/UwOnCcuA5iECVWi",
+	"OJ2wO/giGsEzhtSsmYyUtrCW1pt0ZcyuKh9r3CYe4S44KUd3/8bbn6hSgJUr4yOI6nPi4oP6URKnkhO7",
+	"WLLEvzmyPEDxkc40XnMwo/inK8ZNoUobVtvEeBcd9JV2ddYTtRh023ArKIxy02/mhn1Oi20dnfYGk225",
+	"Hb4YbSujraltcX/Eq2u7GG5rBcfLWrM146v3/io2uFAGWNPsE4Rqy2Az1zkkdgSvdC2SJDHgAyk4bZgj",
+	"Nznm3ScmhArHdgsP8abNFz7W5Euu71SsBzgN7Pn2EM79w/F44KP6IdX6vMjw4uEg2Bw5NnaN1dhDKP+m",
+	"zcauk/dkNy5RpbsNx36P9usMpqSdG2VG6KYq0js2yvxWpct/H2u23wYdpG5TpGmIFddZsp9KY3O95tzU",
+	"KqcwAKPndshvmTr0YJXxJPkld/YTh7Djf5qSOKCsZEdwDIzU6V6uG4u6zdIVyfg3sUvfnZn5+g3TbWnu",
+	"nPLxfVG9MhjYZ0l7kbEUIUsbpcvt8tln/66W6JvW+nb81i1P3RrdESy+WTaiVYsqAbgr8NKNWv79yF0Y",
+	"NcoFDYKqDpBQoRIzW1A5xMJI6EdlHYxo17pWUJa1CtVH17Uqs7IGZTh6WaenrWhUWdyprBZkAo6vTVOC",
+	"K+FCMtyW1qkJQi6gZAY+apdyxSkxlLTBRYFyKiF05GuIsiTz7VWoAK5E/oDyJWpI0lWdoCr0OKtHOq/E",
+	"Qk54SnzKrqf8DCoUKkoGoQcJcdEXJIodTkzA+l4Zv7nlP3BoCii/lpHUtVz3RsZFco5TvpG7C30SyRua",
+	"8kbCiN+lXnc8gkfjh3uPxmOHjuuiqumTgxHqnVTg/VsKJAqVOU8yl96PczQqS3SNfH0sh06ayzlq5dCs",
+	"h+V3Uhtj+74ksU+ateQ2Dukm6ue5nxjKqyi340Ikqo6OVpgSUZd7fuwDoHBoexSZtLe/N97jQKg9FwU1",
+	"6lCR3bz8dsKc2uauK4y09sy/voP6XmVUfGuHz50sk6z2xg7C9wkz8rKQKr23w9SdOvy0jtjIyw0eREFY",
+	"seZ4LFdjrsY9m4WFPiMDrbKtOtnnaYNzbiaemQCVRFTx2ZjQn64hqiDkIkoRU6gnRoOAYszYpiSsK6c9",
+	"4Rz7qFYnKGrUKypRzpxmOYIXVq5MqCgbDpC0R5xzFUGf/2KAxAip69oMjiAn2qRKUEFXT2I1gudkpTOh",
+	"munVNFES+kjeV4WxsBJ2thyM4GednxPygNwyjVLamYM596yj5MXbEXEb1hHoH473BwEQxfO2Eb8/2M4R",
+	"KjJ0tJHxl4mxVRbiJxhZ2yzn8iLRhaGVerC5Nn2dib8VkvMQ6Bq4BBhkaLEkTIAaXMJBFVMYQfRLCQYW",
+	"QNjj98Peu2gEP0iZQeTyi73UM/frUyaBXi5RQiKT+KLbsuoKTl1nWd0O+cWfEfTr+5kzHMv4X51DJOgh",
+	"ncblQ4Mu5sUAU62si75dA8V3P4WZ7VgEmjbXU36L/j7GVz90GMNrOb6+lsZ5wqWN2jruQCF344gbgJY3",
+	"9yDx1WF9/PuOtvFbgWV3dMMjZtf7wxFuhOZMSEAypqx9EsVozR34b98FheN53FGq6Tb9l+DXWzu0hqt6",
+	"4zE+FQvDNKx387w7skyZQLlDtaSF4Gw7C32fCd+5o02iqFZh1ekd0DA/7N41h/R4y14Ri/gMvSLCVd8I",
+	"XpcodwI0spG7+rcU5qz+pWsX/XMKr+Up2cXnU03E7094/XW9RKJNYKrLd7WL9yPd7aWCPVGdIp7jer6w",
+	"1nViHMEMIouIUJldJBdSBTVEQRbGyP/k6+pVplaIqog86EevdE2i5KuDDqX1pagJPDepq3SSZ1qZJKbi",
+	"8PfH/e7l+F7jr8FFLMf75eDeypDZNBJuTuaven6b9c06T/JPpZJTs177A3lcxw2pQeKV9u7qWqgYd03n",
+	"PleffRvbWQWH0K9qwZB5kI7xxKEMJrEDGGRL4M+kClyKxBIoVlRmJ1cdSwwsZVoHJKBkppVQa/C11ojh",
+	"h4pgBoRaSCdLbkIb1Et7GqdCEh2j/G2Z0OgvxToAo0PFeAneyzkYwWudpmww3K4ByzA1TrXB8Xz7cByx",
+	"chKqhqfUD7GDrO1M0hzcO04Ifo/mR5T2uBrYjAap4gDGw8dj0io9qmSn+ITNtWsp41oBxMf1+ofjFsz5",
+	"X5XyfSF5H+m7UZ+VwN2swZQr60OAhZ0t24odWIPUaJZKkddP9gPC2C0fjQKIcBAOHJRAgRzQGUHMrWS+",
+	"kKGir4CRK6FsMjOsY/zx4TePyecjmSxKRRBd0ea2dSCM9cvU7JBa/QM9MiFISaRjqZxTKiZbo0pCFECk",
+	"ijSNQuWGlFjoE5jRVM70SkL0yzuUtYQLL3P4r4Z82dH7D1FJ+hzECiqlDk6dbSQbFVMLZY6IHTDiBMTa",
+	"BfeV8dNsvnKYSyT3w5silQ4EtU79Wqw6DPceQNhjwk+DZ9pP9p0W6nfs0J3qJPBzBNaU7b+mvYWH4Lq1",
+	"+4SG7zXE+0aaWGSxsHVTx++PNv7u4mX8nt6JsH6k9LfHGGe3z7X4NMLcGst4bM6bHlOqzqGzDuGOJMw1",
+	"I7LXQXYOxgcuO7Wi7IFLNi3bIVwpW+TK1GvdbddmpCDsfGVC1c90mjpKdWPR4P8gMW5/TKIfY/kxFl+o",
+	"oh/keqpFHtPS50VmHTIE16Zj3Ddr4ELkiZgiyTRFfpFcyAGVayE4QFd+94EJFWdNZbkmCOdFrosMSCdN",
+	"2cxY1sOLYLg/2BDcK5DRUDl4cS8EdkAWoiaO5Bn7gv8GqLYbqotWBS23EegnNMlN8twgZgf3Q8y4H6lw",
+	"ficiRDJulO7vb+yVLxnBd+g3/Wj/Jy9cm5rysSTRI5t+EvHrpGZRFckK38JKXPWrCwEofTmAP4DrxHRN",
+	"tf78D6fvfgvjqA4jfRSqKszbm49PT19Ca7SItelZouaJSqwkYJgS48s5H9mD2hphcqO/cSMaO1Tb4dhB",
+	"bUBRFXldD7nGvnfGWfPLbqZPT1/+VkOtn1E/T09f/lrZedcHIHrBzec5fwml/lcIpeZN13AO8BG5dUD1",
+	"XlU7Za+WDdtpFXxSha9F1avRCJ7WUmkrf7eC6ZqrcFERkESVZUDS9ZGriFOF07F0NeLSGw7Nv56ZT/XQ",
+	"yFaltBr67q49AQzVo/EBRGaZZNck3KeJsb6z65ssZeWD3bXljrxPH3veZRfz5dFavPdtZbw+p/2rHNJL",
+	"zgPqNIMpm991tNm/DMX4EqC2JaA5d2VcO1r3HoNWJ2b6UiHBvj0l47KkThUVl1yf6/YAIRV5IjRv9o94",
+	"vZIxvnchV34cz325ydvM3Gthl2+8KHJLqqJnVtoho7M3qcuNtTrbCYqLaOfpbFIVBw0yfJqYTCN/YIK2",
+	"IVEzzNxKKntEjSFt/dYbCQmugRiEkQt8xhsMoyOX+0jaLnIWpa0Hp+eaWFTXgyuBCUU1HB598/UfeVvg",
+	"u199S3AkDx7wpzKZz7C3UqFi7b1StUJz7UFi5ShfSrWwrYZpZSsTBMG8oyqv9CWZ21oWoKuc54fgC6H+",
+	"Qqi7IokdRSG3QgMP99eg0yW6RFdaX7fE6TL3eBgBC4ZxTWCbFbkhSbNGvMlfsyyp9xYFhreKEjWoohyR",
+	"7KfPXj47fVYWETKNlJBQ+ZIHziDWnf937wT87lBeXDriF1HwC4XZMVfBJW6SpNQ8l9eRm9vJaU2BLNgS",
+	"ufjrjUJajCrWffirJiMkE1EdPzkgPwzl41IVv0OujUYgb2f0dBe822/85H/BZvtCET43RdiEi/s8QkfQ",
+	"y4rbUJDd0eBK0JQSB6oFCe4LBtwXWvB7NC3/TmjIFpxdNxHZWfvgCqGfxwPYSXaisgjpHmryw1hYUZZV",
+	"pUcjJEkW+q7Kfqi8JaLmZR+AqxnJkgrNCr7FFZQzSiJciTVQBFiiXIxqqBz6npEqrgk6nHKZSmtc/nou",
+	"xcrnzUn8LZLF0vr6g7XKYRQ7mxgwmdYp1wDANVplOhf5ml/vc2rj0lXWXMmVzteDpmk/51QiFSoWsrYl",
+	"sBG8biHUufQpP8EGmWZ0OU/FkUTBsfJFYcVUX8haEfIHxt/ZqnjaJtfxszdS/JaV3p3ovqVv/EoU33/c",
+	"FGmrWMj3vyiFX8j+Zyb7b7OdjFXXk/xlYkj57HIGPKd44AQ7BI5YMB6FA+rTebKg8tVZrv8qZ/aBAdck",
+	"HL9+cUToZpytbJZU7b0wsi1OLIL+eQ2JcxHASudlbvJgBCdI5H0+fKiaCcSZB6GK9HxupI2OQIrZklx1",
+	"axBxbLgU6xkVJof+ty63yhWlXlAFFx/TTMXoOZRs+FedKIKzzBO1GMEzdv3Bdlp8V/r4n9z87pJLdcsU",
+	"qnJAd5xFvGv67qfCjrj03DOt0vXtsEe2+v1aLNgvEMD+8NF4x5wM4mftX94f19MyHo3reRn7bW6FzR75",
+	"nWI1mPMkC2CMTJz2NPUtmYOSC3Kcd6e2017uzhq5LlHkjtOad8jSpTSA67Jz6YEbk7H/zbKFHX3YJVfY",
+	"0dUvyTe3SxSuono9Y+pjQ8ImrIMM7j/n0HXk+oThOudlVK4tZnvUGnGNrZa1xt2nQsWskKISO9KGr8kJ",
+	"drsUidr6s6YFfzpPu4fDytNwQ3owPvPlqN46NdhNnz+qvGt/Mwd2xwzhjz66zfYj6Dv2FirO5x1sHGuo",
+	"n+r247txdH/Vs/H7PBR3hN9531v6ztJCd9vNr49Pn/zpxv1sxEqGioDOhYqhlhYIeZFKc+S1sJVYUwFN",
+	"p4cZif22pSo2cIxLxpAoTmja8Uj45LGtc/ElJ/IOT3qZFvn7ZIO/45TIj6Mz17O/cykzkSYX8vP4Ayjv",
+	"fBPlHr4FpS/hD0DXLVvAohG8qmMBOrDogBECQ+XTtWs5Rp+QmlcO+z7gsq+LMtJK/vtxzdfaWHyDNgCq",
+	"K6lIVh+VyZFRoinxpc/v0OKPRSN4UyjDFjMns9WQg6ta0i9cFiwnuQahKnM+6tm2ZC1im9sTbHEukrTI",
+	"nZOnDLSLnEVtAmwL2S4eQoAmkgtSVX32EXxd4Jkl+nIzS80jadda6lPsT3WBIr9NkWU6p4o+ZXpcqBrV",
+	"Sij0sKoK6dppxBANAs7P43ImodrKzcPG3XTRHELfoUHXbmx0tbrDVVnwlYO9R4wGGipXuQtvULBULsVs",
+	"uYE2nhinSUvCv6lnpEPfSBmqNmP3oIGiMxM52QoT68zUXmKK2Dxdu4bfPFuZiGHJedVdlShKZp4AV8nn",
+	"OlkxRSVdyjQdUUniCsGDkTs8iIfjHVWqL+GOluOWKiZAyUfjA6Dg/EOfoIQ97jNqWaoN6ifOrJCoqkxx",
+	"Y0SMUETYGcI5U7nSLKP/uNPQQCryea3NYxQwkgb1sj0nu1ktOYLofdjLpTBahb0JhD0+cmfTwqzDXhCq",
+	"sOe+dFbvMT+LV4b//O//CXsfmlnpOZ5y8hdI7IhH3B0chYoi6WkaDUzlMlEx1C/9tTCWUYbsUiY5Jd23",
+	"53vKGU/LZxJTuXGUKX8lj2q9A11e1dMm0Ao998XD+sXD+nmD8wrlKRIS04/1sdbkjz0ic/cohZxU9RaI",
+	"H1AMf/T6pxPmSfWuMTVuKOkBRF7ydjhxDx+Px2AGDWARYUGrmfR1AOUWgHmofGGriafmUQDRihgWzQh7",
+	"YomfvH3zktjHS83EJGKQOEisr62/I8rIw7EHNq9jxSkNjOgRqhLI4ggY6sR/ozZBNwHERBXknlAQ1XLr",
+	"hz/INQHwMYydjMEUU4rq0aqaKsLbdvYQlzhRVY3TSj5g3BYuAYFTRAzHw1HdCEcQql2rw0FZHM5yopU2",
+	"EvQ8VNdvlrJKTxNUHViIOwzgcDzG/7VJbAEz7BofjgJfwoNerNUVwa9RloqTJluhEZ6VrPKYjtlvFBmh",
+	"4ncvtVrciuneExgMO/Y9/IuSlyUETCf4iz+uN3HeCh7Zv/AlJ+8L675z1n2CtNbWuTdyr7xQXo2Yitn5",
+	"Iqe1ugO2XmUD37t1oZujRwFMC9so0gQiVL+cUFznkLJqn11gl971l9ZmZrK3t7SrdGQyORtdLoW9XIx0",
+	"vthzwZoLucchoUNDWb706gjfGITKBcZ6B0Fhs4KQHWu6UpbruGB4xaAGPVuJGA56NlT9/SEKGkdOYark",
+	"CWN1RgLHw/GYlfSvvvrO49lLxydGX33lq24T3OxSZJlUpgK+RzWXt483JJKeXcozVAOaUrgZ0JKyoAK/",
+	"c7Tnue2TPoHD8X4QKs/9rrGHBJw+1Qo15Pgwc84OnXbE6uyWMhtBnw0H5XMtim00cBiWJURxhzYeqibC",
+	"ZZsirsrSW/2GEWZQDmOMw+iaiI1hlVzdq95n3DccWTJvVICpinzRysNpi/iJYp+PXUyFsVxyjexmXOEr",
+	"VCsplCFZjV6gcGkH5ZnQ+27MLJfRzne777Sx7aKD8RhFW5/RfrrO5IRC0PfoJQcbcASzpciNtN8Wdj78",
+	"mmphPxGzpRzii7lOJ6D00FidUwHYPw+RIafD74r5nOpd4+3IlSandoEyb0MV0S8PDK1QkOckfEgTxXCA",
+	"WkmIYmGFfwq3eP0pt2QCpqlQ53Rp5OhEqJbiQqIMHSXxhABY3bl3yzClo1WsUHTg4hcC4sTMtFJyZgOu",
+	"EsTr5wxNJMFOXIFwsmutQRWrKR8xR0eY1LiO+XrrOBASUGOtZER1Yyg4jkXyf7iJ+QcPNoJ/AIs+8I9Q",
+	"/WM4HJb/4bPu8/j0+7DXtP8EEPYqus+/zxPl/nLEy9XaKdH8yVD0D4gYM4O0MJrCCPz3YiR5VBk9lnnu",
+	"P41bhU1Oo9GIrU1ZnihUH/BWAFOfgzComj+VV83W48SgMH/mR44t49/Y8vuwRzGre5la8Jd4G0yFkY8P",
+	"PTgEDQ23LeNB1HqEXRKQpdqScpPMluA+d8R4Ee6X8wGaWj+f8p2nwopGd9mcsz37VGIKv/0Qu1MbwGbP",
+	"Hrt+4RFlKF9CVJ+Tj3oqcqQJWc4CRq0/bG5qdIUTXn1P6ADRXEhq1s1LLmYS5Qf8+C+j0eid/zYx5Fwk",
+	"Bvc/ngdBSSPOXF/7MolGzSWjTdy5/0iBdX+zld/1y8NY+p8bcxdUvCGXrjp5tXHjs3LrbtmY+TIfwDOb",
+	"F2om6N36vn6qlWyMgg9g5zBodt0aVp1eSWPEwv1wPIB/OO2L3qcFxtlMtYs9L9tvoFQmpjRGl/18Lhrr",
+	"HKofX/z4DKaFilNpoM8UYgDnVB6r2lwEdI2/UMYpf6xEfh7rS0VUuzxKVKibfvw1k7Vf5mLxh6uVKzK6",
+	"DXPNwKPYs1ClKNDnYJdCNfNvOPGm/zX8mHyHBKCslSXynELXqVp82HPIYGFvEirUH3EKCVUGp/wVTTWu",
+	"rV1nfMnvXVdacgRISHACye/i0pn7zg0TKmrKQ2e//cPz58+fehnsBymzIflKkQseE+XffwQG+jwIMNJa",
+	"itvwKr1ww6YD4pJJiTGcnDyjoA+8R0wrmkDpiY2OAO9nyDxz77wluO7Xub4iJ4qCea6VRQrwnViHigrN",
+	"EW8i7skxiLkurHR9f1ryJ4Odf5LqqrwmX0dRooTydqaixgacQGJJJKGAb5QaCIXOWbQcGHgqnB+lDqla",
+	"GFk3sdxobiqxfxPL1eEoMAes1mBSfQlWI2sVMdD5p51R8d92N3dlNeHD0vvNWT02XQ1b8lSzF5vRBZva",
+	"zgS6xSQ6pddJR2a0K6wTb28nH/WNdNgpfu4fmHqg+pF7PGP1nj27dB4cCfvKkS83nQGkibGSPW1XThfz",
+	"dX3qAFJ1qfIm08orfYIi5ydZZKiQHvWGlqImiNwcAtEmI2BnkDfu+LZnSPgacZvd3qv4Mb7ocix2ebHi",
+	"LD3etzu/WRM+8FXizbu9WUmT/CLKj7u9WQqK7kVd2Fu/+MXm9sXmtpO7LKjM9sQGWZT8WGsbAbzfUwwP",
+	"l4V3RjaWAwhX3id5QzQVZgnDdBa5oI9CZXlykaRyIeNQFUbmI3il1fDvMteAMvpNoTqbnhxsd67zUG1G",
+	"RPxrRKbwdP7mglPgpF5GwISK0/O9+Y2HtYWzbrrCNqi1zyROUdu/YtBG7fvXxWyUFRm+xGx8YUL3xYQ2",
+	"yoF8Osu5r7ANz3gaURtMKzfcPLW+fYnb+BK3cW3cRste6Q7b6LIQEL3/TYdVlBzpS1TFl6iKL8z1M0ZV",
+	"bPDXO4+s2CJYv6LK18l3W6IrQiXgc0dXIKs1VqhY5HEZZqHi6hoj6HPkBYOc1YItQrUVbQG/t2CL2hJw",
+	"rAUcjg8Dhzt7c6zFZmIJ9KPZJaWPdEUp/kZCG5q6Kae8eUW9EURJURCNqI3dwiCgOwoiVF/CIH7FMAgf",
+	"LrBXRgu0RURw4TJ8/F87IuKauIcvTvR7dKL/xNwnMVzGOVEwWxbq3EBfWFjhBx4ewA/Jd1SBABkezFBr",
+	"QoJIBjtYmUHA+ON0LKdrd8pa3NATcEQbWrzQbHMUlP+bixmeN5OlCZ5DeylRK7rUdOZM2VkC7h7xjhnV",
+	"aoEmzguNl4A3DPSH++UpdpubcdRZlfz39oE7fkR1Y1HHDdXv0wNO3PWzOsA/Xj/94v/+3fq/P85z/dEO",
+	"6C9e5C82hn89A/4de5Ktzj4TkAkpzAkBkygrEiVzc9SMlcebqZ6dk+oWOzhuY8V6BKWZFHWqj8UswcHd",
+	"G1wJjjeTcRsDcLf+/WBLTrgwfwX24TBqPgq5xMp8lSiRdiLNHUNmZBHroX+yqlMPqV4kyh2kzZQNTbYD",
+	"+FlOT3Az2lD13zx/Ao8PHz0aTAgCHwR8/+y0cngU2SIXsQS3PNBH5d4JhhN4y3dJg3d/T+BSTg21jkrd",
+	"iZwNy885H8vGxf+SuaHW9h9Gg4DDHxJlrCidVBE3KWzEAnj5LqTJNBf5egSvpIzZgudsejXQj1D1BZQz",
+	"tcgFoVqjYsKzVFlM+N4AVRH3tM3FfJ7MyopJ9diKRiQAitPHDW8OStQEimUKkUJ07HYoe8nchKKOFMDl",
+	"UuYEekYybai8BUjaat6nub5EwX8QQPQfNsHRf8sOnboY7Ue5x0+YaATfuRdJtMrlvDAyhkKl0hgHQRH9",
+	"RLhupAVRKacqChlEmupLA32yMdRikLftgm6nfPWVQ5qhT4mUbTPtxj62J7kw+VBdJsqQae8IDseHRzdk",
+	"UUG/tK5Vz0xCFfb8JIQ9SnZy9SM9bk0qZufG75IjODw4IDtpNNOpifYinK3IY0iHan+4Px6PsS8PIZrr",
+	"fJrEsVQRvSJUNXUU9Y9zJeOj9syuo1AdHnwD0d8KbcWZvGI07fowKN673mXvpfOV6pcusQ6V7FD5YRr/",
+	"YRSyFfQP6+uEA3wMkVucM69yuAFUuDy1smCNA+ZePCqtoWXntsyVIrdHbBbdegY7rnR5Bo+2So1tNfvA",
+	"VANsmNdQsI/J1Klgf7wPJ5eJnS2R9L3OtdW4im5vPkcmTnrtd2Q74P2fijXtf8YMi2Gq7RIuxdoEXDIE",
+	"2TPXcYU5NRAqkSbnSNdwita6YDqZGEB1CDURVwHbdzeonszlTCYXXKXEmlA5wz3he4I0M5HhQftbIdVM",
+	"EtnRqDMToDl9hJu9styVUJFhbJ3JsDcJe/xk2AvCHo467E2eBGEP92/Ym7z5wOXb2DzEhP/xIfyQfAez",
+	"VBtvcahp+f398fibwYiMElmiFsad44djMA34nnJZkFxkG1u10r7FjMqD95VuQHkNnP+ktrzeLpIonBx3",
+	"spa6yLdNKInh7sfQPzwcf+3J0JPU49TTeuOR5V45+p6Q+3V/PN6n4SUGzLKgJiHWl4pufeMnK1RWa5gm",
+	"C7y8v9/YyHMSxZELXQiGyz8C7IjvFXY+UTT0xK7p3jeOnroJuhSG7BiZjAPgSpjUniMTbcLdT5lUniHd",
+	"BMN8Wk1qbJdknNNpsVImACZlu2Hk44ZqR6D/uo6Qjw3eFiK/7OFSUgWdRAHu2dv1D99o79/B4Sf27xiY",
+	"d3KwxDWsNfAJND77eYPFh4qZ95EzaOLeeDwGw345ssX5TaFVuvYYh6leLPw+aBs6f/7a0sqbYNj7LENv",
+	"iOrbhJOVlor4uwO+Ic07Qa+lIHUl+d1Q+fn3EaKwgw783EsEv/FSiocHj3eYAV7YqsomvrdDD/8TJZpn",
+	"TqD57ZspGnob0lZkN0gQcseySsbUL4/C4NeoCr1JcT6P9eK5zsErFyi6JLMltCggWtXlwgnk0hY5uY0d",
+	"ubQaMmFQXDJ1DcXqCvLcDygqiwKUXJGdQ0geR/DCovBgXDADg/3J3FFN1NpqVNP5gNSaGbtXG81S5N6T",
+	"cfz6BZzLNQguWxOqxI7gBykzSCwV89FzJLpc4/Ltm5eGhbylyOX1ILKhusYiw7U0PbM79UR7wzSzf2em",
+	"mY0vdRjneVn+HaKx7wi+3Sx1bodpciHj2kYnsbeShK8xSWKTclbkiV3TgZ1KkcscBYXe5Jd3KH3oSyXz",
+	"P9H0ukt4Vlnw5UNe5Glv0tujM+y+895LAytpBYG+++pKpZGpdrHRqRaJrHLL6bmT+l3+ic63bCSUYu8+",
+	"45SiXKgAlvqS0mGlilG0pTSMKa6GjAfOdMuHlRNNKL+DCoSIBWHMi5hSPEpPdKh81Arphni8l+RILDPu",
+	"nd7lZHOKa2GMTW/lcMFI/SYyC0X8uLigR+OHA1fWS2klifYYK9aG/MZimkqHlkLxVx4QlyNkAi+z4ywp",
+	"bYMabtk2mO8RcFnIXK40biZvYQtVZZ1DyqXTuDUZPJdII0hR+yPE2MOalh9wcNVUrrWbYFdQgyRqVz7N",
+	"i6mefPab5pxmNRYHEV7bRGy+blwS8SpRyMb+/wAAAP//LKh+Vo+SAQA=",
 }
 
 // GetSwagger returns the content of the embedded swagger specification file
