@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,56 +27,12 @@ func api(args []string) error {
 	live := fs.Int("live", 50, "live sandboxes for the RSS measurement")
 	_ = fs.Parse(args)
 
-	dir, err := os.MkdirTemp("", "baybench-api-")
+	b, err := launchBay(*bin, *image)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	instance := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	defer func() {
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=bay.instance_id="+instance).Output()
-		if ids := strings.Fields(string(out)); len(ids) > 0 {
-			_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
-		}
-	}()
-	profiles := fmt.Sprintf(`[{"id":"python-default","image":%q,"capabilities":["filesystem","shell","python"],"resources":{"memory":"512m","cpus":1}}]`, *image)
-	cmd := exec.Command(*bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"BAY_CONFIG_FILE=/nonexistent",
-		"BAY_SERVER__HOST=127.0.0.1",
-		"BAY_SERVER__PORT="+strconv.Itoa(port),
-		"BAY_DATABASE__URL=sqlite:///"+filepath.Join(dir, "bay.db"),
-		"BAY_DRIVER__DOCKER__CONNECT_MODE=host_port",
-		"BAY_GC__ENABLED=false",
-		"BAY_GC__INSTANCE_ID="+instance,
-		"BAY_LOG__LEVEL=warn",
-		"BAY_PROFILES="+profiles,
-	)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	c := &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := c.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bay did not start")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	defer b.stop()
+	base, c, cmd := b.base, b.client, b.cmd
 	// shipToken is sent on calls made straight to Ship, which wants the
 	// session's runtime token.
 	shipToken := ""

@@ -2,6 +2,7 @@
 //
 //	baybench startup [-bin bin/bay] [-runs 7]
 //	baybench api [-bin bin/bay] [-image ship:latest] [-n 500] [-live 50]
+//	baybench exec [-bin bin/bay] [-image ship:latest] [-n 50] [-lines 100000]
 //
 // startup starts the built binary on a fresh SQLite file again and again and
 // prints the median time from process start to the first 200 on /health, and
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baybench startup|api [flags]")
+		fmt.Fprintln(os.Stderr, "usage: baybench startup|api|exec [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -33,6 +34,8 @@ func main() {
 		err = startup(os.Args[2:])
 	case "api":
 		err = api(os.Args[2:])
+	case "exec":
+		err = execBench(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
