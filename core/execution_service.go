@@ -44,8 +44,9 @@ type ExecutionMetrics interface {
 
 type noExecutionMetrics struct{}
 
-func (noExecutionMetrics) ExecutionDone(ExecutionKind, ExecutionMode, ExecutionStatus, time.Duration) {}
-func (noExecutionMetrics) StreamOpen(int)                                                          {}
+func (noExecutionMetrics) ExecutionDone(ExecutionKind, ExecutionMode, ExecutionStatus, time.Duration) {
+}
+func (noExecutionMetrics) StreamOpen(int) {}
 
 // ExecutionService runs python and shell executions as stored resources
 // (agent-reach.md §1, §2): every execution through Bay gets a row, written
