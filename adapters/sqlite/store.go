@@ -87,6 +87,9 @@ func (s *Store) Lockers() core.LockerStore { return lockerStore{s} }
 // Idempotency implements core.Store.
 func (s *Store) Idempotency() core.IdempotencyStore { return idempotencyStore{s} }
 
+// Executions implements core.Store.
+func (s *Store) Executions() core.ExecutionStore { return executionStore{s} }
+
 // InTx implements core.Store.
 func (s *Store) InTx(ctx context.Context, fn func(tx core.Store) error) (err error) {
 	if s.tx != nil {

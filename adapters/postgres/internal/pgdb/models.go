@@ -8,6 +8,41 @@ import (
 	"time"
 )
 
+type Execution struct {
+	ID              string
+	SandboxID       string
+	Owner           string
+	Kind            string
+	Mode            string
+	Status          string
+	InstanceID      string
+	Cwd             *string
+	TimeoutS        int64
+	Code            string
+	CodeBytes       int64
+	CodeTruncated   bool
+	Success         *bool
+	ExitCode        *int64
+	ExecutionCount  *int64
+	KernelRestarted bool
+	Output          string
+	OutputBytes     int64
+	OutputTruncated bool
+	Error           *string
+	ErrorTruncated  bool
+	ErrorCode       *string
+	Images          *string
+	ImageCount      int64
+	ImagesTruncated bool
+	Description     *string
+	Tags            string
+	Notes           *string
+	CreatedAt       time.Time
+	FinishedAt      *time.Time
+	ExecutionTimeMs *int64
+	UpdatedAt       time.Time
+}
+
 type IdempotencyKey struct {
 	Owner              string
 	Key                string

@@ -4,6 +4,41 @@
 
 package sqlitedb
 
+type Execution struct {
+	ID              string
+	SandboxID       string
+	Owner           string
+	Kind            string
+	Mode            string
+	Status          string
+	InstanceID      string
+	Cwd             *string
+	TimeoutS        int64
+	Code            string
+	CodeBytes       int64
+	CodeTruncated   bool
+	Success         *bool
+	ExitCode        *int64
+	ExecutionCount  *int64
+	KernelRestarted bool
+	Output          string
+	OutputBytes     int64
+	OutputTruncated bool
+	Error           *string
+	ErrorTruncated  bool
+	ErrorCode       *string
+	Images          *string
+	ImageCount      int64
+	ImagesTruncated bool
+	Description     *string
+	Tags            string
+	Notes           *string
+	CreatedAt       string
+	FinishedAt      *string
+	ExecutionTimeMs *int64
+	UpdatedAt       string
+}
+
 type IdempotencyKey struct {
 	Owner              string
 	Key                string
