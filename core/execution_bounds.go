@@ -288,3 +288,20 @@ func boundOutput(s string, max int) (string, bool, int64) {
 	b.WriteString(s)
 	return b.Result()
 }
+
+// storable makes a text storable on every engine: NUL, which Postgres
+// text cannot hold, becomes U+FFFD as other bytes that are not text do.
+func storable(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+func storablePtr(s *string) *string {
+	if s == nil || strings.IndexByte(*s, 0) < 0 {
+		return s
+	}
+	v := storable(*s)
+	return &v
+}

@@ -146,8 +146,8 @@ func (x *ExecutionService) newRow(owner, sandboxID string, mode ExecutionMode, i
 	return &Execution{
 		ID: NewExecutionID(), SandboxID: sandboxID, Owner: owner, Kind: in.Kind, Mode: mode,
 		Status: ExecRunning, InstanceID: x.o.InstanceID, Cwd: in.Cwd, TimeoutS: in.Timeout,
-		Code: code, CodeBytes: size, CodeTruncated: cut,
-		Description: in.Description, Tags: in.Tags, CreatedAt: now, UpdatedAt: now,
+		Code: storable(code), CodeBytes: size, CodeTruncated: cut,
+		Description: storablePtr(in.Description), Tags: in.Tags, CreatedAt: now, UpdatedAt: now,
 	}
 }
 
@@ -248,6 +248,7 @@ func (x *ExecutionService) lose(ctx context.Context, row *Execution, cause error
 	if ce := AsError(cause); ce != nil {
 		msg = ce.Message
 	}
+	msg = storable(msg)
 	c := string(code)
 	res := ExecutionResult{Status: ExecLost, Error: &msg, ErrorCode: &c, UpdatedAt: x.o.Clock.Now()}
 	if _, err := x.o.Store.Executions().Finish(ctx, row.ID, res); err != nil {
@@ -363,8 +364,8 @@ func (f *fold) result(now, received time.Time) ExecutionResult {
 	r := ExecutionResult{
 		Status: status, Success: &success, ExecutionCount: end.ExecutionCount, ExitCode: end.ExitCode,
 		KernelRestarted: end.KernelRestarted,
-		Output:          out, OutputBytes: size, OutputTruncated: cut,
-		Error: errText, ErrorTruncated: errCut,
+		Output:          storable(out), OutputBytes: size, OutputTruncated: cut,
+		Error: storablePtr(errText), ErrorTruncated: errCut,
 		Images: images, ImageCount: f.count, ImagesTruncated: imgCut || int64(len(images)) < f.count,
 		FinishedAt: &fin, ExecutionTimeMs: &ms, UpdatedAt: fin,
 	}
@@ -379,7 +380,7 @@ func (f *fold) result(now, received time.Time) ExecutionResult {
 // progress is the output so far.
 func (f *fold) progress(now time.Time) ExecutionProgress {
 	out, cut, size := f.text.Result()
-	return ExecutionProgress{Output: out, OutputBytes: size, OutputTruncated: cut, UpdatedAt: now}
+	return ExecutionProgress{Output: storable(out), OutputBytes: size, OutputTruncated: cut, UpdatedAt: now}
 }
 
 // lookup runs the checks every history endpoint starts with: the sandbox
@@ -510,6 +511,7 @@ func (x *ExecutionService) Annotate(ctx context.Context, owner, sandboxID, id st
 	if err := x.lookup(ctx, owner, sandboxID); err != nil {
 		return nil, err
 	}
+	p.Description, p.Notes = storablePtr(p.Description), storablePtr(p.Notes)
 	p.UpdatedAt = x.o.Clock.Now().UTC().Truncate(time.Microsecond)
 	e, err := x.o.Store.Executions().Annotate(ctx, owner, sandboxID, id, p)
 	if CodeOf(err) == CodeNotFound {

@@ -73,6 +73,8 @@ type SandboxService struct {
 	metaMu sync.Mutex
 	meta   map[string]RuntimeCapabilities // /meta's capabilities, per endpoint
 	docs   map[string]runtimeDoc          // runtime documents, per image
+
+	terminals terminalRegistry // terminals open in this process (terminal.go)
 }
 
 // NewSandboxService returns a SandboxService.
@@ -416,6 +418,9 @@ func (s *SandboxService) teardown(ctx context.Context, id string, check func(*Sa
 	if err != nil || skip {
 		return false, err
 	}
+	// This process's terminals on the sandbox close first (4409), before
+	// their runtime goes.
+	s.closeTerminals(id)
 	s.destroyContainers(ctx, sessions)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		for _, sess := range sessions {

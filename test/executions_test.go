@@ -299,6 +299,14 @@ func TestExecutionHistory(t *testing.T) {
 			require.Contains(t, stored, "bytes omitted]…")
 			require.LessOrEqual(t, len(stored), 64<<10+64)
 
+			// A NUL byte (which Postgres text cannot hold) is stored as U+FFFD.
+			status, _, nul := b.call("POST", base+"/shell/exec", map[string]any{"command": `printf 'a\0b'`})
+			require.Equal(t, 200, status, "%v", nul)
+			require.Equal(t, "a\x00b", nul["output"])
+			_, _, row = b.call("GET", base+"/executions/"+nul["execution_id"].(string), nil)
+			require.Equal(t, "finished", row["status"])
+			require.Equal(t, "a\uFFFDb", row["output"])
+
 			// Another owner, or the wrong sandbox in the path: 404.
 			other := startBayClientAs(b, "intruder-"+randHex(3))
 			for _, path := range []string{base + "/executions", base + "/executions/" + eid, base + "/executions/last", base + "/history"} {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,15 +55,25 @@ func RunShip(t *testing.T, h ShipHarness) {
 			ep := core.Endpoint{URL: f.ep.URL, Token: token}
 			calls := map[string]func() error{
 				"Capabilities": func() error { _, err := f.ship.Capabilities(f.ctx, ep); return err },
-				"Python":       func() error { _, err := f.ship.Python(f.ctx, ep, "1", 5); return err },
+				"Python":       func() error { _, err := f.ship.Python(f.ctx, ep, "1", 5, ""); return err },
 				"Shell": func() error {
 					_, err := f.ship.Shell(f.ctx, ep, core.ShellInput{Command: "true", Timeout: 5})
 					return err
 				},
-				"ReadFile":   func() error { _, err := f.ship.ReadFile(f.ctx, ep, written); return err },
-				"WriteFile":  func() error { return f.ship.WriteFile(f.ctx, ep, written, "pwned") },
-				"DeleteFile": func() error { return f.ship.DeleteFile(f.ctx, ep, written) },
-				"ListDir":    func() error { _, err := f.ship.ListDir(f.ctx, ep, "."); return err },
+				"PythonStream": func() error {
+					_, err := f.ship.PythonStream(f.ctx, ep, "1", 5, "", noEvents(t))
+					return err
+				},
+				"ShellStream": func() error {
+					_, err := f.ship.ShellStream(f.ctx, ep, core.ShellInput{Command: "true", Timeout: 5}, noEvents(t))
+					return err
+				},
+				"Cancel":      func() error { return f.ship.Cancel(f.ctx, ep, core.NewExecutionID()) },
+				"RuntimeInfo": func() error { _, err := f.ship.RuntimeInfo(f.ctx, ep); return err },
+				"ReadFile":    func() error { _, err := f.ship.ReadFile(f.ctx, ep, written); return err },
+				"WriteFile":   func() error { return f.ship.WriteFile(f.ctx, ep, written, "pwned") },
+				"DeleteFile":  func() error { return f.ship.DeleteFile(f.ctx, ep, written) },
+				"ListDir":     func() error { _, err := f.ship.ListDir(f.ctx, ep, "."); return err },
 				"Upload": func() error {
 					_, err := f.ship.Upload(f.ctx, ep, uploaded, strings.NewReader("pwned"))
 					return err
@@ -74,7 +87,7 @@ func RunShip(t *testing.T, h ShipHarness) {
 		// The refused writes stored nothing.
 		caps, err := f.ship.Capabilities(f.ctx, f.ep)
 		require.NoError(t, err)
-		if slices.Contains(caps, core.CapabilityFilesystem) {
+		if caps.Has(core.CapabilityFilesystem, "") {
 			_, err = f.ship.ReadFile(f.ctx, f.ep, written)
 			requireShipStatus(t, 404, err)
 			_, err = f.ship.Download(f.ctx, f.ep, uploaded)
@@ -82,17 +95,56 @@ func RunShip(t *testing.T, h ShipHarness) {
 		}
 	})
 
-	t.Run("Capabilities/SortedAndConstant", func(t *testing.T) {
+	t.Run("Capabilities/OperationsAndConstant", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
 		caps, err := f.ship.Capabilities(f.ctx, f.ep)
 		require.NoError(t, err, "a runtime declares runtime.auth \"bearer\" in /meta")
 		require.NotEmpty(t, caps)
-		require.True(t, slices.IsSorted(caps), "%v", caps)
-		require.Equal(t, len(caps), len(slices.Compact(slices.Clone(caps))), "no key twice: %v", caps)
+		for key, ops := range caps {
+			require.NotEmpty(t, ops, "capability %q lists its operations", key)
+			require.Equal(t, len(ops), len(slices.Compact(slices.Sorted(slices.Values(ops)))), "no operation of %q twice: %v", key, ops)
+		}
+		// Streamed and async executions need these (agent-reach.md §2.7).
+		for _, key := range []string{core.CapabilityPython, core.CapabilityShell} {
+			if ops, ok := caps[key]; ok {
+				for _, op := range []string{opExec, core.OpExecStream, core.OpCancel} {
+					require.Contains(t, ops, op, "operations of %q", key)
+				}
+			}
+		}
 		again, err := f.ship.Capabilities(f.ctx, f.ep)
 		require.NoError(t, err)
 		require.Equal(t, caps, again, "/meta is constant for the life of the runtime")
+	})
+
+	t.Run("RuntimeInfo/MatchesCapabilities", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		caps, err := f.ship.Capabilities(f.ctx, f.ep)
+		require.NoError(t, err)
+		info, err := f.ship.RuntimeInfo(f.ctx, f.ep)
+		require.NoError(t, err, "GET /capabilities is served (agent-reach.md §6.1)")
+		require.Equal(t, "v1", info["api_version"])
+		require.IsType(t, map[string]any{}, info["runtime"], "runtime describes the runtime")
+		infoCaps, ok := info["capabilities"].(map[string]any)
+		require.True(t, ok, "capabilities is an object: %v", info["capabilities"])
+		keys := slices.Sorted(maps.Keys(infoCaps))
+		require.Equal(t, caps.Keys(), keys, "the document's capability keys are /meta's")
+		for key, c := range infoCaps {
+			entry, ok := c.(map[string]any)
+			require.True(t, ok, "capability %q is an object: %v", key, c)
+			list, ok := entry["operations"].([]any)
+			require.True(t, ok, "capability %q lists operations: %v", key, entry)
+			var ops []string
+			for _, op := range list {
+				ops = append(ops, op.(string))
+			}
+			require.ElementsMatch(t, caps[key], ops, "operations of %q are /meta's", key)
+		}
+		again, err := f.ship.RuntimeInfo(f.ctx, f.ep)
+		require.NoError(t, err)
+		require.Equal(t, info, again, "the document is constant for the life of the runtime")
 	})
 
 	files := func(name string, test func(t *testing.T, f *shipFixture)) {
@@ -262,7 +314,7 @@ func RunShip(t *testing.T, h ShipHarness) {
 		// A bare expression's value is the output: the kernel prints its
 		// repr, the in-memory fake echoes the code; for a literal the two
 		// agree.
-		first, err := f.ship.Python(f.ctx, f.ep, "42", 30)
+		first, err := f.ship.Python(f.ctx, f.ep, "42", 30, "")
 		require.NoError(t, err)
 		require.True(t, first.Success)
 		require.Equal(t, "42", first.Output)
@@ -271,7 +323,7 @@ func RunShip(t *testing.T, h ShipHarness) {
 		require.Equal(t, map[string]any{"text": "42", "images": []any{}}, first.Data,
 			"Data is Ship's output object: text and a list of images")
 		require.NotNil(t, first.ExecutionCount)
-		second, err := f.ship.Python(f.ctx, f.ep, "'x'", 30)
+		second, err := f.ship.Python(f.ctx, f.ep, "'x'", 30, "")
 		require.NoError(t, err)
 		require.Equal(t, "'x'", second.Output)
 		require.NotNil(t, second.ExecutionCount)
@@ -293,6 +345,263 @@ func RunShip(t *testing.T, h ShipHarness) {
 			require.Nil(t, res.Error, "no error and nothing on stderr")
 		}
 	})
+	t.Run("Python/StreamFoldsIntoTheSyncAnswer", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityPython, core.OpExecStream)
+		// The kernel prints, the fakes echo: either way the stream's
+		// stdout is what the sync call answers for the same code.
+		const code = `print("streamed")`
+		res, err := f.ship.Python(f.ctx, f.ep, code, 30, "")
+		require.NoError(t, err)
+		require.True(t, res.Success)
+		r := f.stream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.PythonStream(f.ctx, f.ep, code, 30, "", sink)
+		})
+		require.NoError(t, r.err)
+		require.NotEmpty(t, r.events)
+		for _, ev := range r.events {
+			require.Equal(t, "stdout", ev.Type, "a print writes to stdout only: %+v", ev)
+		}
+		require.Equal(t, res.Output, strings.TrimSpace(fold(r.events, "stdout")),
+			"the stdout events fold into the sync output (spec/ship.md §6)")
+		end := r.end
+		require.True(t, end.Success)
+		require.Nil(t, end.Error)
+		require.NotNil(t, end.ExecutionCount)
+		require.Greater(t, *end.ExecutionCount, *res.ExecutionCount, "the kernel counts streamed cells too")
+		require.Nil(t, end.ExitCode)
+		require.False(t, end.TimedOut || end.Cancelled || end.KernelRestarted, "%+v", end)
+	})
+
+	t.Run("Python/StreamErrorIsTheSyncError", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityPython, core.OpExecStream)
+		const code = `raise ValueError("conformance")`
+		res, err := f.ship.Python(f.ctx, f.ep, code, 30, "")
+		require.NoError(t, err, "an exception in the cell is no failure of the call")
+		require.False(t, res.Success)
+		require.NotNil(t, res.Error)
+		r := f.stream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.PythonStream(f.ctx, f.ep, code, 30, "", sink)
+		})
+		require.NoError(t, r.err)
+		var errs []core.StreamEvent
+		for _, ev := range r.events {
+			if ev.Type == "error" {
+				errs = append(errs, ev)
+			}
+		}
+		require.Len(t, errs, 1, "one error event: %+v", r.events)
+		ev := errs[0]
+		require.Equal(t, "ValueError", ev.EName)
+		require.Equal(t, "conformance", ev.EValue)
+		require.NotEmpty(t, ev.Traceback)
+		require.Equal(t, "ValueError: conformance", ev.Traceback[len(ev.Traceback)-1],
+			"the traceback ends with the exception (spec/ship.md §6)")
+		end := r.end
+		require.False(t, end.Success)
+		require.NotNil(t, end.Error)
+		require.Equal(t, strings.Join(ev.Traceback, "\n"), *end.Error, "the end's error is the traceback's text")
+		require.Equal(t, cellNumber.ReplaceAllString(*res.Error, "In [N]"), cellNumber.ReplaceAllString(*end.Error, "In [N]"),
+			"the end's error is the sync call's for the same code, up to the cell's number")
+		require.False(t, end.TimedOut || end.Cancelled, "%+v", end)
+	})
+
+	t.Run("Shell/StreamFoldsIntoTheSyncAnswer", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityShell, core.OpExecStream)
+		// bash writes both streams and exits 3, the fakes echo: either way
+		// the stream folds into what the sync call answers.
+		in := core.ShellInput{Command: "echo out; echo err >&2; exit 3", Timeout: 30}
+		res, err := f.ship.Shell(f.ctx, f.ep, in)
+		require.NoError(t, err)
+		r := f.stream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.ShellStream(f.ctx, f.ep, in, sink)
+		})
+		require.NoError(t, r.err)
+		for _, ev := range r.events {
+			require.Contains(t, []string{"stdout", "stderr"}, ev.Type, "a command has two streams: %+v", ev)
+		}
+		require.NotEmpty(t, fold(r.events, "stdout"))
+		require.Equal(t, res.Output, strings.TrimSpace(fold(r.events, "stdout")), "stdout folds into the output")
+		syncErr := ""
+		if res.Error != nil {
+			syncErr = *res.Error
+		}
+		require.Equal(t, syncErr, strings.TrimSpace(fold(r.events, "stderr")), "stderr folds into the error")
+		end := r.end
+		require.NotNil(t, end.ExitCode)
+		require.NotNil(t, res.ExitCode)
+		require.Equal(t, *res.ExitCode, *end.ExitCode)
+		require.Equal(t, res.Success, end.Success)
+		require.Equal(t, res.Error, end.Error, "the end's error is the sync call's")
+		require.Nil(t, end.ExecutionCount)
+		require.False(t, end.TimedOut || end.Cancelled, "%+v", end)
+	})
+
+	t.Run("Shell/StreamTimesOut", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityShell, core.OpExecStream)
+		start := time.Now()
+		r := f.stream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.ShellStream(f.ctx, f.ep, core.ShellInput{Command: "sleep 30", Timeout: 1}, sink)
+		})
+		require.NoError(t, r.err, "a timeout ends the stream with an end event")
+		require.Less(t, time.Since(start), 15*time.Second)
+		end := r.end
+		require.True(t, end.TimedOut)
+		require.False(t, end.Success || end.Cancelled, "%+v", end)
+		require.NotNil(t, end.ExitCode)
+		require.EqualValues(t, -1, *end.ExitCode)
+		require.NotNil(t, end.Error)
+		require.Equal(t, "Command timed out", *end.Error)
+	})
+
+	t.Run("Cancel/UnknownExecution", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		caps, err := f.ship.Capabilities(f.ctx, f.ep)
+		require.NoError(t, err)
+		if !caps.Has(core.CapabilityPython, core.OpCancel) && !caps.Has(core.CapabilityShell, core.OpCancel) {
+			t.Skipf("the runtime declares no cancel operation (it declares %v)", caps)
+		}
+		err = f.ship.Cancel(f.ctx, f.ep, core.NewExecutionID())
+		require.Error(t, err)
+		require.Equal(t, core.CodeNotFound, core.CodeOf(err), "error: %v", err)
+	})
+
+	t.Run("Python/CancelRunning", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityPython, core.OpExecStream, core.OpCancel)
+		id := core.NewExecutionID()
+		done := f.goStream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.PythonStream(f.ctx, f.ep, "import time; time.sleep(60)", 90, id, sink)
+		})
+		r := f.cancel(id, done)
+		require.NoError(t, r.err)
+		end := r.end
+		require.True(t, end.Cancelled, "%+v", end)
+		require.False(t, end.Success || end.TimedOut, "%+v", end)
+		require.NotNil(t, end.Error)
+		require.Contains(t, *end.Error, "KeyboardInterrupt", "a cancelled cell is interrupted (agent-reach.md §2.5)")
+	})
+
+	t.Run("Shell/CancelRunning", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.require(core.CapabilityShell, core.OpExecStream, core.OpCancel)
+		id := core.NewExecutionID()
+		done := f.goStream(func(sink func(core.StreamEvent)) (*core.StreamEnd, error) {
+			return f.ship.ShellStream(f.ctx, f.ep, core.ShellInput{Command: "sleep 60", Timeout: 90, ExecID: id}, sink)
+		})
+		r := f.cancel(id, done)
+		require.NoError(t, r.err)
+		end := r.end
+		require.True(t, end.Cancelled, "%+v", end)
+		require.False(t, end.Success || end.TimedOut, "%+v", end)
+		require.NotNil(t, end.ExitCode)
+		require.EqualValues(t, -1, *end.ExitCode, "the command's process group is killed (agent-reach.md §2.5)")
+	})
+}
+
+// opExec is the operation of a synchronous execution, which every python
+// and shell capability has.
+const opExec = "exec"
+
+// cellNumber matches the cell's number in an IPython traceback ("Cell In
+// [5], line 1"): the same code run twice is two cells.
+var cellNumber = regexp.MustCompile(`In ?\[\d+\]`)
+
+// streamed is the outcome of a streamed execution.
+type streamed struct {
+	events []core.StreamEvent
+	end    *core.StreamEnd
+	err    error
+}
+
+// fold concatenates the text of the events of type typ.
+func fold(events []core.StreamEvent, typ string) string {
+	var b strings.Builder
+	for _, ev := range events {
+		if ev.Type == typ {
+			b.WriteString(ev.Text)
+		}
+	}
+	return b.String()
+}
+
+// noEvents is a sink for calls that must fail before any event.
+func noEvents(t *testing.T) func(core.StreamEvent) {
+	return func(ev core.StreamEvent) { t.Errorf("unexpected event %+v", ev) }
+}
+
+// goStream starts a streamed execution; its outcome comes on the channel.
+func (f *shipFixture) goStream(run func(sink func(core.StreamEvent)) (*core.StreamEnd, error)) <-chan streamed {
+	done := make(chan streamed, 1)
+	go func() {
+		var (
+			mu sync.Mutex
+			r  streamed
+		)
+		end, err := run(func(ev core.StreamEvent) {
+			mu.Lock()
+			r.events = append(r.events, ev)
+			mu.Unlock()
+		})
+		mu.Lock()
+		r.end, r.err = end, err
+		mu.Unlock()
+		done <- r
+	}()
+	return done
+}
+
+// stream runs a streamed execution to its end.
+func (f *shipFixture) stream(run func(sink func(core.StreamEvent)) (*core.StreamEnd, error)) streamed {
+	f.t.Helper()
+	r := <-f.goStream(run)
+	if r.err == nil {
+		require.NotNil(f.t, r.end, "a stream without an error has an end")
+	}
+	return r
+}
+
+// cancel cancels execution id, in flight in the call whose outcome done
+// reports, as soon as the runtime knows it (Ship registers an execution
+// when its request arrives; until then Cancel is not_found), and returns
+// the outcome, which must come soon after.
+func (f *shipFixture) cancel(id string, done <-chan streamed) streamed {
+	f.t.Helper()
+	giveUp := time.After(30 * time.Second)
+	for {
+		err := f.ship.Cancel(f.ctx, f.ep, id)
+		if err == nil {
+			break
+		}
+		require.Equal(f.t, core.CodeNotFound, core.CodeOf(err), "error: %v", err)
+		select {
+		case r := <-done:
+			f.t.Fatalf("the execution ended before it could be cancelled: %+v, %v", r.end, r.err)
+		case <-giveUp:
+			f.t.Fatalf("the runtime never knew execution %s", id)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	select {
+	case r := <-done:
+		if r.err == nil {
+			require.NotNil(f.t, r.end)
+		}
+		return r
+	case <-time.After(15 * time.Second):
+		f.t.Fatal("a cancelled execution did not end within 15 s")
+		return streamed{}
+	}
 }
 
 type shipFixture struct {
@@ -309,13 +618,16 @@ func (f *shipFixture) path(elem ...string) string {
 	return strings.Join(append([]string{f.dir}, elem...), "/")
 }
 
-// require skips the test unless the runtime declares capability.
-func (f *shipFixture) require(capability string) {
+// require skips the test unless the runtime declares capability with
+// every one of operations.
+func (f *shipFixture) require(capability string, operations ...string) {
 	f.t.Helper()
 	caps, err := f.ship.Capabilities(f.ctx, f.ep)
 	require.NoError(f.t, err)
-	if !slices.Contains(caps, capability) {
-		f.t.Skipf("the runtime does not declare %q (it declares %v)", capability, caps)
+	for _, op := range append([]string{""}, operations...) {
+		if !caps.Has(capability, op) {
+			f.t.Skipf("the runtime does not declare %q with operation %q (it declares %v)", capability, op, caps)
+		}
 	}
 }
 

@@ -17,19 +17,25 @@ import (
 
 // Ship is an in-memory core.Ship for unit tests of services: every endpoint
 // is healthy unless marked down, each endpoint has its own in-memory
-// workspace, Python and shell echo their input. It passes the same
-// conformance suite (conformance.RunShip) as shipclient against the real
-// Ship and cmd/fakeship, so its answers and errors are the ones Bay sees
-// from a runtime.
+// workspace, Python and shell echo their input (with the few exceptions of
+// exec.go: a sleep waits, a raise fails). It passes the same conformance
+// suite (conformance.RunShip) as shipclient against the real Ship and
+// cmd/fakeship, so its answers and errors are the ones Bay sees from a
+// runtime.
 type Ship struct {
 	mu     sync.Mutex
 	down   map[string]bool
-	caps   []string
+	caps   core.RuntimeCapabilities
+	noInfo bool
 	files  map[string]*workspace
 	counts map[string]int64
 	calls  map[string]int
-	// Block, when set, is called at the start of Python and Shell, so tests
-	// can hold a call in flight.
+	// running holds the executions in flight that named themselves, for
+	// Cancel.
+	running map[execKey]*flight
+	// Block, when set, is called at the start of Python, Shell and their
+	// streams (after a stream's output events), so tests can hold a call
+	// in flight. Its context ends when Cancel reaches the execution.
 	Block     func(ctx context.Context)
 	unhealthy bool
 	// tokens returns the runtime token of the container at an endpoint;
@@ -47,19 +53,65 @@ func (s *Ship) SetUnhealthy(v bool) {
 
 var _ core.Ship = (*Ship)(nil)
 
-// NewShip returns a fake Ship declaring every capability.
+// NewShip returns a fake Ship declaring every capability, each with Ship's
+// operations (python and shell with exec, exec_stream and cancel).
 func NewShip() *Ship {
-	return &Ship{
+	s := &Ship{
 		down: map[string]bool{}, files: map[string]*workspace{}, counts: map[string]int64{}, calls: map[string]int{},
-		caps: []string{core.CapabilityFilesystem, core.CapabilityPython, core.CapabilityShell, "terminal"},
+		running: map[execKey]*flight{},
 	}
+	s.SetCapabilities(core.CapabilityFilesystem, core.CapabilityPython, core.CapabilityShell, "terminal")
+	return s
 }
 
-// SetCapabilities changes the capability keys every endpoint declares.
-func (s *Ship) SetCapabilities(caps ...string) {
+// operations are Ship's operations of each capability key (agent-reach.md
+// §2.7, §6.1).
+var operations = map[string][]string{
+	core.CapabilityFilesystem: {"create", "read", "write", "edit", "delete", "list", "upload", "download"},
+	core.CapabilityPython:     {"exec", core.OpExecStream, core.OpCancel},
+	core.CapabilityShell:      {"exec", core.OpExecStream, core.OpCancel, "processes"},
+	"terminal":                {"ws"},
+}
+
+// SetCapabilities changes the capability keys every endpoint declares;
+// each key has Ship's operations (none for a key Ship does not know).
+func (s *Ship) SetCapabilities(keys ...string) {
+	caps := make(core.RuntimeCapabilities, len(keys))
+	for _, k := range keys {
+		caps[k] = slices.Clone(operations[k])
+		if caps[k] == nil {
+			caps[k] = []string{}
+		}
+	}
+	s.SetRuntimeCapabilities(caps)
+}
+
+// SetRuntimeCapabilities changes what every endpoint declares, keys and
+// operations, e.g. python without exec_stream as an older image does.
+func (s *Ship) SetRuntimeCapabilities(caps core.RuntimeCapabilities) {
+	caps = cloneCapabilities(caps)
 	s.mu.Lock()
 	s.caps = caps
 	s.mu.Unlock()
+}
+
+// SetRuntimeInfoMissing makes RuntimeInfo answer not_found (or the
+// document again), as an image older than GET /capabilities does.
+func (s *Ship) SetRuntimeInfoMissing(missing bool) {
+	s.mu.Lock()
+	s.noInfo = missing
+	s.mu.Unlock()
+}
+
+func cloneCapabilities(caps core.RuntimeCapabilities) core.RuntimeCapabilities {
+	out := make(core.RuntimeCapabilities, len(caps))
+	for k, ops := range caps {
+		out[k] = slices.Clone(ops)
+		if out[k] == nil {
+			out[k] = []string{}
+		}
+	}
+	return out
 }
 
 // SetDown makes endpoint unreachable (or reachable again).
@@ -133,44 +185,44 @@ func (s *Ship) Health(ctx context.Context, endpoint string) error {
 }
 
 // Capabilities implements core.Ship.
-func (s *Ship) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
+func (s *Ship) Capabilities(ctx context.Context, ep core.Endpoint) (core.RuntimeCapabilities, error) {
 	if err := s.call(ep, "Capabilities", "/meta"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := append([]string(nil), s.caps...)
-	sort.Strings(out)
-	return out, nil
+	return cloneCapabilities(s.caps), nil
 }
 
-// Python implements core.Ship: the output is the code, and each endpoint
-// counts its executions as a kernel does.
-func (s *Ship) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
-	if err := s.call(ep, "Python", "/ipython/exec"); err != nil {
+// RuntimeInfo implements core.Ship: a small document of agent-reach.md
+// §6.1's shape, built from the declared capabilities, with the types a
+// decoded JSON document has.
+func (s *Ship) RuntimeInfo(ctx context.Context, ep core.Endpoint) (map[string]any, error) {
+	const route = "/capabilities"
+	if err := s.call(ep, "RuntimeInfo", route); err != nil {
 		return nil, err
-	}
-	if s.Block != nil {
-		s.Block(ctx)
 	}
 	s.mu.Lock()
-	s.counts[ep.URL]++
-	n := s.counts[ep.URL]
-	s.mu.Unlock()
-	return &core.PythonResult{Success: true, Output: code, ExecutionCount: &n,
-		Data: map[string]any{"text": code, "images": []any{}}}, nil
-}
-
-// Shell implements core.Ship: the output is the command.
-func (s *Ship) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
-	if err := s.call(ep, "Shell", "/shell/exec"); err != nil {
-		return nil, err
+	defer s.mu.Unlock()
+	if s.noInfo {
+		// shipclient's answer to a runtime that serves no /capabilities.
+		return nil, core.Errorf(core.CodeNotFound, "Runtime does not serve %s", route).
+			WithDetails(map[string]any{"ship_path": route})
 	}
-	if s.Block != nil {
-		s.Block(ctx)
+	caps := make(map[string]any, len(s.caps))
+	for k, ops := range s.caps {
+		list := make([]any, 0, len(ops))
+		for _, op := range ops {
+			list = append(list, op)
+		}
+		caps[k] = map[string]any{"operations": list}
 	}
-	zero := int64(0)
-	return &core.ShellResult{Success: true, Output: in.Command, ExitCode: &zero}, nil
+	return map[string]any{
+		"api_version":  "v1",
+		"runtime":      map[string]any{"name": "fake", "version": "0.0.0", "image": "fake:latest", "image_digest": nil},
+		"workspace":    map[string]any{"mount_path": core.MountPath},
+		"capabilities": caps,
+	}, nil
 }
 
 // ws returns the workspace of endpoint; s.mu is held.
