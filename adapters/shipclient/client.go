@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"sort"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +27,8 @@ const (
 	execMargin    = 5 * time.Second
 	fsTimeout     = 30 * time.Second
 	healthTimeout = 2 * time.Second
+	// cancelTimeout bounds POST /exec/{exec_id}/cancel, which only signals.
+	cancelTimeout = 5 * time.Second
 )
 
 // Client implements core.Ship.
@@ -77,7 +79,7 @@ func (c *Client) Health(ctx context.Context, endpoint string) error {
 }
 
 // Capabilities implements core.Ship.
-func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, error) {
+func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) (core.RuntimeCapabilities, error) {
 	var meta wire.Meta
 	if err := c.getJSON(ctx, ep, wire.PathMeta, metaTimeout, &meta); err != nil {
 		return nil, err
@@ -90,31 +92,44 @@ func (c *Client) Capabilities(ctx context.Context, ep core.Endpoint) ([]string, 
 	if meta.Capabilities == nil {
 		return nil, core.Errorf(core.CodeShipError, "Ship request error: /meta has no capabilities")
 	}
-	keys := make([]string, 0, len(meta.Capabilities))
-	for k := range meta.Capabilities {
-		keys = append(keys, k)
+	caps := make(core.RuntimeCapabilities, len(meta.Capabilities))
+	for k, capability := range meta.Capabilities {
+		ops := slices.Clone(capability.Operations)
+		if ops == nil {
+			ops = []string{}
+		}
+		caps[k] = ops
 	}
-	sort.Strings(keys)
-	return keys, nil
+	return caps, nil
 }
 
 // Python implements core.Ship.
-func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, timeout int) (*core.PythonResult, error) {
+func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, timeout int, execID string) (*core.PythonResult, error) {
 	var out wire.PythonExecResponse
 	silent := false
-	body := wire.PythonExecRequest{Code: code, Timeout: &timeout, Silent: &silent}
-	if err := c.postJSON(ctx, ep, wire.PathPythonExec, time.Duration(timeout)*time.Second+execMargin, body, &out); err != nil {
+	body := wire.PythonExecRequest{Code: code, Timeout: &timeout, Silent: &silent, ExecID: execID}
+	if err := c.postJSON(ctx, ep, wire.PathPythonExec, execTimeout(timeout), body, &out); err != nil {
 		return nil, err
 	}
 	res := &core.PythonResult{
 		Success: out.Success, Output: out.Output.Text, Error: out.Error,
 		Data: pythonData(out.Output), KernelRestarted: out.KernelRestarted,
-	}
-	if out.ExecutionCount != nil {
-		n := int64(*out.ExecutionCount)
-		res.ExecutionCount = &n
+		ExecutionCount: int64p(out.ExecutionCount),
 	}
 	return res, nil
+}
+
+// execTimeout is the client's deadline for an execution of timeout
+// seconds: Ship answers at the timeout, the margin covers the rest.
+func execTimeout(timeout int) time.Duration { return time.Duration(timeout)*time.Second + execMargin }
+
+// int64p widens an optional int of the wire.
+func int64p(n *int) *int64 {
+	if n == nil {
+		return nil
+	}
+	v := int64(*n)
+	return &v
 }
 
 // pythonData is Ship's output object as the generic JSON value Bay's API
@@ -135,22 +150,69 @@ func pythonData(o wire.PythonOutput) map[string]any {
 func (c *Client) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput) (*core.ShellResult, error) {
 	var out wire.ShellExecResponse
 	timeout := in.Timeout
-	body := wire.ShellExecRequest{Command: in.Command, Timeout: &timeout, Cwd: in.Cwd}
-	if err := c.postJSON(ctx, ep, wire.PathShellExec, time.Duration(in.Timeout)*time.Second+execMargin, body, &out); err != nil {
+	body := wire.ShellExecRequest{Command: in.Command, Timeout: &timeout, Cwd: in.Cwd, ExecID: in.ExecID}
+	if err := c.postJSON(ctx, ep, wire.PathShellExec, execTimeout(in.Timeout), body, &out); err != nil {
 		return nil, err
 	}
-	res := &core.ShellResult{Success: out.Success, Output: out.Stdout}
-	if out.ReturnCode != nil {
-		n := int64(*out.ReturnCode)
-		res.ExitCode = &n
-	}
+	return &core.ShellResult{
+		Success: out.Success, Output: out.Stdout, ExitCode: int64p(out.ReturnCode),
+		Error: shellError(out.Error, out.Stderr),
+	}, nil
+}
+
+// shellError is Bay's error of a shell command: Ship's error, or when that
+// is empty, the command's stderr (spec/ship.md §7).
+func shellError(shipError *string, stderr string) *string {
 	switch {
-	case out.Error != nil && *out.Error != "":
-		res.Error = out.Error
-	case out.Stderr != "":
-		res.Error = &out.Stderr
+	case shipError != nil && *shipError != "":
+		return shipError
+	case stderr != "":
+		return &stderr
 	}
-	return res, nil
+	return nil
+}
+
+// Cancel implements core.Ship.
+func (c *Client) Cancel(ctx context.Context, ep core.Endpoint, execID string) error {
+	path := wire.ExecCancelPath(url.PathEscape(execID))
+	var (
+		out wire.CancelResponse
+		err error
+	)
+	if execID != "" {
+		err = c.postJSON(ctx, ep, path, cancelTimeout, struct{}{}, &out)
+	}
+	if execID == "" || shipStatus(err) == http.StatusNotFound || (err == nil && !out.Cancelled) {
+		return core.Errorf(core.CodeNotFound, "Runtime has no running execution %s", execID).
+			WithDetails(map[string]any{"execution_id": execID, "ship_path": path})
+	}
+	return err
+}
+
+// RuntimeInfo implements core.Ship.
+func (c *Client) RuntimeInfo(ctx context.Context, ep core.Endpoint) (map[string]any, error) {
+	var out map[string]any
+	err := c.getJSON(ctx, ep, wire.PathCapabilities, metaTimeout, &out)
+	switch {
+	case shipStatus(err) == http.StatusNotFound:
+		return nil, core.Errorf(core.CodeNotFound, "Runtime does not serve %s", wire.PathCapabilities).
+			WithDetails(map[string]any{"ship_path": wire.PathCapabilities})
+	case err != nil:
+		return nil, err
+	case out == nil:
+		return nil, core.Errorf(core.CodeShipError, "Ship request error: unusable answer from %s", wire.PathCapabilities)
+	}
+	return out, nil
+}
+
+// shipStatus returns the HTTP status of an error status of Ship that err
+// carries (statusError), or 0.
+func shipStatus(err error) int {
+	if err == nil || core.CodeOf(err) != core.CodeShipError {
+		return 0
+	}
+	status, _ := core.AsError(err).Details["status"].(int)
+	return status
 }
 
 // ReadFile implements core.Ship.

@@ -1,8 +1,11 @@
 // Command fakeship is a tiny stand-in for Ship used by Bay's tests when no
-// Python is needed: it answers /, /health, /stat and /meta, and keeps an
-// in-memory filesystem behind /fs/write_file, /fs/read_file,
-// /fs/delete_file, /fs/list_dir, /fs/upload and /fs/download. /meta lists
-// only "filesystem".
+// real Python is needed: it answers /, /health, /stat, /meta and
+// /capabilities, and keeps an in-memory filesystem behind /fs/write_file,
+// /fs/read_file, /fs/delete_file, /fs/list_dir, /fs/upload and
+// /fs/download. /meta lists "filesystem", and "python" and "shell", whose
+// executions (/ipython/exec, /shell/exec, their /stream variants that
+// answer NDJSON, and /exec/{exec_id}/cancel) echo the code or the command,
+// but for the few shapes exec.go lists (a sleep waits, a raise fails).
 //
 // Like Ship it needs BAY_RUNTIME_TOKEN at start and answers every request
 // but GET /health with 401 unless it carries "Authorization: Bearer

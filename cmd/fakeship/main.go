@@ -84,8 +84,9 @@ func main() {
 	}
 }
 
-// meta is /meta: the runtime declares the filesystem capability only.
-// version is set with -ldflags -X, before this initializer runs.
+// meta is /meta: the runtime declares the filesystem, and python and shell
+// that echo (exec.go). version is set with -ldflags -X, before this
+// initializer runs.
 var meta = wire.Meta{
 	Runtime: wire.MetaRuntime{
 		Name: "fake", Version: version, APIVersion: "v1", Auth: wire.AuthBearer,
@@ -100,6 +101,19 @@ var meta = wire.Meta{
 				"read": wire.PathReadFile, "write": wire.PathWriteFile,
 				"delete": wire.PathDeleteFile, "list": wire.PathListDir,
 				"upload": wire.PathUpload, "download": wire.PathDownload,
+			},
+		},
+		wire.CapabilityPython: {
+			Operations: []string{wire.OpExec, wire.OpExecStream, wire.OpCancel},
+			Engine:     "echo",
+			Endpoints: map[string]string{
+				wire.OpExec: wire.PathPythonExec, wire.OpExecStream: wire.PathPythonExecStream, wire.OpCancel: wire.PathExecCancel,
+			},
+		},
+		wire.CapabilityShell: {
+			Operations: []string{wire.OpExec, wire.OpExecStream, wire.OpCancel},
+			Endpoints: map[string]string{
+				wire.OpExec: wire.PathShellExec, wire.OpExecStream: wire.PathShellExecStream, wire.OpCancel: wire.PathExecCancel,
 			},
 		},
 	},
@@ -119,6 +133,7 @@ func newHandler(token string) http.Handler {
 		writeJSON(w, 200, map[string]string{"service": "fake", "version": version, "status": "running", "author": "Bay"})
 	})
 	mux.HandleFunc("GET "+wire.PathMeta, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, meta) })
+	handleExec(mux)
 	mux.HandleFunc("POST "+wire.PathWriteFile, func(w http.ResponseWriter, r *http.Request) {
 		var req wire.WriteFileRequest
 		if !decode(w, r, &req) {

@@ -70,3 +70,45 @@ func TestAuth(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, rec.Code)
 	})
 }
+
+func TestStreamAndCapabilities(t *testing.T) {
+	t.Parallel()
+	h := newHandler(testToken)
+	good := "Bearer " + testToken
+
+	rec := request(t, h, "POST", "/shell/exec/stream", good, `{"command":"echo hi","timeout":5}`)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "application/x-ndjson", rec.Header().Get("Content-Type"))
+	lines := strings.Split(strings.TrimSuffix(rec.Body.String(), "\n"), "\n")
+	require.Len(t, lines, 3, rec.Body.String())
+	require.Regexp(t, `^\{"type":"start","pid":\d+\}$`, lines[0])
+	require.JSONEq(t, `{"type":"stdout","text":"echo hi"}`, lines[1])
+	require.JSONEq(t, `{"type":"end","success":true,"exit_code":0}`, lines[2])
+
+	rec = request(t, h, "POST", "/ipython/exec/stream", good, `{"code":"raise ValueError('x')"}`)
+	require.Equal(t, http.StatusOK, rec.Code)
+	lines = strings.Split(strings.TrimSuffix(rec.Body.String(), "\n"), "\n")
+	require.Len(t, lines, 3, rec.Body.String())
+	require.JSONEq(t, `{"type":"start"}`, lines[0])
+	require.Contains(t, lines[1], `"type":"error","ename":"ValueError","evalue":"x"`)
+	require.Contains(t, lines[2], `"type":"end","execution_count":1,"success":false`)
+
+	rec = request(t, h, "POST", "/ipython/exec/stream", good, `{"code":`)
+	require.Equal(t, http.StatusUnprocessableEntity, rec.Code, "a bad body is refused before the stream")
+
+	rec = request(t, h, "POST", "/exec/exec-000000000000/cancel", good, "")
+	require.Equal(t, http.StatusNotFound, rec.Code)
+
+	rec = request(t, h, "GET", "/capabilities", good, "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	var doc struct {
+		APIVersion   string `json:"api_version"`
+		Capabilities map[string]struct {
+			Operations []string `json:"operations"`
+		} `json:"capabilities"`
+	}
+	require.NoError(t, json.NewDecoder(rec.Body).Decode(&doc))
+	require.Equal(t, "v1", doc.APIVersion)
+	require.Equal(t, []string{"exec", "exec_stream", "cancel"}, doc.Capabilities["python"].Operations)
+	require.Equal(t, http.StatusUnauthorized, request(t, h, "GET", "/capabilities", "", "").Code)
+}

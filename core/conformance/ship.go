@@ -28,10 +28,18 @@ type ShipHarness struct {
 }
 
 // RunShip tests a core.Ship against its port and the parts of Ship's
-// contract (spec/ship.md) that Bay relies on: the runtime token, /meta's
-// capabilities, the filesystem and the shapes of Python and shell results.
-// Each capability's tests run only when the runtime declares it; whatever
-// a runtime declares, it must honour as Ship does.
+// contract (spec/ship.md, agent-reach.md §2.7 and §6.1) that Bay relies on:
+// the runtime token, /meta's capabilities and their operations, GET
+// /capabilities, the filesystem, the shapes of Python and shell results,
+// their streams and cancel. Each capability's (and operation's) tests run
+// only when the runtime declares it; whatever a runtime declares, it must
+// honour as Ship does.
+//
+// The fakes (core/fake, cmd/fakeship) echo code and commands where Ship
+// runs them, so the execution tests hold the two to relations the
+// contract sets (a stream folds into the sync answer for the same code)
+// and use the few shapes the fakes run as Ship does: a python
+// time.sleep(N), a python raise Name("message"), a shell sleep N.
 func RunShip(t *testing.T, h ShipHarness) {
 	newFixture := func(t *testing.T) *shipFixture {
 		t.Helper()
