@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -300,9 +301,9 @@ func (r *Run) sink(ev StreamEvent) {
 	case "stdout", "stderr":
 		out = RunEvent{Name: ev.Type, Data: map[string]any{"text": ev.Text}}
 	case "display_data":
-		out = RunEvent{Name: ev.Type, Data: map[string]any{"data": ev.Data}}
+		out = RunEvent{Name: ev.Type, Data: map[string]any{"data": r.bundle(ev.Data)}}
 	case "result":
-		out = RunEvent{Name: ev.Type, Data: map[string]any{"execution_count": ev.ExecutionCount, "data": ev.Data}}
+		out = RunEvent{Name: ev.Type, Data: map[string]any{"execution_count": ev.ExecutionCount, "data": r.bundle(ev.Data)}}
 	case "error":
 		tb := ev.Traceback
 		if tb == nil {
@@ -313,6 +314,21 @@ func (r *Run) sink(ev StreamEvent) {
 		return
 	}
 	r.push(out)
+}
+
+// bundle returns a MIME bundle as the client gets it: one over the event
+// limit is replaced by what it held.
+func (r *Run) bundle(data map[string]any) map[string]any {
+	n := valueBytes(data)
+	if n <= r.x.o.MaxEventBytes {
+		return data
+	}
+	types := make([]string, 0, len(data))
+	for k := range data {
+		types = append(types, k)
+	}
+	slices.Sort(types)
+	return map[string]any{"omitted": true, "bytes": n, "mime_types": types}
 }
 
 // progressLoop writes the output so far of a running row every

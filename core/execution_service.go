@@ -27,6 +27,10 @@ type ExecutionOptions struct {
 	// (256 events or 4 MiB by default).
 	QueueEvents int
 	QueueBytes  int
+	// MaxEventBytes bounds one streamed display_data or result: a larger
+	// one reaches the client as {"omitted": true, "bytes", "mime_types"}
+	// (exec.max_event_bytes, 8 MiB).
+	MaxEventBytes int
 	// ProgressEvery is how often a streamed or async row's output so far
 	// is written (5 s).
 	ProgressEvery time.Duration
@@ -76,6 +80,9 @@ func NewExecutionService(o ExecutionOptions) *ExecutionService {
 	}
 	if o.QueueBytes == 0 {
 		o.QueueBytes = 4 << 20
+	}
+	if o.MaxEventBytes == 0 {
+		o.MaxEventBytes = 8 << 20
 	}
 	if o.ProgressEvery == 0 {
 		o.ProgressEvery = 5 * time.Second
