@@ -63,6 +63,8 @@ type PythonResult struct {
 	// KernelRestarted is true when the kernel had died and this call ran in
 	// a fresh one: earlier variables are gone.
 	KernelRestarted bool
+	// Cancelled is true when a cancel of the execution stopped it.
+	Cancelled bool
 }
 
 // ShellInput is a shell command to run.
@@ -82,6 +84,8 @@ type ShellResult struct {
 	Output   string
 	Error    *string
 	ExitCode *int64
+	// Cancelled is true when a cancel of the execution killed it.
+	Cancelled bool
 }
 
 // FileEntry is one entry of a directory listing, as Ship reports it: Path

@@ -313,6 +313,9 @@ func (f *fold) event(ev StreamEvent) {
 			f.text.WriteString(ev.Text) // Ship folds both python streams into the text
 		}
 	case "display_data", "result":
+		if ev.Update {
+			return // Ship's sync answer ignores display updates too
+		}
 		png, hasPNG := ev.Data["image/png"].(string)
 		if hasPNG {
 			f.image(strings.Join(strings.Fields(png), ""))
@@ -343,13 +346,14 @@ func (f *fold) python(r *PythonResult) {
 			}
 		}
 	}
-	f.end = &StreamEnd{Success: r.Success, ExecutionCount: r.ExecutionCount, KernelRestarted: r.KernelRestarted, Error: r.Error}
+	f.end = &StreamEnd{Success: r.Success, ExecutionCount: r.ExecutionCount, KernelRestarted: r.KernelRestarted,
+		Cancelled: r.Cancelled, Error: r.Error}
 }
 
 // shell folds a whole sync answer in.
 func (f *fold) shell(r *ShellResult) {
 	f.text.WriteString(r.Output)
-	f.end = &StreamEnd{Success: r.Success, ExitCode: r.ExitCode, Error: r.Error}
+	f.end = &StreamEnd{Success: r.Success, ExitCode: r.ExitCode, Cancelled: r.Cancelled, Error: r.Error}
 }
 
 // result is the row's result once the end is known.

@@ -102,6 +102,9 @@ type StreamEvent struct {
 	Text string
 	// Data is the MIME bundle of display_data and result.
 	Data map[string]any
+	// Update marks a display_data that updates an earlier display (Python's
+	// update_display_data): clients see it, the folded output does not.
+	Update bool
 	// ExecutionCount of result.
 	ExecutionCount *int64
 	// EName, EValue and Traceback of error.

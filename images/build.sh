@@ -195,6 +195,28 @@ docker_build_hashed() {
 	log "$final -> $tag ($(docker image inspect -f '{{.Size}}' "$final" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
+# image_inventory BASE OUT writes the inventory of BASE to OUT:
+# images/ship/inventory.py run on the base's own dpkg database (no network).
+# The result is cached under build/ by the base image's id and the script's
+# hash, so an unchanged rebuild starts no container; in the build context it
+# is an input of the context hash like any file.
+image_inventory() {
+	local base=$1 out=$2 id key cache
+	id=$(docker image inspect -f '{{.Id}}' "$base") || die "cannot inspect $base"
+	key=$( { echo "$id"; cat "$ROOT/images/ship/inventory.py"; } | hash_of)
+	cache="$BUILD_DIR/inventory/$key.json"
+	if [ ! -s "$cache" ]; then
+		log "writing the inventory of $base (dpkg-query in the image)"
+		mkdir -p "$BUILD_DIR/inventory"
+		docker run --rm -i --network none "$base" python3 - <"$ROOT/images/ship/inventory.py" >"$cache.tmp" || {
+			rm -f "$cache.tmp"
+			die "could not write the inventory of $base; see the messages above"
+		}
+		mv "$cache.tmp" "$cache"
+	fi
+	cp "$cache" "$out"
+}
+
 new_ctx() {
 	mkdir -p "$BUILD_DIR"
 	mktemp -d "$BUILD_DIR/ctx-$1.XXXXXX"
@@ -217,6 +239,7 @@ ship_image() {
 	go_binary ./cmd/ship "$ctx/ship"
 	cp "$ROOT/images/ship/bashrc" "$ctx/bashrc"
 	cp "$ROOT/images/ship/matplotlibrc" "$ctx/matplotlibrc"
+	image_inventory "$base" "$ctx/inventory.json"
 	local extra="# no extra step"
 	if [ "$flavour" = data ]; then
 		# Bake matplotlib's font cache so the first plot does not rebuild it.

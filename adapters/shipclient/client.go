@@ -113,7 +113,7 @@ func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, time
 	}
 	res := &core.PythonResult{
 		Success: out.Success, Output: out.Output.Text, Error: out.Error,
-		Data: pythonData(out.Output), KernelRestarted: out.KernelRestarted,
+		Data: pythonData(out.Output), KernelRestarted: out.KernelRestarted, Cancelled: out.Cancelled,
 		ExecutionCount: int64p(out.ExecutionCount),
 	}
 	return res, nil
@@ -156,7 +156,7 @@ func (c *Client) Shell(ctx context.Context, ep core.Endpoint, in core.ShellInput
 	}
 	return &core.ShellResult{
 		Success: out.Success, Output: out.Stdout, ExitCode: int64p(out.ReturnCode),
-		Error: shellError(out.Error, out.Stderr),
+		Error: shellError(out.Error, out.Stderr), Cancelled: out.Cancelled,
 	}, nil
 }
 

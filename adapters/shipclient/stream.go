@@ -150,7 +150,7 @@ func readStream(r io.Reader, path string, shell bool, sink func(core.StreamEvent
 			}
 			sink(core.StreamEvent{Type: ev.Type, Text: ev.Text})
 		case wire.EventDisplayData:
-			sink(core.StreamEvent{Type: ev.Type, Data: ev.Data})
+			sink(core.StreamEvent{Type: ev.Type, Data: ev.Data, Update: ev.Update})
 		case wire.EventResult:
 			sink(core.StreamEvent{Type: ev.Type, Data: ev.Data, ExecutionCount: int64p(ev.ExecutionCount)})
 		case wire.EventError:

@@ -60,6 +60,8 @@ func run() error {
 		port      = flag.String("port", env("SHIP_PORT", "8123"), "listen port ($SHIP_PORT)")
 		python    = flag.String("python", kernel.FindPython(), "python with ipykernel ($SHIP_PYTHON)")
 		stateDir  = flag.String("state-dir", env("SHIP_STATE_DIR", filepath.Join(os.TempDir(), "ship")), "private kernel state, outside the workspace ($SHIP_STATE_DIR)")
+		inventory = flag.String("inventory", env("SHIP_INVENTORY", server.DefaultInventoryPath), "the image's inventory for GET /capabilities ($SHIP_INVENTORY)")
+		cgroupDir = flag.String("cgroup-dir", env("SHIP_CGROUP_DIR", "/sys/fs/cgroup"), "cgroup v2 directory with the container's limits ($SHIP_CGROUP_DIR)")
 		prestart  = flag.Bool("prestart-kernel", env("SHIP_PRESTART_KERNEL", "1") != "0", "start the kernel in the background after listening ($SHIP_PRESTART_KERNEL)")
 		showVer   = flag.Bool("version", false, "print the version and exit")
 	)
@@ -94,6 +96,7 @@ func run() error {
 		StateDir:     *stateDir,
 		Identity:     id,
 		KernelOutput: os.Stderr,
+		Host:         server.HostFiles{Inventory: *inventory, CgroupDir: *cgroupDir},
 		Logger:       logger,
 	})
 	if err != nil {

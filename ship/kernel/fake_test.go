@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,8 +30,11 @@ func TestMain(m *testing.M) {
 
 // runFakeKernel speaks the kernel side of the protocol with zmq4 (ROUTER
 // for shell and control, PUB for iopub). Cells are tiny commands:
-// "print:X", "error", "png", "sleep", "exit", "noise:X" (also publishes a
-// message with a foreign parent first).
+// "print:X", "error", "png", "sleep[:X]" (prints X, then waits for
+// SIGINT), "stubborn:X" (prints X, ignores SIGINT), "exit", "noise:X" (also publishes a message with a foreign
+// parent first), "events" (one message of every output type, see
+// TestManager_StreamEvents), "big:N" (a display_data with N bytes of
+// text/plain).
 func runFakeKernel(args []string) int {
 	var connFile string
 	for i, a := range args {
@@ -113,17 +117,47 @@ func runFakeKernel(args []string) int {
 				pub("error", m.Header, map[string]any{"ename": "ValueError", "evalue": "bad",
 					"traceback": []string{"Traceback", "ValueError: bad"}})
 			case "sleep":
+				if arg != "" {
+					pub("stream", m.Header, map[string]string{"name": "stdout", "text": arg})
+				}
 				<-interrupted
 				pub("error", m.Header, map[string]any{"ename": "KeyboardInterrupt", "evalue": "",
 					"traceback": []string{"KeyboardInterrupt"}})
+			case "stubborn":
+				pub("stream", m.Header, map[string]string{"name": "stdout", "text": arg})
+				time.Sleep(time.Hour)
 			case "exit":
 				os.Exit(1)
+			case "events":
+				pubEvents(pub, m.Header, count)
+			case "big":
+				n, _ := strconv.Atoi(arg)
+				pub("display_data", m.Header, map[string]any{"data": map[string]string{
+					"text/plain": strings.Repeat("x", n), "text/html": "<b>x</b>"}})
 			}
 			frames, _ := sig.reply(ids, session, "execute_reply", m.Header, map[string]any{"status": "ok", "execution_count": count})
 			_ = shell.SendMulti(zmq4.NewMsgFrom(frames...))
 		}
 		pub("status", m.Header, map[string]string{"execution_state": "idle"})
 	}
+}
+
+// pubEvents publishes, for the "events" cell, one message of each output
+// type, interleaved with messages that must not reach the sink.
+func pubEvents(pub func(string, Header, any), parent Header, count int) {
+	pub("stream", parent, map[string]string{"name": "stdout", "text": "out1\n"})
+	pub("stream", Header{MsgID: "someone-else"}, map[string]string{"name": "stdout", "text": "NOISE"})
+	pub("stream", parent, map[string]string{"name": "stderr", "text": "err1\n"})
+	pub("display_data", parent, map[string]any{"data": map[string]any{
+		"image/png": "iVBO\nRw==", "text/plain": "<Figure>", "application/vnd.custom+json": map[string]any{"a": 1}}})
+	pub("clear_output", parent, map[string]any{"wait": false})
+	pub("update_display_data", parent, map[string]any{"data": map[string]string{"text/html": "<i>v2</i>"},
+		"transient": map[string]string{"display_id": "d1"}})
+	pub("display_data", parent, map[string]any{"data": map[string]string{"application/x-widget": "w"}})
+	pub("execute_result", parent, map[string]any{"execution_count": count,
+		"data": map[string]any{"text/plain": "6", "application/json": map[string]any{"k": []int{1}}}})
+	pub("error", parent, map[string]any{"ename": "ValueError", "evalue": "bad",
+		"traceback": []string{"Traceback", "ValueError: bad"}})
 }
 
 // fakeKernel returns a Manager whose "python" runs this test binary as a

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -14,8 +15,15 @@ type fifoLock struct {
 	waiters []chan struct{}
 }
 
+// errAborted is lockOr's error when abort was closed first.
+var errAborted = errors.New("lock wait aborted")
+
 // lock blocks until the caller owns the lock or ctx is done.
-func (f *fifoLock) lock(ctx context.Context) error {
+func (f *fifoLock) lock(ctx context.Context) error { return f.lockOr(ctx, nil) }
+
+// lockOr is lock that also gives up, with errAborted, when abort is
+// closed while the caller waits. A nil abort never fires.
+func (f *fifoLock) lockOr(ctx context.Context, abort <-chan struct{}) error {
 	f.mu.Lock()
 	if !f.locked {
 		f.locked = true
@@ -29,19 +37,26 @@ func (f *fifoLock) lock(ctx context.Context) error {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
-		f.mu.Lock()
-		for i, w := range f.waiters {
-			if w == ch {
-				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
-				f.mu.Unlock()
-				return ctx.Err()
-			}
-		}
-		f.mu.Unlock()
-		// Ownership was handed over while ctx finished; pass it on.
-		f.unlock()
-		return ctx.Err()
+		return f.leave(ch, ctx.Err())
+	case <-abort:
+		return f.leave(ch, errAborted)
 	}
+}
+
+// leave removes waiter ch from the queue and returns err. If ownership was
+// handed to ch meanwhile, it is passed on.
+func (f *fifoLock) leave(ch chan struct{}, err error) error {
+	f.mu.Lock()
+	for i, w := range f.waiters {
+		if w == ch {
+			f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
+			f.mu.Unlock()
+			return err
+		}
+	}
+	f.mu.Unlock()
+	f.unlock()
+	return err
 }
 
 // unlock hands the lock to the oldest waiter, or releases it.

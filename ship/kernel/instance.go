@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -207,14 +206,17 @@ func (k *instance) shutdown(grace time.Duration) {
 
 // Result is the outcome of one execution.
 type Result struct {
-	// Success is true iff no error was recorded (no exception, no timeout).
+	// Success is true iff no error was recorded (no exception, no timeout,
+	// no cancellation).
 	Success bool
 	// ExecutionCount is the kernel's counter for this cell, or nil when the
 	// kernel did not broadcast it (silent executions).
 	ExecutionCount *int
-	// Text is the collected text output, trimmed.
+	// Text is the collected text output, trimmed; empty for a streamed
+	// execution (the stream carried it).
 	Text string
-	// Images holds base64 PNGs in arrival order.
+	// Images holds base64 PNGs in arrival order; empty for a streamed
+	// execution.
 	Images []string
 	// Error is the traceback or timeout message; empty on success.
 	Error string
@@ -223,6 +225,11 @@ type Result struct {
 	KernelRestarted bool
 	// KernelGeneration counts the kernels started by the manager.
 	KernelGeneration int
+	// TimedOut is true when the timeout interrupted the cell.
+	TimedOut bool
+	// Cancelled is true when Manager.Cancel stopped the execution, running
+	// (interrupted) or queued (never ran).
+	Cancelled bool
 }
 
 // outcome tells how an execution ended.
@@ -230,23 +237,45 @@ type outcome int
 
 const (
 	outcomeDone outcome = iota
+	// outcomeTimeout: the cell was interrupted and may still be running;
+	// the manager settles it in the background.
 	outcomeTimeout
+	// outcomeDied: the kernel exited.
 	outcomeDied
+	// outcomeStuck: a cancelled cell ignored the interrupt; the kernel
+	// must be killed.
+	outcomeStuck
 )
 
-// execute runs code and collects its output until the kernel reports idle
-// for this request and the execute_reply arrived, the timeout fires, ctx
-// is done or the kernel dies.
-func (k *instance) execute(ctx context.Context, code string, silent bool, timeout time.Duration) (*Result, string, outcome) {
+// control is how an execution can be stopped besides its timeout.
+type control struct {
+	// cancel is closed by Manager.Cancel.
+	cancel <-chan struct{}
+	// grace is how long a cancelled cell may take to go idle.
+	grace time.Duration
+}
+
+// execute runs req.Code, handing each output event to sink as it arrives,
+// until the kernel reports idle for this request and the execute_reply
+// arrived, the timeout fires, ctx is done, the execution is cancelled or
+// the kernel dies. Only iopub messages whose parent msg_id is this
+// request's reach the sink.
+//
+// A cancelled cell is interrupted once it started (execute_input, or busy
+// for a silent cell: a SIGINT that reaches the kernel before it runs the
+// cell is lost), and execute keeps reading until the cell goes idle (its
+// KeyboardInterrupt traceback becomes the error; the kernel keeps its
+// state), or reports outcomeStuck after ctl.grace.
+func (k *instance) execute(ctx context.Context, req Request, sink Sink, ctl control) (*Result, string, outcome) {
 	res := &Result{KernelGeneration: k.gen}
 	// stop_on_error stays false: with true, ipykernel 6 keeps "aborting"
 	// until an event scheduled after the failed cell runs, and a request we
 	// send right after an error can race it and come back "aborted" with no
 	// output. Requests are serialized here, so there is no queue to abort.
 	msgID, err := k.cl.send(k.cl.shell, "execute_request", map[string]any{
-		"code":             code,
-		"silent":           silent,
-		"store_history":    !silent,
+		"code":             req.Code,
+		"silent":           req.Silent,
+		"store_history":    !req.Silent,
 		"user_expressions": map[string]any{},
 		"allow_stdin":      false,
 		"stop_on_error":    false,
@@ -255,12 +284,19 @@ func (k *instance) execute(ctx context.Context, code string, silent bool, timeou
 		res.Error = err.Error()
 		return res, "", outcomeDied
 	}
-	var text strings.Builder
-	var idle, replied bool
-	timer := time.NewTimer(timeout)
+	var idle, replied, started bool
+	timer := time.NewTimer(req.Timeout)
 	defer timer.Stop()
+	cancel := ctl.cancel
+	var stuck <-chan time.Time
+	// interrupt stops the cancelled cell once it started.
+	interrupt := func() {
+		if res.Cancelled && started && stuck == nil && !idle {
+			k.interrupt()
+			stuck = time.After(ctl.grace)
+		}
+	}
 	finish := func(o outcome) (*Result, string, outcome) {
-		res.Text = strings.TrimSpace(text.String())
 		res.Success = res.Error == ""
 		return res, msgID, o
 	}
@@ -274,7 +310,15 @@ func (k *instance) execute(ctx context.Context, code string, silent bool, timeou
 			if m.ParentHeader.MsgID != msgID {
 				continue
 			}
-			idle = handleIOPub(m, res, &text) || idle
+			switch k.handleIOPub(m, res, sink) {
+			case stateIdle:
+				idle = true
+			case stateInput:
+				started = true
+			case stateBusy:
+				started = started || req.Silent
+			}
+			interrupt()
 		case m, ok := <-k.cl.shellIn:
 			if !ok {
 				res.Error = diedMessage
@@ -287,9 +331,17 @@ func (k *instance) execute(ctx context.Context, code string, silent bool, timeou
 		case <-k.exited:
 			res.Error = diedMessage
 			return finish(outcomeDied)
+		case <-cancel:
+			cancel = nil
+			res.Cancelled = !idle
+			interrupt()
+		case <-stuck:
+			res.Error = stuckMessage
+			return finish(outcomeStuck)
 		case <-timer.C:
 			k.interrupt()
-			res.Error = fmt.Sprintf("Code execution timed out after %d seconds", int(timeout/time.Second))
+			res.TimedOut = true
+			res.Error = fmt.Sprintf("Code execution timed out after %d seconds", int(req.Timeout/time.Second))
 			return finish(outcomeTimeout)
 		case <-ctx.Done():
 			k.interrupt()
@@ -297,23 +349,44 @@ func (k *instance) execute(ctx context.Context, code string, silent bool, timeou
 			return finish(outcomeTimeout)
 		}
 	}
+	if res.Cancelled && res.Error == "" {
+		// The cell finished before the interrupt took effect.
+		res.Error = cancelledMessage
+	}
 	return finish(outcomeDone)
 }
 
-// diedMessage is the error of an execution during which the kernel exited.
-const diedMessage = "Kernel died while executing the code (for example os._exit() or out of memory); " +
-	"its state is lost and the next execution starts a fresh kernel"
+// Messages of executions that ended without a traceback of their own.
+const (
+	diedMessage = "Kernel died while executing the code (for example os._exit() or out of memory); " +
+		"its state is lost and the next execution starts a fresh kernel"
+	stuckMessage = "KeyboardInterrupt: execution cancelled; the cell ignored the interrupt, so the kernel " +
+		"is restarted and its state is lost"
+	// The messages of a cancelled execution name KeyboardInterrupt, as an
+	// interrupted cell's traceback does, whether or not the cell ran.
+	cancelledMessage       = "KeyboardInterrupt: execution cancelled"
+	cancelledQueuedMessage = "KeyboardInterrupt: execution cancelled before it started"
+)
 
-// handleIOPub folds one iopub message of the current request into res and
-// text. It returns true for the status message that ends the request.
-func handleIOPub(m *Message, res *Result, text *strings.Builder) bool {
+// requestState is what an iopub message tells about the request.
+type requestState int
+
+const (
+	stateOther requestState = iota
+	stateBusy               // the kernel took the request
+	stateInput              // execute_input: the cell is about to run
+	stateIdle               // the request is done
+)
+
+// handleIOPub takes one iopub message of the current request: it records
+// the execution count and exceptions in res and hands output to sink.
+func (k *instance) handleIOPub(m *Message, res *Result, sink Sink) requestState {
 	switch m.Header.MsgType {
 	case "status":
-		var c struct {
-			ExecutionState string `json:"execution_state"`
+		if isIdle(m) {
+			return stateIdle
 		}
-		_ = json.Unmarshal(m.Content, &c)
-		return c.ExecutionState == "idle"
+		return stateBusy
 	case "execute_input":
 		var c struct {
 			ExecutionCount int `json:"execution_count"`
@@ -321,38 +394,15 @@ func handleIOPub(m *Message, res *Result, text *strings.Builder) bool {
 		if json.Unmarshal(m.Content, &c) == nil {
 			res.ExecutionCount = &c.ExecutionCount
 		}
-	case "stream":
-		var c struct {
-			Text string `json:"text"`
-		}
-		_ = json.Unmarshal(m.Content, &c)
-		text.WriteString(c.Text)
-	case "execute_result", "display_data":
-		var c struct {
-			Data map[string]any `json:"data"`
-		}
-		_ = json.Unmarshal(m.Content, &c)
-		png, hasPNG := c.Data["image/png"].(string)
-		if hasPNG {
-			res.Images = append(res.Images, strings.Join(strings.Fields(png), ""))
-		}
-		// A display_data that carries a PNG keeps only the image (its
-		// text/plain is a "<Figure …>" placeholder); execute_result keeps both.
-		if plain, ok := c.Data["text/plain"].(string); ok && (m.Header.MsgType == "execute_result" || !hasPNG) {
-			text.WriteString(plain)
-		}
-	case "error":
-		var c struct {
-			EName     string   `json:"ename"`
-			EValue    string   `json:"evalue"`
-			Traceback []string `json:"traceback"`
-		}
-		_ = json.Unmarshal(m.Content, &c)
-		if len(c.Traceback) > 0 {
-			res.Error = strings.Join(c.Traceback, "\n")
-		} else {
-			res.Error = c.EName + ": " + c.EValue
-		}
+		return stateInput
 	}
-	return false
+	ev, ok := decodeEvent(m)
+	if !ok {
+		return stateOther
+	}
+	if ev.Type == EventError {
+		res.Error = errorText(ev)
+	}
+	sink(ev)
+	return stateOther
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,4 +168,61 @@ func TestManager_BadPython(t *testing.T) {
 	m := NewManager(Config{Python: "/nonexistent/python3", Workspace: ws, StateDir: t.TempDir(), Identity: runas.Current(ws)})
 	_, err := m.Exec(context.Background(), "1", false, time.Second)
 	require.ErrorContains(t, err, "/nonexistent/python3")
+}
+
+func TestManager_RealKernelStreamAndCancel(t *testing.T) {
+	t.Parallel()
+	m, _ := realKernel(t)
+	t.Run("EventsArriveAsPrinted", func(t *testing.T) {
+		rec := newRecorder()
+		e, err := m.Prepare(Request{Code: "import time\nfor i in range(3):\n    print(i, flush=True); time.sleep(0.3)\n6*7",
+			Timeout: 30 * time.Second})
+		require.NoError(t, err)
+		res, err := e.Run(context.Background(), rec.sink)
+		require.NoError(t, err)
+		end := time.Now()
+		require.True(t, res.Success, res.Error)
+		require.Greater(t, end.Sub(rec.firstAt), 400*time.Millisecond, "the first print must arrive before the end")
+		var text strings.Builder
+		var result *Event
+		for _, ev := range rec.all() {
+			switch ev.Type {
+			case EventStdout:
+				text.WriteString(ev.Text)
+			case EventResult:
+				result = &ev
+			}
+		}
+		require.Equal(t, "0\n1\n2\n", text.String())
+		require.NotNil(t, result)
+		require.Equal(t, "42", result.Data["text/plain"])
+		require.Equal(t, *res.ExecutionCount, *result.ExecutionCount)
+	})
+	t.Run("ErrorEvent", func(t *testing.T) {
+		rec := newRecorder()
+		e, err := m.Prepare(Request{Code: "1/0", Timeout: 30 * time.Second})
+		require.NoError(t, err)
+		res, err := e.Run(context.Background(), rec.sink)
+		require.NoError(t, err)
+		events := rec.all()
+		require.Len(t, events, 1)
+		require.Equal(t, "ZeroDivisionError", events[0].EName)
+		require.Equal(t, res.Error, strings.Join(events[0].Traceback, "\n"), "end error = the sync error")
+	})
+	t.Run("CancelKeepsState", func(t *testing.T) {
+		run(t, m, "kept = 5")
+		rec := newRecorder()
+		done := runAsync(t, m, Request{Code: "import time\nprint('go', flush=True)\ntime.sleep(60)", Timeout: time.Minute,
+			ID: "exec-real"}, rec.sink)
+		rec.waitPrinted(t)
+		start := time.Now()
+		require.NoError(t, m.Cancel("exec-real"))
+		res := wait(t, done)
+		require.Less(t, time.Since(start), 5*time.Second)
+		require.True(t, res.Cancelled)
+		require.Contains(t, res.Error, "KeyboardInterrupt")
+		res = run(t, m, "print(kept)")
+		require.Equal(t, "5", res.Text)
+		require.False(t, res.KernelRestarted)
+	})
 }

@@ -43,7 +43,11 @@ type Config struct {
 	Identity runas.Identity
 	// KernelOutput receives the kernel's own stdout/stderr; nil discards.
 	KernelOutput io.Writer
-	Logger       *slog.Logger
+	// Host names the files GET /capabilities reads (inventory, cgroup
+	// limits, os-release, no-new-privileges); empty fields take the
+	// container's paths.
+	Host   HostFiles
+	Logger *slog.Logger
 }
 
 // Server serves Ship's API.
@@ -55,9 +59,13 @@ type Server struct {
 	kernel *kernel.Manager
 	shell  *shell.Runner
 	term   *term.Handler
-	meta   []byte
-	mux    *http.ServeMux
-	paths  map[string]bool
+	// meta and capabilities are the constant answers of GET /meta and GET
+	// /capabilities.
+	meta         []byte
+	capabilities []byte
+	mux          *http.ServeMux
+	// paths are the route patterns, for telling 405 from 404.
+	paths map[string]bool
 }
 
 // New returns a Server for cfg. The workspace directory must exist and
@@ -99,6 +107,7 @@ func New(cfg Config) (*Server, error) {
 		paths: map[string]bool{},
 	}
 	s.meta = s.buildMeta()
+	s.capabilities = s.buildCapabilities()
 	s.routes()
 	return s, nil
 }
@@ -135,11 +144,15 @@ func (s *Server) routes() {
 	s.handle("GET", wire.PathHealth, s.handleHealth)
 	s.handle("GET", "/stat", s.handleStat)
 	s.handle("GET", wire.PathMeta, s.handleMeta)
+	s.handle("GET", wire.PathCapabilities, s.handleCapabilities)
 	s.handle("POST", wire.PathPythonExec, s.handlePythonExec)
+	s.handle("POST", wire.PathPythonExecStream, s.handlePythonStream)
 	s.handle("GET", "/ipython/kernel/status", s.handleKernelStatus)
 	s.handle("POST", "/ipython/kernel/restart", s.handleKernelRestart)
 	s.handle("DELETE", "/ipython/kernel", s.handleKernelShutdown)
 	s.handle("POST", wire.PathShellExec, s.handleShellExec)
+	s.handle("POST", wire.PathShellExecStream, s.handleShellStream)
+	s.handle("POST", wire.PathExecCancel, s.handleCancel)
 	s.handle("GET", "/shell/processes", s.handleShellProcesses)
 	s.handle("POST", "/fs/create_file", s.handleCreateFile)
 	s.handle("POST", wire.PathReadFile, s.handleReadFile)
@@ -152,16 +165,43 @@ func (s *Server) routes() {
 	s.handle("GET", "/term/ws", s.term.ServeHTTP)
 	// ServeMux's own 404/405 replies are plain text; answer in the JSON shape.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		if p == "/" {
-			p = "/{$}"
-		}
-		if s.paths[p] {
+		if s.knownPath(r.URL.Path) {
 			writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 			return
 		}
 		writeDetail(w, http.StatusNotFound, "Not Found")
 	})
+}
+
+// knownPath reports whether p matches a route pattern (with any method);
+// a {name} segment matches one path segment.
+func (s *Server) knownPath(p string) bool {
+	if p == "/" {
+		p = "/{$}"
+	}
+	if s.paths[p] {
+		return true
+	}
+	got := strings.Split(p, "/")
+	for pattern := range s.paths {
+		want := strings.Split(pattern, "/")
+		if len(want) == len(got) && segmentsMatch(want, got) {
+			return true
+		}
+	}
+	return false
+}
+
+// segmentsMatch compares path segments, a wildcard {name} matching any
+// non-empty segment.
+func segmentsMatch(pattern, path []string) bool {
+	for i, w := range pattern {
+		wild := strings.HasPrefix(w, "{") && strings.HasSuffix(w, "}") && w != "{$}"
+		if w != path[i] && (!wild || path[i] == "") {
+			return false
+		}
+	}
+	return true
 }
 
 // writeJSON writes v with status, without HTML escaping.
@@ -255,65 +295,9 @@ func (s *Server) handleStat(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) handleMeta(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(s.meta)
-}
-
 func nullable(v string) *string {
 	if v == "" {
 		return nil
 	}
 	return &v
-}
-
-// buildMeta renders /meta once; it is constant for the server's life.
-func (s *Server) buildMeta() []byte {
-	meta := wire.Meta{
-		Runtime: wire.MetaRuntime{
-			Name:       "ship",
-			Version:    s.cfg.Version,
-			APIVersion: "v1",
-			// Tells Bay this runtime enforces the bearer token; Bay refuses
-			// runtimes whose /meta lacks it (spec/browser.md §6).
-			Auth: wire.AuthBearer,
-			Build: wire.MetaBuild{
-				Image:       s.cfg.Image,
-				ImageDigest: nullable(s.cfg.ImageDigest),
-				GitSHA:      nullable(s.cfg.GitSHA),
-			},
-		},
-		Workspace: wire.MetaWorkspace{MountPath: s.root.Dir},
-		Capabilities: map[string]wire.Capability{
-			wire.CapabilityFilesystem: {
-				Operations: []string{"create", "read", "write", "edit", "delete", "list", "upload", "download"},
-				PathMode:   "relative_to_mount",
-				Endpoints: map[string]string{
-					"create": "/fs/create_file", "read": wire.PathReadFile,
-					"write": wire.PathWriteFile, "edit": "/fs/edit_file",
-					"delete": wire.PathDeleteFile, "list": wire.PathListDir,
-					"upload": wire.PathUpload, "download": wire.PathDownload,
-				},
-			},
-			wire.CapabilityShell: {
-				Operations: []string{"exec", "processes"},
-				Endpoints:  map[string]string{"exec": wire.PathShellExec, "processes": "/shell/processes"},
-			},
-			wire.CapabilityPython: {
-				Operations: []string{"exec"},
-				Engine:     "ipython",
-				Endpoints:  map[string]string{"exec": wire.PathPythonExec},
-			},
-			wire.CapabilityTerminal: {
-				Operations: []string{"ws"},
-				Protocol:   "websocket",
-				Endpoints:  map[string]string{"ws": "/term/ws"},
-			},
-		},
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(meta)
-	return buf.Bytes()
 }

@@ -33,17 +33,28 @@ type bundle struct {
 // setup starts a Server on a temp workspace as the current user.
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with cfg adjusted by tweak (when not nil) before the
+// server is built.
+func setupWith(t *testing.T, tweak func(*Config)) *bundle {
+	t.Helper()
 	ws, err := filepath.EvalSymlinks(t.TempDir())
 	require.NoError(t, err)
 	token := hex.EncodeToString(randomBytes(t, 32))
-	s, err := New(Config{
+	cfg := Config{
 		Workspace: ws,
 		Token:     token,
 		Version:   "1.2.3-test",
 		Python:    kernel.FindPython(),
 		StateDir:  t.TempDir(),
 		Identity:  runas.Current(ws),
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := New(cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(s)
 	t.Cleanup(func() {

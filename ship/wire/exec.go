@@ -26,6 +26,10 @@ type PythonExecResponse struct {
 	// are gone.
 	KernelRestarted  bool `json:"kernel_restarted"`
 	KernelGeneration int  `json:"kernel_generation"`
+	// Cancelled is true when POST /exec/{exec_id}/cancel stopped the
+	// execution: interrupted while running (Error is the
+	// KeyboardInterrupt traceback) or removed from the queue.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // PythonOutput is what a cell printed and displayed.
@@ -64,4 +68,7 @@ type ShellExecResponse struct {
 	PID        *int    `json:"pid"`
 	ProcessID  *string `json:"process_id"`
 	Error      *string `json:"error"`
+	// Cancelled is true when POST /exec/{exec_id}/cancel killed the
+	// command (ReturnCode -1).
+	Cancelled bool `json:"cancelled,omitempty"`
 }

@@ -63,7 +63,9 @@ const (
 //
 //	start          PID (shell only)
 //	stdout/stderr  Text
-//	display_data   Data (a MIME bundle)
+//	display_data   Data (a MIME bundle); Update when it came from
+//	               update_display_data (it replaces an earlier display,
+//	               and spec/ship.md §6 leaves it out of the sync output)
 //	result         Data, ExecutionCount
 //	error          EName, EValue, Traceback (a Python exception)
 //	end            Success, ExitCode (shell) or ExecutionCount (python),
@@ -74,6 +76,7 @@ type StreamEvent struct {
 	PID             *int           `json:"pid,omitempty"`
 	Text            string         `json:"text,omitempty"`
 	Data            map[string]any `json:"data,omitempty"`
+	Update          bool           `json:"update,omitempty"`
 	ExecutionCount  *int           `json:"execution_count,omitempty"`
 	EName           string         `json:"ename,omitempty"`
 	EValue          string         `json:"evalue,omitempty"`
