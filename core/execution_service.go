@@ -589,4 +589,4 @@ const (
 	gcBatch       = 1000
 )
 
-var errShuttingDown = errors.New("Bay is shutting down")
+var errShuttingDown = errors.New("shutting down")

@@ -576,7 +576,7 @@ func TestGCExecutionHistory(t *testing.T) {
 			_, _, list := b.call("GET", "/v1/sandboxes/"+keep+"/executions", nil)
 			require.Len(t, itemIDs(list), 3)
 			_, _, st := b.call("GET", "/v1/admin/gc/status", nil)
-			require.Equal(t, true, st["tasks"].(map[string]any)["execution_history"])
+			require.Equal(t, map[string]any{"enabled": true}, st["tasks"].(map[string]any)["execution_history"])
 
 			// kill -9 with an execution running; the restart marks it lost.
 			status, _, job := b.call("POST", "/v1/sandboxes/"+keep+"/shell/exec/async", map[string]any{"command": "sleep 60", "timeout": 120})

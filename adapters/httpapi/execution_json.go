@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"net/http"
 	"strings"
 	"time"
 
@@ -123,9 +122,4 @@ func fieldShape(err error) error {
 		return err
 	}
 	return shape(fieldErr(ce.Message, "value_error", loc...))
-}
-
-// locationHeader is the Location of an execution.
-func locationHeader(h http.Header, e *core.Execution) {
-	h.Set("Location", "/v1/sandboxes/"+e.SandboxID+"/executions/"+e.ID)
 }

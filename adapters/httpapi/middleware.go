@@ -33,6 +33,10 @@ type requestInfo struct {
 	body []byte
 	// err is the failure behind a 5xx, logged with its whole chain.
 	err error
+	// request is the request as routed, for a handler that takes over the
+	// connection (the terminal's WebSocket upgrade), which the generated
+	// strict handler does not pass.
+	request *http.Request
 }
 
 type infoKey struct{}
@@ -158,6 +162,19 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			s.metrics.ObserveRequest(info.route, status, d)
 		}
 	})
+}
+
+// redactTicket removes a terminal ticket (?ticket=, a bearer secret for
+// its minute) from the request once it has served authentication, so that
+// nothing after, a log line included, can see it.
+func redactTicket(r *http.Request) {
+	q := r.URL.Query()
+	if !q.Has("ticket") {
+		return
+	}
+	q.Del("ticket")
+	r.URL.RawQuery = q.Encode()
+	r.RequestURI = r.URL.RequestURI()
 }
 
 // withRecover turns a panic into a 500 envelope without internals; the

@@ -98,9 +98,10 @@ func routeTable() map[string]route {
 		"PATCH /v1/sandboxes/{sandbox_id}/history/{execution_id}":          {scope: ScopeSandboxes},
 
 		// Their own checks (agent-reach.md §3, §6.2): the terminal needs
-		// shell but answers capability_not_supported for "terminal" itself.
+		// shell but answers capability_not_supported for "terminal" itself
+		// (refused runs CheckTerminal for it).
 		"GET /v1/sandboxes/{sandbox_id}/capabilities":      {scope: ScopeSandboxes, query: normalizeBools("refresh")},
-		"GET /v1/sandboxes/{sandbox_id}/terminal":          {scope: ScopeSandboxes, ticket: true},
+		"GET /v1/sandboxes/{sandbox_id}/terminal":          {scope: ScopeSandboxes, capability: core.CapabilityTerminal, ticket: true},
 		"POST /v1/sandboxes/{sandbox_id}/terminal/tickets": {scope: ScopeSandboxes},
 	}
 }
@@ -127,6 +128,7 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		info := infoFrom(r.Context())
 		info.route = pattern
+		info.request = r
 		if !rt.shapeFirst {
 			// refused runs the capability pre-checks of a refused request.
 			info.capability = rt.capability
@@ -140,6 +142,9 @@ func (s *Server) perRoute(pattern string, rt route, next http.HandlerFunc) http.
 				authenticate = s.authenticateTicket
 			}
 			owner, scopes, err := authenticate(r)
+			if rt.ticket {
+				redactTicket(r)
+			}
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -207,7 +212,12 @@ func (s *Server) refused(ctx context.Context, sandboxID string, err error) error
 	if info.capability == "" {
 		return err
 	}
-	if cerr := s.sandboxes.CheckCapability(ctx, info.owner, sandboxID, info.capability); cerr != nil {
+	check := s.sandboxes.CheckCapability
+	if info.capability == core.CapabilityTerminal && s.terminals != nil {
+		// A terminal needs shell, and its refusal names the terminal.
+		check = func(ctx context.Context, owner, id, _ string) error { return s.terminals.CheckTerminal(ctx, owner, id) }
+	}
+	if cerr := check(ctx, info.owner, sandboxID, info.capability); cerr != nil {
 		return cerr
 	}
 	return err

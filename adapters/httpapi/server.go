@@ -95,6 +95,8 @@ type Options struct {
 	Lockers     Lockers
 	GC          GC
 	Idempotency Idempotency
+	// Terminals opens terminals; nil means Sandboxes, if it can.
+	Terminals Terminals
 
 	// Keys are the accepted Bearer tokens, each with its owner and scopes.
 	// APIKey, if set, is one more: owner "default", every scope.
@@ -114,6 +116,8 @@ type Options struct {
 	// IdempotencyEnabled makes the Idempotency-Key header count; when false
 	// the header is ignored entirely.
 	IdempotencyEnabled bool
+	// Terminal configures terminals (agent-reach.md §3).
+	Terminal TerminalOptions
 
 	// Logger receives the access log; nil discards it.
 	Logger *slog.Logger
@@ -133,6 +137,7 @@ type Server struct {
 	lockers    Lockers
 	gc         GC
 	idem       Idempotency
+	terminals  Terminals
 
 	keys           []key
 	allowAnonymous bool
@@ -145,6 +150,7 @@ type Server struct {
 	ready   *readiness
 
 	heartbeat time.Duration
+	term      *terminalState
 
 	mux     *http.ServeMux
 	routes  map[string]route
@@ -175,6 +181,8 @@ func New(opts Options) *Server {
 	if opts.IdempotencyEnabled {
 		s.idem = opts.Idempotency
 	}
+	s.terminals = terminalsOf(opts)
+	s.term = newTerminalState(opts, s.keys)
 	if s.heartbeat <= 0 {
 		s.heartbeat = 15 * time.Second
 	}

@@ -25,6 +25,7 @@ type app struct {
 	gc        *core.GC
 	idem      *core.IdempotencyService
 	metrics   *metrics.Registry
+	api       *httpapi.Server // CloseTerminals on shutdown
 	handler   http.Handler
 	log       *slog.Logger
 }
@@ -79,7 +80,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 			MaxCodeBytes: cfg.History.MaxCodeBytes, MaxOutputBytes: cfg.History.MaxOutputBytes,
 			MaxErrorBytes: cfg.History.MaxErrorBytes, MaxImageBytes: cfg.History.MaxImageBytes,
 		},
-		MaxLongTimeout: cfg.Exec.MaxLongTimeout, InstanceID: instanceID, StartedAt: startedAt,
+		MaxLongTimeout: cfg.Exec.MaxLongTimeout, MaxEventBytes: cfg.Exec.MaxEventBytes, InstanceID: instanceID, StartedAt: startedAt,
 		Metrics: reg, Logger: logger.With("component", "executions"),
 	})
 	idem := core.NewIdempotencyService(store, clock, time.Duration(cfg.Idempotency.TTLHours)*time.Hour, cfg.Idempotency.Enabled)
@@ -116,6 +117,10 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		Logger:             logger.With("component", "http"),
 		Metrics:            reg,
 		Ready:              map[string]func(context.Context) error{"database": store.Ping, "runtime": rt.Ping},
+		Terminal: httpapi.TerminalOptions{
+			MaxPerSandbox: cfg.Terminal.MaxPerSandbox, AllowedOrigins: cfg.Terminal.AllowedOrigins,
+			IdleClose: time.Duration(cfg.Terminal.IdleCloseSeconds) * time.Second,
+		},
 	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg)
@@ -123,7 +128,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 
 	return &app{
 		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, execs: execs, lockers: lockers, gc: gc,
-		idem: idem, metrics: reg, handler: mux, log: logger,
+		idem: idem, metrics: reg, api: api, handler: mux, log: logger,
 	}, nil
 }
 

@@ -61,7 +61,12 @@ func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logge
 	// the requests still open can finish.
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(shutdownCtx) }()
+	// Terminals are hijacked connections Shutdown does not wait for: they
+	// close with 1001.
+	terminals := make(chan struct{})
+	go func() { a.api.CloseTerminals(); close(terminals) }()
 	a.execs.Shutdown(10 * time.Second)
+	<-terminals
 	if err := <-shut; err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
