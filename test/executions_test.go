@@ -399,7 +399,7 @@ func reversed(s []string) []string {
 
 // TestExecStream covers agent-reach.md §2.8's streaming part.
 func TestExecStream(t *testing.T) {
-	requireImages(t, "ship:latest")
+	requireImages(t, "ship:latest", "ship:data")
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
@@ -429,7 +429,8 @@ func TestExecStream(t *testing.T) {
 			require.GreaterOrEqual(t, s.Comments, 1)
 
 			// A plot, a bare expression, an exception.
-			s, _ = b.stream(base+"/python/exec/stream", map[string]any{"code": "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1,2]); plt.show()\n6*7"})
+			data := b.newSandbox("python-data")
+			s, _ = b.stream("/v1/sandboxes/"+data+"/python/exec/stream", map[string]any{"code": "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()\n6*7"})
 			evs = s.all(t)
 			var png, result bool
 			for _, e := range evs {
@@ -489,7 +490,7 @@ func TestExecStream(t *testing.T) {
 			require.NotEmpty(t, containersOf(t, short), "idle GC reclaimed a sandbox with a running execution")
 			row = b.waitExecution(short, first.Data["execution_id"].(string))
 			require.Equal(t, "finished", row["status"])
-			require.Equal(t, "late", row["output"])
+			require.Equal(t, "late\n", row["output"])
 		})
 	}
 }
@@ -542,7 +543,7 @@ func TestExecAsync(t *testing.T) {
 			began = time.Now()
 			_, _, row = b.call("GET", base+"/executions/"+job["id"].(string)+"?wait=30", nil)
 			require.Equal(t, "finished", row["status"])
-			require.Equal(t, "done", row["output"])
+			require.Equal(t, "done\n", row["output"])
 			require.Less(t, time.Since(began), 10*time.Second)
 			status, hdr, body = b.raw("GET", base+"/executions/"+job["id"].(string)+"?wait=61", nil)
 			envelope(t, status, hdr, body, 422, "validation_error")
