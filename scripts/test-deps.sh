@@ -2,8 +2,9 @@
 # Installs the host packages the tests need, from Debian's packages, when they
 # are missing: a real IPython kernel for Ship's in-process tests, the image
 # build tool, iproute2 for the isolation tests' outside host (a network
-# namespace) and nft to check the network guards' rules. Idempotent and quiet
-# when everything is there.
+# namespace), nft to check the network guards' rules, httpx and pytest for the
+# Python SDK's tests, and a headless Chromium for the /docs page test.
+# Idempotent and quiet when everything is there.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,9 @@ need=()
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+/usr/bin/python3 -c 'import httpx' >/dev/null 2>&1 || need+=(python3-httpx)
+/usr/bin/python3 -c 'import pytest' >/dev/null 2>&1 || need+=(python3-pytest)
+command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || need+=(chromium-headless-shell)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "test-deps.sh: missing ${need[*]}; install them with apt-get (needs root)" >&2
