@@ -223,13 +223,8 @@ func (x *ExecutionService) run(ctx context.Context, owner, sandboxID string, mod
 				if err := x.sb.checkRuntimeOperation(ctx, ep, capability, OpExecStream); err != nil {
 					return err
 				}
-				if in.Kind == ExecPython {
-					if err := x.checkKernelFree(ctx, sandboxID); err != nil {
-						return err
-					}
-				}
-				r := x.newRow(owner, sandboxID, mode, in)
-				if err := x.o.Store.Executions().Insert(ctx, r); err != nil {
+				r, err := x.insertRow(ctx, owner, sandboxID, mode, in)
+				if err != nil {
 					return err
 				}
 				row = r

@@ -192,13 +192,8 @@ func (x *ExecutionService) Exec(ctx context.Context, owner, sandboxID string, in
 	err := x.sb.call(ctx, owner, sandboxID, execCapability(in.Kind), time.Duration(in.Timeout)*time.Second+callMargin, validate,
 		func(ctx context.Context, ep Endpoint) error {
 			if row == nil { // a retry on a fresh container reuses the row
-				if in.Kind == ExecPython {
-					if err := x.checkKernelFree(ctx, sandboxID); err != nil {
-						return err
-					}
-				}
-				r := x.newRow(owner, sandboxID, ModeSync, in)
-				if err := x.o.Store.Executions().Insert(ctx, r); err != nil {
+				r, err := x.insertRow(ctx, owner, sandboxID, ModeSync, in)
+				if err != nil {
 					return err
 				}
 				row = r
@@ -241,6 +236,22 @@ func (x *ExecutionService) Exec(ctx context.Context, owner, sandboxID string, in
 	applyResult(row, res)
 	out.Execution = row
 	return out, nil
+}
+
+// insertRow writes the running row of an execution about to reach Ship,
+// unless the sandbox's kernel is busy with a streamed or async python
+// execution and this one is python too.
+func (x *ExecutionService) insertRow(ctx context.Context, owner, sandboxID string, mode ExecutionMode, in ExecInput) (*Execution, error) {
+	if in.Kind == ExecPython {
+		if err := x.checkKernelFree(ctx, sandboxID); err != nil {
+			return nil, err
+		}
+	}
+	r := x.newRow(owner, sandboxID, mode, in)
+	if err := x.o.Store.Executions().Insert(ctx, r); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // lose marks a row lost after a failed call to Ship.
