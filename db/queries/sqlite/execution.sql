@@ -134,10 +134,13 @@ WHERE owner = sqlc.arg(owner) AND sandbox_id = sqlc.arg(sandbox_id) AND id = sql
 RETURNING *;
 
 -- name: ExecutionRunningPython :one
+-- The unary + keeps the planner off the (sandbox_id, created_at) index,
+-- which would walk every row of the sandbox: the partial index of running
+-- rows holds the few candidates.
 SELECT * FROM executions
 WHERE sandbox_id = sqlc.arg(sandbox_id) AND status = 'running'
   AND kind = 'python' AND mode IN ('stream', 'async')
-ORDER BY created_at DESC, id DESC
+ORDER BY +created_at DESC, id DESC
 LIMIT 1;
 
 -- name: ExecutionDeleteOfDeletedSandboxes :execrows

@@ -38,7 +38,9 @@ CREATE TABLE executions (
     updated_at        TEXT NOT NULL
 );
 CREATE INDEX executions_sandbox_created ON executions (sandbox_id, created_at, id);
-CREATE INDEX executions_running ON executions (status) WHERE status = 'running';
+-- The running rows, by sandbox: the kernel-busy check reads them on every
+-- python call, and recovery and GC scan them all.
+CREATE INDEX executions_running ON executions (sandbox_id, kind) WHERE status = 'running';
 CREATE INDEX executions_created_at ON executions (created_at);
 
 -- +goose Down

@@ -770,10 +770,13 @@ const executionRunningPython = `-- name: ExecutionRunningPython :one
 SELECT id, sandbox_id, owner, kind, mode, status, instance_id, cwd, timeout_s, code, code_bytes, code_truncated, success, exit_code, execution_count, kernel_restarted, output, output_bytes, output_truncated, error, error_truncated, error_code, images, image_count, images_truncated, description, tags, notes, created_at, finished_at, execution_time_ms, updated_at FROM executions
 WHERE sandbox_id = ?1 AND status = 'running'
   AND kind = 'python' AND mode IN ('stream', 'async')
-ORDER BY created_at DESC, id DESC
+ORDER BY +created_at DESC, id DESC
 LIMIT 1
 `
 
+// The unary + keeps the planner off the (sandbox_id, created_at) index,
+// which would walk every row of the sandbox: the partial index of running
+// rows holds the few candidates.
 func (q *Queries) ExecutionRunningPython(ctx context.Context, sandboxID string) (Execution, error) {
 	row := q.db.QueryRowContext(ctx, executionRunningPython, sandboxID)
 	var i Execution
