@@ -53,6 +53,7 @@ func routeTable() map[string]route {
 		"GET /v1/profiles":                                      {public: true},
 		"GET /openapi.json":                                     {public: true},
 		"GET /docs":                                             {public: true},
+		"GET /docs/{file...}":                                   {public: true}, // the explorer's assets (docs.go)
 		"POST /v1/admin/gc/run":                                 {scope: ScopeAdmin},
 		"GET /v1/admin/gc/status":                               {scope: ScopeAdmin},
 		"GET /v1/lockers":                                       {scope: ScopeLockers, query: normalizeManaged},

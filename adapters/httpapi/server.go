@@ -222,6 +222,7 @@ func New(opts Options) *Server {
 	})
 	router.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	router.HandleFunc("GET /docs", s.serveDocs)
+	router.HandleFunc("GET /docs/{file...}", s.serveDocsAsset)
 
 	// The request-ID middleware is outermost so that every response,
 	// including panics and framework errors, carries X-Request-Id.
