@@ -1,12 +1,14 @@
 // Package httpapi serves Bay's REST API (openapi/bay.yaml) over net/http.
 //
 // It implements the strict server generated into ./oapigen on top of small
-// consumer-side interfaces (Sandboxes, Lockers, GC, Idempotency) that the
-// core services satisfy, and owns everything HTTP-specific: authentication,
-// request IDs, request-shape validation (422), the one table from core error
-// codes to HTTP statuses, the error envelope, body limits, streaming uploads
-// and downloads, access logs, /openapi.json and /docs.
+// consumer-side interfaces (Sandboxes, Executions, Lockers, GC, Idempotency)
+// that the core services satisfy, and owns everything HTTP-specific:
+// authentication, request IDs, request-shape validation (422), the one table
+// from core error codes to HTTP statuses, the error envelope, body limits,
+// streaming uploads and downloads, Server-Sent Events, the terminal's
+// WebSocket relay, access logs, /openapi.json and the /docs explorer.
 //
-// It imports core, ./oapigen, the standard library and the oapi-codegen
-// runtime the generated code needs; never another adapter.
+// It imports core, ./oapigen, the standard library, the oapi-codegen runtime
+// and kin-openapi (the spec's body rules), coder/websocket and the embedded
+// Swagger UI assets; never another adapter.
 package httpapi
