@@ -69,6 +69,7 @@ func New() *Registry {
 		[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}, "kind", "mode")
 	r.declare("bay_exec_streams_open", "Streamed executions with a client attached.", gaugeKind, nil)
 	r.declare("bay_terminals_open", "Terminals open through Bay.", gaugeKind, nil)
+	r.declare("bay_mcp_tool_calls_total", "MCP tool calls by tool and outcome (success or error).", counterKind, nil, "tool", "outcome")
 	return r
 }
 
@@ -130,6 +131,11 @@ func (r *Registry) StreamOpen(delta int) { r.add("bay_exec_streams_open", float6
 
 // TerminalOpen counts terminals opened (+1) and closed (-1).
 func (r *Registry) TerminalOpen(delta int) { r.add("bay_terminals_open", float64(delta)) }
+
+// MCPToolCall counts one MCP tool call; outcome is "success" or "error".
+func (r *Registry) MCPToolCall(tool, outcome string) {
+	r.add("bay_mcp_tool_calls_total", 1, tool, outcome)
+}
 
 // ObserveRequest records one HTTP request. route is the matched pattern
 // ("GET /v1/sandboxes/{sandbox_id}"); "" (no route matched) is recorded as

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bayhq/bay/adapters/docker"
 	"github.com/bayhq/bay/adapters/httpapi"
+	"github.com/bayhq/bay/adapters/mcp"
 	"github.com/bayhq/bay/adapters/metrics"
 	"github.com/bayhq/bay/adapters/shipclient"
 	"github.com/bayhq/bay/core"
@@ -125,6 +126,18 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", reg)
 	mux.Handle("/", api)
+	if cfg.MCP.Enabled {
+		// MCP (agent-reach.md §4): the API's authentication and envelope
+		// first, then the SDK's stateless handler.
+		server := mcp.New(mcp.Options{
+			Sandboxes: sandboxes, Executions: execs, Lockers: lockers, Authenticate: api.Authenticate,
+			Version: version, MaxTextChars: cfg.MCP.MaxTextChars, DefaultTTL: cfg.MCP.DefaultTTL,
+			MaxWriteBytes: cfg.MCP.MaxWriteBytes, MaxResourceBytes: cfg.MCP.MaxResourceBytes,
+			MaxBodyBytes: cfg.Server.MaxBodyBytes, DisableLocalhostProtection: cfg.MCP.DisableLocalhostProtection,
+			Logger: logger.With("component", "mcp"), Metrics: reg,
+		})
+		mux.Handle("/mcp", api.Guard("POST /mcp", []string{http.MethodPost}, server.Handler()))
+	}
 
 	return &app{
 		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, execs: execs, lockers: lockers, gc: gc,

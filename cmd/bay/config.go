@@ -25,6 +25,7 @@ type Config struct {
 	History     HistoryConfig
 	Exec        ExecConfig
 	Terminal    TerminalConfig
+	MCP         MCPConfig
 	Log         LogConfig
 	Quotas      core.Quotas
 	Profiles    []core.Profile
@@ -129,6 +130,23 @@ type TerminalConfig struct {
 	MaxPerSandbox    int      `yaml:"max_per_sandbox"`
 	IdleCloseSeconds int      `yaml:"idle_close_seconds"`
 	AllowedOrigins   []string `yaml:"allowed_origins"`
+}
+
+// MCPConfig configures the MCP endpoint at /mcp (agent-reach.md §4).
+type MCPConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxTextChars bounds a text field of a tool result (runes).
+	MaxTextChars int `yaml:"max_text_chars"`
+	// DefaultTTL is create_sandbox's ttl when the agent gives none, in
+	// seconds (0 = never expires).
+	DefaultTTL int64 `yaml:"default_ttl"`
+	// MaxWriteBytes bounds write_file's content after base64 decoding.
+	MaxWriteBytes int64 `yaml:"max_write_bytes"`
+	// MaxResourceBytes bounds a resource read and a base64 read_file.
+	MaxResourceBytes int64 `yaml:"max_resource_bytes"`
+	// DisableLocalhostProtection turns off the DNS rebinding check, for a
+	// same-host reverse proxy reaching 127.0.0.1 with a public Host.
+	DisableLocalhostProtection bool `yaml:"disable_localhost_protection"`
 }
 
 // LogConfig configures logging.

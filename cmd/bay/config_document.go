@@ -25,6 +25,7 @@ type document struct {
 	History     HistoryConfig     `yaml:"history"`
 	Exec        ExecConfig        `yaml:"exec"`
 	Terminal    TerminalConfig    `yaml:"terminal"`
+	MCP         MCPConfig         `yaml:"mcp"`
 	Log         LogConfig         `yaml:"log"`
 	Quotas      quotasDocument    `yaml:"quotas"`
 	Profiles    []profileDocument `yaml:"profiles"`
@@ -120,6 +121,7 @@ func defaults() document {
 			MaxOutputBytes: 64 << 10, MaxErrorBytes: 16 << 10, MaxImageBytes: 256 << 10},
 		Exec:     ExecConfig{MaxLongTimeout: 3600, StreamHeartbeatSeconds: 15, MaxEventBytes: 8 << 20},
 		Terminal: TerminalConfig{MaxPerSandbox: 4, IdleCloseSeconds: 3600, AllowedOrigins: []string{}},
+		MCP:      MCPConfig{Enabled: true, MaxTextChars: 12000, DefaultTTL: 3600, MaxWriteBytes: 5 << 20, MaxResourceBytes: 1 << 20},
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Profiles: builtinProfiles(),
 	}
@@ -157,6 +159,7 @@ func (d document) config() (Config, []leafProblem) {
 		History:  d.History,
 		Exec:     d.Exec,
 		Terminal: d.Terminal,
+		MCP:      d.MCP,
 		Log:      d.Log,
 	}
 	// A setting that silently does nothing is worse than none.

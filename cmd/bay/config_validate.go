@@ -98,6 +98,18 @@ func (c *Config) Validate() error {
 	if c.History.MaxOutputBytes < 64 {
 		bad("history.max_output_bytes: must be at least 64")
 	}
+	if c.MCP.MaxTextChars < 100 {
+		bad("mcp.max_text_chars: must be at least 100")
+	}
+	if c.MCP.DefaultTTL < 0 {
+		bad("mcp.default_ttl: want a number >= 0 (0 = never expires)")
+	}
+	if c.MCP.MaxWriteBytes < 1 {
+		bad("mcp.max_write_bytes: must be at least 1")
+	}
+	if c.MCP.MaxResourceBytes < 1 {
+		bad("mcp.max_resource_bytes: must be at least 1")
+	}
 	if c.Exec.MaxLongTimeout > 86400 {
 		bad("exec.max_long_timeout: at most 86400 seconds")
 	}

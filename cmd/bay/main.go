@@ -5,6 +5,7 @@
 //	bay serve                  run the server
 //	bay migrate up|down|status manage the database schema
 //	bay images [--all]         print the images the configuration needs
+//	bay mcp                    serve MCP on stdio, as a client of a Bay
 //	bay version                print the version
 package main
 
@@ -36,6 +37,8 @@ commands:
   migrate up|down|status   manage the database schema
   images [--all]           print the images the default profile (or every
                            profile, with --all) and Bay's helpers need
+  mcp [--url URL]          serve MCP on stdin/stdout for desktop agents, as a
+                           client of a Bay's /mcp (bay mcp --help)
   version                  print the version
 `
 
@@ -55,6 +58,9 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	case "version":
 		fmt.Fprintln(stdout, "bay", version)
 		return 0
+	case "mcp":
+		// A client of a running Bay: it reads no configuration file.
+		return runMCP(ctx, rest, environ, stderr)
 	case "serve", "migrate", "images":
 	default:
 		fmt.Fprintf(stderr, "bay: unknown command %q\n\n%s", cmd, usage)
