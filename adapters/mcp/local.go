@@ -177,6 +177,7 @@ func (p *proxy) uploadFile(ctx context.Context, a args) (transferOut, string, er
 	if err := p.realWithinRoot("local_path", in.LocalPath, local); err != nil {
 		return transferOut{}, "", err
 	}
+	// #nosec G304 -- the desktop user's own file, named by their agent; confined to BAY_MCP_LOCAL_ROOT when set (checked above)
 	f, err := os.Open(local)
 	if err != nil {
 		return transferOut{}, "", localError("local_path", in.LocalPath, err)
@@ -278,6 +279,7 @@ func (p *proxy) downloadFile(ctx context.Context, a args) (transferOut, string, 
 			WithDetails(map[string]any{"local_path": target})
 	}
 	dir := filepath.Dir(target)
+	// #nosec G301 -- directories in the desktop user's own tree, as mkdir -p makes them (the umask applies)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return transferOut{}, "", localError("local_path", raw, err)
 	}
