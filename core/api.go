@@ -21,6 +21,19 @@ type SandboxInfo struct {
 	// StopReason says why the sandbox's compute last stopped ("" if it
 	// never did).
 	StopReason StopReason
+	// Containers are the sandbox's containers (browser.md §1.2), only in
+	// Get's answer: the running session's, else the profile's, stopped.
+	Containers []ContainerStatus
+}
+
+// ContainerStatus is one container of a sandbox as clients see it.
+type ContainerStatus struct {
+	Name        string
+	RuntimeType string
+	// Status is the state of the session it belongs to (pending,
+	// starting, running, stopping, failed), or stopped when there is no
+	// session.
+	Status string
 }
 
 // CreateSandboxInput is the body of a create request after defaults.

@@ -58,6 +58,11 @@ func (s *SandboxService) admit(sb *Sandbox, owner, capability string) (*Profile,
 // reads and locks anyway, in the pipeline's order: lookup, profile
 // capability, paths, runtime type, then the claim's own expiry check. So a
 // call reads its sandbox once, and the locking is the claim's as before.
+//
+// The call goes to the session's container that serves the capability
+// (browser.md §2): fn gets that container's endpoint, after its runtime's
+// /meta (read through the client of its runtime type) declared the
+// capability.
 func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
 	validate func() error, fn func(ctx context.Context, ep Endpoint) error) error {
 	validated := validate == nil // validate normalizes paths in place: run it once
@@ -72,8 +77,12 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 			}
 			validated = true
 		}
-		if p.RuntimeType != RuntimeTypeShip {
-			return nil, Errorf(CodeInternal, "Unsupported runtime type: %s", p.RuntimeType)
+		if c := p.ContainerFor(capability); c == nil || s.clients[c.RuntimeType] == nil {
+			rt := p.RuntimeType
+			if c != nil {
+				rt = c.RuntimeType
+			}
+			return nil, Errorf(CodeInternal, "Unsupported runtime type: %s", rt)
 		}
 		return p, nil
 	}
@@ -82,13 +91,17 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		if err != nil {
 			return err
 		}
-		if err := s.checkRuntimeCapability(ctx, sess.Target(), capability); err != nil {
+		target, runtimeType, err := s.route(sess, p, capability)
+		if err != nil {
+			return err
+		}
+		if err := s.checkRuntimeOperationOf(ctx, runtimeType, target, capability, ""); err != nil {
 			if attempt == 0 && s.recoverDead(ctx, sess, err) {
 				continue
 			}
 			return err
 		}
-		err = fn(ctx, sess.Target())
+		err = fn(ctx, target)
 		if err != nil && attempt == 0 && s.recoverDead(ctx, sess, err) {
 			continue // the request never reached the runtime: retry on a fresh one
 		}
@@ -103,21 +116,85 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 	}
 }
 
+// route returns the endpoint of the running session's container that
+// serves capability, and its runtime type (browser.md §2): the container
+// whose recorded capabilities hold it, else the container the current
+// profile gives it to when the session has one of that name and type (the
+// profile changed that container's list; its /meta decides). A session
+// started before containers were recorded has one container, Ship's. None
+// (the profile gained a container since the session started) is
+// capability_not_supported.
+func (s *SandboxService) route(sess *Session, p *Profile, capability string) (Endpoint, string, error) {
+	if len(sess.Containers) == 0 {
+		rt := sess.RuntimeType
+		if rt == "" {
+			rt = RuntimeTypeShip
+		}
+		return sess.Target(), rt, nil
+	}
+	ep := func(c *SessionContainer) (Endpoint, string, error) {
+		return Endpoint{URL: c.Endpoint, Token: sess.RuntimeToken}, c.RuntimeType, nil
+	}
+	for i := range sess.Containers {
+		if slices.Contains(sess.Containers[i].Capabilities, capability) {
+			return ep(&sess.Containers[i])
+		}
+	}
+	if want := p.ContainerFor(capability); want != nil {
+		for i := range sess.Containers {
+			if c := &sess.Containers[i]; c.Name == want.Name && c.RuntimeType == want.RuntimeType {
+				return ep(c)
+			}
+		}
+	}
+	var available []string
+	for _, c := range sess.Containers {
+		for _, k := range c.Capabilities {
+			if !slices.Contains(available, k) {
+				available = append(available, k)
+			}
+		}
+	}
+	return Endpoint{}, "", Errorf(CodeCapabilityNotSupported,
+		"The sandbox's running session has no container for capability %s: stop the sandbox to apply the current profile", capability).
+		WithDetails(map[string]any{"capability": capability, "available": nonNilStrings(available)})
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // recoverDead handles a call that could not reach the session's runtime: if
-// the container is gone or stopped, the session is reset so that the next
-// ensureRunning starts a new container, and true is returned.
+// any of the session's containers is gone or stopped, every one is removed
+// and the session reset so that the next ensureRunning starts them anew
+// (browser.md §1.5), and true is returned.
 func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr error) bool {
 	var unreachable *ErrUnreachable
 	if !errors.As(callErr, &unreachable) {
 		return false
 	}
-	state, err := s.runtime.ContainerState(ctx, sess.ContainerID)
-	if err != nil || state == ContainerRunning {
+	ids := sess.ContainerIDs()
+	var dead string
+	var state ContainerState
+	for _, cid := range ids {
+		st, err := s.runtime.ContainerState(ctx, cid)
+		if err != nil {
+			return false
+		}
+		if st != ContainerRunning {
+			dead, state = cid, st
+			break
+		}
+	}
+	if dead == "" {
 		return false
 	}
-	s.forgetMeta(sess.Endpoint)
-	_ = s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID)
-	err = s.store.InTx(ctx, func(tx Store) error {
+	s.forgetMeta(sess.Endpoints()...)
+	s.removeContainers(ctx, sess.ID, ids, "remove container of a dead session")
+	err := s.store.InTx(ctx, func(tx Store) error {
 		sb, err := tx.Sandboxes().GetForUpdate(ctx, sess.SandboxID)
 		if err != nil {
 			return err
@@ -127,14 +204,14 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 			return err // already reset or removed by someone else
 		}
 		now := s.clock.Now()
-		cur.ContainerID, cur.Endpoint = "", ""
+		cur.ContainerID, cur.Endpoint, cur.Containers = "", "", nil
 		cur.ObservedState = SessionPending
 		cur.LastObservedAt = &now
 		cur.UpdatedAt = now
 		if err := tx.Sessions().Save(ctx, cur); err != nil {
 			return err
 		}
-		// The runtime died under the sandbox (a crash, an OOM kill, a
+		// A runtime died under the sandbox (a crash, an OOM kill, a
 		// container removed by hand): its in-memory state is gone.
 		sb.StopReason = StopReasonError
 		sb.UpdatedAt = now
@@ -144,7 +221,7 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 		s.log.WarnContext(ctx, "reset dead session", "session_id", sess.ID, "err", err)
 		return false
 	}
-	s.log.InfoContext(ctx, "runtime container was gone; starting a new one", "session_id", sess.ID, "container_id", sess.ContainerID, "state", string(state))
+	s.log.InfoContext(ctx, "runtime container was gone; starting new ones", "session_id", sess.ID, "container_id", dead, "state", string(state))
 	return true
 }
 
@@ -171,20 +248,37 @@ func (s *SandboxService) rearmIdle(ctx context.Context, id string, p *Profile) {
 	}
 }
 
+// checkRuntimeCapability checks that the Ship at ep declares capability.
 func (s *SandboxService) checkRuntimeCapability(ctx context.Context, ep Endpoint, capability string) error {
-	return s.checkRuntimeOperation(ctx, ep, capability, "")
+	return s.checkRuntimeOperationOf(ctx, RuntimeTypeShip, ep, capability, "")
 }
 
-// runtimeCapabilities returns the endpoint's /meta capabilities, cached
-// until the endpoint goes away.
+// runtimeCapabilities returns the /meta capabilities of the Ship at ep,
+// cached until the endpoint goes away.
 func (s *SandboxService) runtimeCapabilities(ctx context.Context, ep Endpoint) (RuntimeCapabilities, error) {
+	return s.runtimeCapabilitiesOf(ctx, RuntimeTypeShip, ep)
+}
+
+// metaClient returns the client of a runtime type for /health and /meta:
+// its registered one, else Ship's (the two routes are the same protocol for
+// every runtime).
+func (s *SandboxService) metaClient(runtimeType string) RuntimeMeta {
+	if c := s.clients[runtimeType]; c != nil {
+		return c
+	}
+	return s.ship
+}
+
+// runtimeCapabilitiesOf returns the /meta capabilities of the runtime of
+// type runtimeType at ep, cached until the endpoint goes away.
+func (s *SandboxService) runtimeCapabilitiesOf(ctx context.Context, runtimeType string, ep Endpoint) (RuntimeCapabilities, error) {
 	s.metaMu.Lock()
 	caps, ok := s.meta[ep.URL]
 	s.metaMu.Unlock()
 	if ok {
 		return caps, nil
 	}
-	caps, err := s.ship.Capabilities(ctx, ep)
+	caps, err := s.metaClient(runtimeType).Capabilities(ctx, ep)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +288,17 @@ func (s *SandboxService) runtimeCapabilities(ctx context.Context, ep Endpoint) (
 	return caps, nil
 }
 
-// checkRuntimeOperation checks that the runtime declares capability and,
-// when operation is not empty, that operation of it.
+// checkRuntimeOperation checks that the Ship at ep declares capability
+// and, when operation is not empty, that operation of it.
 func (s *SandboxService) checkRuntimeOperation(ctx context.Context, ep Endpoint, capability, operation string) error {
-	caps, err := s.runtimeCapabilities(ctx, ep)
+	return s.checkRuntimeOperationOf(ctx, RuntimeTypeShip, ep, capability, operation)
+}
+
+// checkRuntimeOperationOf checks that the runtime of type runtimeType at ep
+// declares capability and, when operation is not empty, that operation of
+// it.
+func (s *SandboxService) checkRuntimeOperationOf(ctx context.Context, runtimeType string, ep Endpoint, capability, operation string) error {
+	caps, err := s.runtimeCapabilitiesOf(ctx, runtimeType, ep)
 	if err != nil {
 		return err
 	}
@@ -212,14 +313,15 @@ func (s *SandboxService) checkRuntimeOperation(ctx context.Context, ep Endpoint,
 	return nil
 }
 
-// forgetMeta drops the cached /meta of an endpoint that is going away.
-func (s *SandboxService) forgetMeta(endpoint string) {
-	if endpoint == "" {
-		return
-	}
+// forgetMeta drops the cached /meta of endpoints that are going away.
+func (s *SandboxService) forgetMeta(endpoints ...string) {
 	s.metaMu.Lock()
-	delete(s.meta, endpoint)
-	s.metaMu.Unlock()
+	defer s.metaMu.Unlock()
+	for _, ep := range endpoints {
+		if ep != "" {
+			delete(s.meta, ep)
+		}
+	}
 }
 
 func pathValidator(field string, p *string) func() error {

@@ -2,6 +2,9 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -225,59 +228,124 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// start creates and starts the claimed session's container, waits for its
-// runtime to answer, and records the outcome.
+// start creates and starts the claimed session's containers, waits for
+// their runtimes to answer, and records the outcome (browser.md §1.4): the
+// containers are created in profile order, each id recorded at once; the
+// network owner is started first, then the others; every /health is
+// polled in parallel and the session runs only when all answer. Any
+// failure removes every container and marks the session failed.
 func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Session, locker *Locker, p *Profile, busy time.Duration) (_ *Session, err error) {
 	began := time.Now()
 	defer func() { s.opts.Metrics.SessionStart(time.Since(began), err) }()
 	// The start outlives a cancelled request: other callers wait on it.
 	ctx = context.WithoutCancel(ctx)
-	if sess.ContainerID != "" {
-		// Leftover of an abandoned start or a failed one.
-		s.forgetMeta(sess.Endpoint)
-		if err := s.runtime.RemoveContainer(ctx, sess.ContainerID); err != nil {
-			s.log.WarnContext(ctx, "remove leftover container", "session_id", sess.ID, "container_id", sess.ContainerID, "err", err)
-		}
-		sess.ContainerID, sess.Endpoint = "", ""
+	if leftovers := sess.ContainerIDs(); len(leftovers) > 0 {
+		// Leftovers of an abandoned start or a failed one.
+		s.forgetMeta(sess.Endpoints()...)
+		s.removeContainers(ctx, sess.ID, leftovers, "remove leftover container")
+		sess.ContainerID, sess.Endpoint, sess.Containers = "", "", nil
 	}
-	// A locker belongs to the owner of the sandboxes that mount it.
-	cid, err := s.runtime.CreateContainer(ctx, ContainerSpec{
-		SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
-		InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: sess.RuntimeToken,
-	})
-	if err != nil {
-		s.opts.Metrics.RuntimeError("create_container")
-		s.recordFailure(ctx, sandboxID, sess, "")
-		return nil, Wrap(err, CodeInternal, "create runtime container")
-	}
-	if err := s.update(ctx, sess, func(cur *Session) { cur.ContainerID = cid }); err != nil {
-		_ = s.runtime.RemoveContainer(ctx, cid)
-		return nil, notReady(sandboxID, err)
-	}
-	ep, err := s.runtime.StartContainer(ctx, cid, p.RuntimePort)
-	if err != nil {
-		s.opts.Metrics.RuntimeError("start_container")
-		s.recordFailure(ctx, sandboxID, sess, cid)
-		return nil, Wrap(err, CodeInternal, "start runtime container")
-	}
-	if err := s.waitReady(ctx, ep); err != nil {
-		s.recordFailure(ctx, sandboxID, sess, cid)
-		return nil, notReady(sandboxID, err)
-	}
+	list := p.ContainerList()
 	now := s.clock.Now()
+	plan := make([]SessionContainer, len(list))
+	for i, c := range list {
+		plan[i] = SessionContainer{
+			Name: c.Name, RuntimeType: c.RuntimeType, Port: RuntimePortOrDefault(c.Port),
+			Capabilities: slices.Clone(c.Capabilities), CreatedAt: now, UpdatedAt: now,
+		}
+	}
+	ids := make([]string, 0, len(list))
+	for i := range list {
+		// A locker belongs to the owner of the sandboxes that mount it.
+		spec := ContainerSpec{
+			SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
+			InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: sess.RuntimeToken, Container: &list[i],
+		}
+		if i > 0 {
+			spec.NetworkOwner = ids[0]
+		}
+		cid, err := s.runtime.CreateContainer(ctx, spec)
+		if err != nil {
+			s.opts.Metrics.RuntimeError("create_container")
+			s.recordFailure(ctx, sandboxID, sess, ids)
+			return nil, Wrap(err, CodeInternal, "create runtime container")
+		}
+		ids = append(ids, cid)
+		plan[i].ContainerID = cid
+		recorded := slices.Clone(plan)
+		if err := s.update(ctx, sess, func(cur *Session) {
+			cur.ContainerID = ids[0]
+			cur.Containers = recorded
+		}); err != nil {
+			s.removeContainers(ctx, sess.ID, ids, "remove container of a start given up")
+			return nil, notReady(sandboxID, err)
+		}
+	}
+	// Only the runtime's start calls are sequential: the others need their
+	// network owner running, and its /workspace copy-up happens first.
+	for i := range list {
+		ep, err := s.runtime.StartContainer(ctx, ids[i], plan[i].Port)
+		if err != nil {
+			s.opts.Metrics.RuntimeError("start_container")
+			s.recordFailure(ctx, sandboxID, sess, ids)
+			return nil, Wrap(err, CodeInternal, "start runtime container")
+		}
+		plan[i].Endpoint = ep
+	}
+	if err := s.waitAllReady(ctx, sess, plan); err != nil {
+		s.recordFailure(ctx, sandboxID, sess, ids)
+		var failed *RuntimeFailedError
+		if errors.As(err, &failed) {
+			return nil, err // internal_error naming the runtime
+		}
+		return nil, notReady(sandboxID, err)
+	}
+	if p.HasRuntimeType(RuntimeTypeBrowser) {
+		// A page in the browser can reach every runtime of the session on
+		// localhost: each must check the token (browser.md §6).
+		for _, c := range plan {
+			if _, err := s.runtimeCapabilitiesOf(ctx, c.RuntimeType, Endpoint{URL: c.Endpoint, Token: sess.RuntimeToken}); err != nil {
+				for _, other := range plan {
+					s.forgetMeta(other.Endpoint)
+				}
+				s.recordFailure(ctx, sandboxID, sess, ids)
+				return nil, Wrap(err, CodeInternal, fmt.Sprintf("runtime %s of the session", c.Name))
+			}
+		}
+	}
+	now = s.clock.Now()
+	for i := range plan {
+		plan[i].UpdatedAt = now
+	}
+	recorded := slices.Clone(plan)
 	err = s.update(ctx, sess, func(cur *Session) {
-		cur.Endpoint = ep
+		cur.Endpoint = plan[0].Endpoint
+		cur.Containers = recorded
 		cur.ObservedState = SessionRunning
 		cur.LastObservedAt = &now
 		cur.ClaimedBy, cur.ClaimedAt = "", nil
 	})
 	if err != nil {
-		_ = s.runtime.RemoveContainer(ctx, cid)
+		s.removeContainers(ctx, sess.ID, ids, "remove container of a start given up")
 		return nil, notReady(sandboxID, err)
 	}
 	_ = s.store.Lockers().Touch(ctx, locker.ID, now)
-	sess.ContainerID, sess.Endpoint, sess.ObservedState = cid, ep, SessionRunning
+	sess.ContainerID, sess.Endpoint, sess.ObservedState = ids[0], plan[0].Endpoint, SessionRunning
+	sess.Containers = slices.Clone(plan)
 	return sess, nil
+}
+
+// removeContainers force-removes containers of one session, the network
+// owner (the first) last; failures are logged as what: GC's orphan task
+// or the next start removes what is left.
+func (s *SandboxService) removeContainers(ctx context.Context, sessionID string, ids []string, what string) {
+	ctx = context.WithoutCancel(ctx)
+	for i := len(ids) - 1; i >= 0; i-- {
+		if err := s.runtime.RemoveContainer(ctx, ids[i]); err != nil {
+			s.opts.Metrics.RuntimeError("remove_container")
+			s.log.WarnContext(ctx, what, "session_id", sessionID, "container_id", ids[i], "err", err)
+		}
+	}
 }
 
 // update applies fn to the session if it is still this start's: wanted
@@ -301,17 +369,13 @@ func (s *SandboxService) update(ctx context.Context, sess *Session, fn func(*Ses
 	})
 }
 
-// recordFailure removes the container of a failed start and marks the
-// session failed, so the next call retries with a new container.
-func (s *SandboxService) recordFailure(ctx context.Context, sandboxID string, sess *Session, containerID string) {
-	if containerID != "" {
-		if err := s.runtime.RemoveContainer(ctx, containerID); err != nil {
-			s.log.WarnContext(ctx, "remove container of failed start", "session_id", sess.ID, "container_id", containerID, "err", err)
-		}
-	}
+// recordFailure removes the containers of a failed start and marks the
+// session failed, so the next call retries with new containers.
+func (s *SandboxService) recordFailure(ctx context.Context, sandboxID string, sess *Session, ids []string) {
+	s.removeContainers(ctx, sess.ID, ids, "remove container of failed start")
 	now := s.clock.Now()
 	err := s.update(ctx, sess, func(cur *Session) {
-		cur.ContainerID, cur.Endpoint = "", ""
+		cur.ContainerID, cur.Endpoint, cur.Containers = "", "", nil
 		cur.ObservedState = SessionFailed
 		cur.LastObservedAt = &now
 		cur.ClaimedBy, cur.ClaimedAt = "", nil
@@ -321,23 +385,67 @@ func (s *SandboxService) recordFailure(ctx context.Context, sandboxID string, se
 	}
 }
 
+// waitAllReady waits for every container's runtime to answer /health, in
+// parallel (browser.md §1.4): nil once all have. The first that fails
+// ends the wait for the others: a *RuntimeFailedError becomes an
+// internal_error naming the container and carrying the runtime's message.
+func (s *SandboxService) waitAllReady(ctx context.Context, sess *Session, plan []SessionContainer) error {
+	if len(plan) == 1 {
+		return s.readyError(plan[0], s.waitReady(ctx, s.metaClient(plan[0].RuntimeType), plan[0].Endpoint))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(plan))
+	for _, c := range plan {
+		go func() {
+			err := s.readyError(c, s.waitReady(ctx, s.metaClient(c.RuntimeType), c.Endpoint))
+			if err != nil {
+				cancel() // the session fails anyway: stop polling the others
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range plan {
+		if err := <-errs; err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		s.log.InfoContext(ctx, "runtime did not become ready", "session_id", sess.ID, "err", first)
+	}
+	return first
+}
+
+// readyError names the container in a readiness failure; a runtime that
+// reported it failed is internal_error with its message.
+func (s *SandboxService) readyError(c SessionContainer, err error) error {
+	var failed *RuntimeFailedError
+	if errors.As(err, &failed) {
+		return Wrap(err, CodeInternal, fmt.Sprintf("Runtime %s failed to start: %s", c.Name, failed.Message))
+	}
+	return err
+}
+
 // waitReady polls the runtime's /health: first at once, then after 0.5 s,
 // then every 1 s, each probe bounded by ProbeTimeout, for ReadinessTimeout
 // in all (lifecycle.md §5.4). A fresh Ship answers within a few
 // milliseconds of its port opening, so Bay probes faster than the
-// reference during the first second (every 25 ms) and then backs off.
-func (s *SandboxService) waitReady(ctx context.Context, endpoint string) error {
+// reference during the first second (every 25 ms) and then backs off. A
+// runtime that reports it failed ends the wait at once.
+func (s *SandboxService) waitReady(ctx context.Context, client RuntimeMeta, endpoint string) error {
 	start := time.Now()
 	delay := 25 * time.Millisecond
 	var last error
 	for {
 		pctx, cancel := context.WithTimeout(ctx, s.opts.ProbeTimeout)
-		last = s.ship.Health(pctx, endpoint)
+		last = client.Health(pctx, endpoint)
 		cancel()
 		if last == nil {
 			return nil
 		}
-		if time.Since(start) > s.opts.ReadinessTimeout {
+		var failed *RuntimeFailedError
+		if errors.As(last, &failed) || time.Since(start) > s.opts.ReadinessTimeout {
 			return last
 		}
 		if err := sleep(ctx, delay); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -265,15 +266,42 @@ func (g *GC) orphanContainers(ctx context.Context, r *GCTaskResult) error {
 	if err != nil {
 		return err
 	}
+	var orphans []ContainerInfo
 	for _, c := range list {
 		if !g.strictOrphan(ctx, c) {
 			r.SkippedCount++
 			continue
 		}
+		orphans = append(orphans, c)
+	}
+	// A session's other containers go before its network owner.
+	slices.SortStableFunc(orphans, func(a, b ContainerInfo) int {
+		return boolCompare(joined(a), joined(b))
+	})
+	for _, c := range orphans {
 		err := g.o.Runtime.RemoveContainer(ctx, c.ID)
 		count(r, "container", c.ID, err == nil, err)
 	}
 	return nil
+}
+
+// joined reports whether c is a session's container other than its
+// network owner: it joined another's namespace, or is named after its
+// container (bay-session-<session id>-<name>).
+func joined(c ContainerInfo) bool {
+	return c.NetworkOwner != "" || strings.TrimPrefix(c.Name, "/") != ContainerName(c.Labels[LabelSessionID])
+}
+
+// boolCompare orders true before false.
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	default:
+		return 1
+	}
 }
 
 // strictOrphan applies the rules of lifecycle.md §12.5: only a container
@@ -320,7 +348,8 @@ func errorMessage(err error) string {
 
 // Reconcile repairs what a crash of this instance left behind. A session
 // whose start this instance claimed before it started is marked failed, its
-// containers found so far are removed, and its sandbox records the stop
+// containers found so far (recorded or labelled with the session, all of
+// them for a session of several) are removed, and its sandbox records the stop
 // reason error; the row is kept, so a container the daemon was still
 // creating when the process died carries a known session and is adopted or
 // replaced by the next start, never left as an orphan. With removeOrphans,
@@ -357,15 +386,17 @@ func (g *GC) reconcileSession(ctx context.Context, sess *Session) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ids := map[string]bool{}
-	if sess.ContainerID != "" {
-		ids[sess.ContainerID] = true
-	}
+	// The recorded ones (the network owner first), then those found only
+	// by label; removed in reverse, so the owner goes last.
+	ids := sess.ContainerIDs()
+	slices.SortStableFunc(list, func(a, b ContainerInfo) int { return boolCompare(!joined(a), !joined(b)) })
 	for _, c := range list {
-		ids[c.ID] = true
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+		}
 	}
-	for id := range ids {
-		if err := g.o.Runtime.RemoveContainer(ctx, id); err != nil {
+	for i := len(ids) - 1; i >= 0; i-- {
+		if err := g.o.Runtime.RemoveContainer(ctx, ids[i]); err != nil {
 			return 0, err
 		}
 	}
@@ -386,7 +417,7 @@ func (g *GC) reconcileSession(ctx context.Context, sess *Session) (int, error) {
 		}
 		now := g.o.Clock.Now()
 		cur.ObservedState = SessionFailed
-		cur.ContainerID, cur.Endpoint = "", ""
+		cur.ContainerID, cur.Endpoint, cur.Containers = "", "", nil
 		cur.ClaimedBy, cur.ClaimedAt = "", nil
 		cur.LastObservedAt = &now
 		cur.UpdatedAt = now

@@ -13,8 +13,14 @@ type SandboxServiceOptions struct {
 	Store   Store
 	Runtime Runtime
 	Ship    Ship
-	Clock   Clock
-	IDs     IDs
+	// RuntimeClients are the clients of runtime types other than Ship's,
+	// by runtime type (RuntimeTypeBrowser, …): what a session's container
+	// of that type is probed and checked with (its /health and /meta). Ship
+	// serves RuntimeTypeShip unless an entry replaces it; a type without a
+	// client is probed with Ship's, but no capability call is routed to it.
+	RuntimeClients map[string]RuntimeMeta
+	Clock          Clock
+	IDs            IDs
 	// Profiles is the configured menu, in configuration order.
 	Profiles []Profile
 	// DefaultLockerSizeMB is recorded on lockers created without a size.
@@ -60,6 +66,7 @@ type SandboxService struct {
 	store    Store
 	runtime  Runtime
 	ship     Ship
+	clients  map[string]RuntimeMeta // by runtime type, Ship's included
 	clock    Clock
 	ids      IDs
 	profiles []Profile
@@ -97,8 +104,17 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 	if o.StartedAt.IsZero() {
 		o.StartedAt = o.Clock.Now()
 	}
+	clients := map[string]RuntimeMeta{}
+	if o.Ship != nil {
+		clients[RuntimeTypeShip] = o.Ship
+	}
+	for t, c := range o.RuntimeClients {
+		if c != nil {
+			clients[t] = c
+		}
+	}
 	return &SandboxService{
-		store: o.Store, runtime: o.Runtime, ship: o.Ship, clock: o.Clock, ids: o.IDs,
+		store: o.Store, runtime: o.Runtime, ship: o.Ship, clients: clients, clock: o.Clock, ids: o.IDs,
 		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string]RuntimeCapabilities{}, docs: map[string]runtimeDoc{},
 	}
 }
@@ -242,7 +258,38 @@ func (s *SandboxService) Get(ctx context.Context, owner, id string) (*SandboxInf
 	if err != nil {
 		return nil, err
 	}
-	return s.info(sb, s.clock.Now()), nil
+	info := s.info(sb, s.clock.Now())
+	info.Containers = s.containerStatuses(ctx, sb)
+	return info, nil
+}
+
+// containerStatuses lists the sandbox's containers: its current session's
+// with the session's state, else the profile's as stopped (none when the
+// profile is gone).
+func (s *SandboxService) containerStatuses(ctx context.Context, sb *Sandbox) []ContainerStatus {
+	var sess *Session
+	if sb.CurrentSessionID != "" {
+		sess, _ = s.store.Sessions().Get(ctx, sb.CurrentSessionID) // gone meanwhile: none
+	}
+	out := []ContainerStatus{}
+	if sess != nil && len(sess.Containers) > 0 {
+		for _, c := range sess.Containers {
+			out = append(out, ContainerStatus{Name: c.Name, RuntimeType: c.RuntimeType, Status: string(sess.ObservedState)})
+		}
+		return out
+	}
+	p := s.profile(sb.ProfileID)
+	if p == nil {
+		return out
+	}
+	status := string(SessionStopped)
+	if sess != nil {
+		status = string(sess.ObservedState)
+	}
+	for _, c := range p.ContainerList() {
+		out = append(out, ContainerStatus{Name: c.Name, RuntimeType: c.RuntimeType, Status: status})
+	}
+	return out
 }
 
 // List returns a page of the caller's sandboxes. status filters by computed
@@ -452,18 +499,32 @@ func (s *SandboxService) markStopping(ctx context.Context, tx Store, sandboxID s
 	return sessions, nil
 }
 
-// destroyContainers force-removes the sessions' containers; failures are
-// logged, not returned: GC's orphan-container task removes what is left.
+// browserStopGrace is how long a browser container gets to close Chromium
+// (flushing cookies and storage to the Locker) before it is killed.
+const browserStopGrace = 10 * time.Second
+
+// destroyContainers tears the sessions' containers down (browser.md §1.5):
+// browser containers are stopped with browserStopGrace first, then every
+// container is force-removed, the network owner last. Failures are logged,
+// not returned: GC's orphan-container task removes what is left.
 func (s *SandboxService) destroyContainers(ctx context.Context, sessions []*Session) {
+	ctx = context.WithoutCancel(ctx)
 	for _, sess := range sessions {
-		s.forgetMeta(sess.Endpoint)
-		if sess.ContainerID == "" {
-			continue
+		s.forgetMeta(sess.Endpoints()...)
+		var wg sync.WaitGroup
+		for _, c := range sess.Containers {
+			if c.RuntimeType != RuntimeTypeBrowser || c.ContainerID == "" {
+				continue
+			}
+			wg.Go(func() {
+				if err := s.runtime.StopContainer(ctx, c.ContainerID, browserStopGrace); err != nil {
+					s.opts.Metrics.RuntimeError("stop_container")
+					s.log.WarnContext(ctx, "stop browser container", "session_id", sess.ID, "container_id", c.ContainerID, "err", err)
+				}
+			})
 		}
-		if err := s.runtime.RemoveContainer(context.WithoutCancel(ctx), sess.ContainerID); err != nil {
-			s.opts.Metrics.RuntimeError("remove_container")
-			s.log.WarnContext(ctx, "remove container", "session_id", sess.ID, "container_id", sess.ContainerID, "err", err)
-		}
+		wg.Wait()
+		s.removeContainers(ctx, sess.ID, sess.ContainerIDs(), "remove container")
 	}
 }
 

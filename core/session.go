@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"time"
 )
 
@@ -25,15 +26,17 @@ var SessionStates = []SessionState{
 	SessionPending, SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed,
 }
 
-// Session is one runtime container of a sandbox, running or not. Sessions
-// are internal; the API never shows them. A session is active while its
+// Session is one start of a sandbox's runtime containers, running or not.
+// Sessions are internal; the API never shows them. A session is active while its
 // DesiredState is SessionRunning, and the database allows at most one active
 // session per sandbox.
 type Session struct {
-	ID             string
-	SandboxID      string
-	RuntimeType    string
-	ProfileID      string
+	ID          string
+	SandboxID   string
+	RuntimeType string
+	ProfileID   string
+	// ContainerID and Endpoint are the network owner's (the first of
+	// Containers), kept beside the list for one release (browser.md §1.6).
 	ContainerID    string
 	Endpoint       string
 	DesiredState   SessionState
@@ -51,11 +54,70 @@ type Session struct {
 	// wants on every call (ship.md "auth"): 32 random bytes, hex. Made once
 	// per session, so a container adopted after a crash still holds it.
 	RuntimeToken string
+	// Containers are the session's containers in profile order, the
+	// network owner first, as planned by the start that made them. A
+	// session of a Bay that predates the list has none: its one container
+	// is ContainerID.
+	Containers []SessionContainer
 }
 
-// Target returns where the session's runtime listens and the token it
-// wants.
-func (s *Session) Target() Endpoint { return Endpoint{URL: s.Endpoint, Token: s.RuntimeToken} }
+// SessionContainer is one container of a session, as started: its
+// capabilities route calls to it (browser.md §2).
+type SessionContainer struct {
+	Name         string
+	RuntimeType  string
+	Port         int
+	Capabilities []string
+	// ContainerID is empty until the runtime created it; Endpoint until
+	// the session runs.
+	ContainerID string
+	Endpoint    string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Target returns where the session's Ship listens and the token it wants:
+// the first Ship container's endpoint, or the network owner's.
+func (s *Session) Target() Endpoint {
+	for _, c := range s.Containers {
+		if c.RuntimeType == RuntimeTypeShip {
+			return Endpoint{URL: c.Endpoint, Token: s.RuntimeToken}
+		}
+	}
+	return Endpoint{URL: s.Endpoint, Token: s.RuntimeToken}
+}
+
+// ContainerIDs returns the ids of the session's containers that exist, the
+// network owner first.
+func (s *Session) ContainerIDs() []string {
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	add(s.ContainerID)
+	for _, c := range s.Containers {
+		add(c.ContainerID)
+	}
+	return out
+}
+
+// Endpoints returns the endpoints of the session's containers, the network
+// owner first.
+func (s *Session) Endpoints() []string {
+	var out []string
+	add := func(ep string) {
+		if ep != "" && !slices.Contains(out, ep) {
+			out = append(out, ep)
+		}
+	}
+	add(s.Endpoint)
+	for _, c := range s.Containers {
+		add(c.Endpoint)
+	}
+	return out
+}
 
 // NewRuntimeToken returns a fresh runtime token: 32 bytes from the
 // operating system's random source, hex-encoded.
@@ -71,17 +133,23 @@ func (s *Session) Active() bool { return s.DesiredState == SessionRunning }
 
 // SessionStore persists sessions.
 type SessionStore interface {
-	// Insert adds a session. Returns conflict if the id is taken or if s is
+	// Insert adds a session with its Containers. Returns conflict if the id is taken or if s is
 	// active and the sandbox already has an active session; not_found if the
 	// sandbox does not exist.
 	Insert(ctx context.Context, s *Session) error
 	// Get returns the session with the given id. Returns not_found if there is none.
 	Get(ctx context.Context, id string) (*Session, error)
-	// Save writes every mutable field of s. Returns not_found if the row does
-	// not exist, conflict if it would make a second active session.
+	// Save writes every mutable field of s, its Containers included (the
+	// session's container rows become exactly that list, in its order), in
+	// one transaction. Returns not_found if the row does not exist,
+	// conflict if it would make a second active session.
 	Save(ctx context.Context, s *Session) error
-	// Delete removes the session row. Returns not_found if there is none.
+	// Delete removes the session row and its container rows. Returns
+	// not_found if there is none.
 	Delete(ctx context.Context, id string) error
+	// GetByContainer returns the session one of whose containers has the
+	// runtime id containerID. Returns not_found if there is none.
+	GetByContainer(ctx context.Context, containerID string) (*Session, error)
 	// ListBySandbox returns the sandbox's sessions ordered by id.
 	ListBySandbox(ctx context.Context, sandboxID string) ([]*Session, error)
 	// ListByObservedState returns every session in the given observed state,

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -38,15 +39,22 @@ var capsRoot = []string{
 // cannot.
 var capsSudo = []string{"AUDIT_WRITE"}
 
-// CreateContainer creates the session's container (lifecycle.md §13.1). A
-// name conflict means a container of an earlier attempt survived a crash
-// before its id was recorded; it is adopted (§5.3).
+// CreateContainer creates one container of a session (lifecycle.md §13.1,
+// browser.md §1.3). A name conflict means a container of an earlier attempt
+// survived a crash before its id was recorded; it is adopted (§5.3). The
+// session's first container owns its network namespace, sealed by a guard;
+// the others join that namespace and need no guard of their own.
 func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) (string, error) {
-	if spec.Profile == nil || spec.Profile.Image == "" {
+	if spec.Profile == nil || spec.ContainerProfile().Image == "" {
 		return "", core.Invalid("container spec of session %s has no profile image", spec.SessionID)
 	}
 	if spec.SessionID == "" || spec.LockerID == "" {
 		return "", core.Invalid("container spec needs a session id and a locker id")
+	}
+	name := spec.Name()
+	if spec.JoinsNetwork() {
+		cfg, hostCfg := r.containerConfig(ctx, spec, "")
+		return r.createContainer(ctx, spec, name, cfg, hostCfg)
 	}
 	netName, err := r.resolveNetwork(ctx)
 	if err != nil {
@@ -56,9 +64,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 	if err != nil {
 		return "", err
 	}
-	cfg, hostCfg := r.containerConfig(spec, netName)
+	cfg, hostCfg := r.containerConfig(ctx, spec, netName)
 	hostCfg.ExtraHosts = hosts
-	name := core.ContainerName(spec.SessionID)
 	id, err := r.createContainer(ctx, spec, name, cfg, hostCfg)
 	if err != nil {
 		return "", err
@@ -102,7 +109,7 @@ func (r *Runtime) createContainer(ctx context.Context, spec core.ContainerSpec, 
 			}
 		case cerrdefs.IsNotFound(err):
 			r.forgetNetwork() // the daemon also answers 404 for a vanished network
-			return "", r.missingImage(ctx, spec.Profile.Image, err, name)
+			return "", r.missingImage(ctx, spec.ContainerProfile().Image, err, name)
 		default:
 			return "", translate(ctx, err, "create container "+name)
 		}
@@ -146,9 +153,9 @@ func (r *Runtime) ImagePresent(ctx context.Context, image string) (bool, error) 
 }
 
 // adopt inspects the container holding name. It returns the container's id
-// if it belongs to the same session, sandbox and locker and can still run.
-// Otherwise it removes the container and returns "" so the caller creates it
-// anew.
+// if it belongs to the same session, sandbox, locker and container, joins
+// the same network owner, and can still run. Otherwise it removes the
+// container and returns "" so the caller creates it anew.
 func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpec) (string, error) {
 	info, err := r.cli.ContainerInspect(ctx, name)
 	if cerrdefs.IsNotFound(err) {
@@ -161,11 +168,20 @@ func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpe
 	if info.Config != nil {
 		labels = info.Config.Labels
 	}
+	owner := ""
+	if info.ContainerJSONBase != nil && info.HostConfig != nil && info.HostConfig.NetworkMode.IsContainer() {
+		owner = info.HostConfig.NetworkMode.ConnectedContainer()
+	}
+	// A container of a Bay that did not label containers yet can only be
+	// a session's first.
+	sameContainer := labels[core.LabelContainer] == spec.ContainerProfile().Name ||
+		(labels[core.LabelContainer] == "" && !spec.JoinsNetwork())
 	state := stateOf(info.State)
 	if labels[core.LabelManaged] == "true" &&
 		labels[core.LabelSessionID] == spec.SessionID &&
 		labels[core.LabelSandboxID] == spec.SandboxID &&
 		labels[core.LabelLockerID] == spec.LockerID &&
+		sameContainer && owner == spec.NetworkOwner &&
 		state != core.ContainerRemoving {
 		r.log.InfoContext(ctx, "adopting existing container", "container_id", info.ID, "session_id", spec.SessionID)
 		return info.ID, nil
@@ -178,29 +194,40 @@ func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpe
 	return "", nil
 }
 
-// containerConfig builds the create request of lifecycle.md §13.1.
-func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*container.Config, *container.HostConfig) {
-	p := spec.Profile
-	port := core.RuntimePortOrDefault(p.RuntimePort)
+// containerConfig builds the create request of lifecycle.md §13.1 for one
+// container of a session (browser.md §1.3, §6). The network owner joins
+// netName and publishes every container's port; another container joins
+// the owner's namespace and may set none of ports, host name or network.
+func (r *Runtime) containerConfig(ctx context.Context, spec core.ContainerSpec, netName string) (*container.Config, *container.HostConfig) {
+	c := spec.ContainerProfile()
 	labels := r.labels(spec.Labels(r.opts.InstanceID))
-	natPort := nat.Port(strconv.Itoa(port) + "/tcp")
+	sec := spec.Security()
 
 	cfg := &container.Config{
-		Image:        p.Image,
-		Env:          env(spec),
-		Labels:       labels,
-		ExposedPorts: nat.PortSet{natPort: struct{}{}},
+		Image:  c.Image,
+		Env:    env(spec),
+		Labels: labels,
+		User:   sec.User,
 	}
 
-	pids := p.PidsLimitOrDefault()
+	pids := c.PidsLimitOrDefault()
 	caps := slices.Clone(capsRoot)
 	var secOpt []string
-	if p.AllowSudo {
+	switch {
+	case sec.NoCapabilities:
+		caps = nil
+		secOpt = []string{"no-new-privileges:true"}
+	case spec.Profile.AllowSudo:
 		caps = append(caps, capsSudo...)
-	} else {
+	default:
 		// Keeps setuid binaries such as sudo from raising privileges, for
 		// the kernel, the shells and everything they start.
 		secOpt = []string{"no-new-privileges:true"}
+	}
+	if sec.UserNamespaces {
+		if profile := r.userNSSeccomp(ctx); profile != "" {
+			secOpt = append(secOpt, "seccomp="+profile)
+		}
 	}
 	hostCfg := &container.HostConfig{
 		// Docker creates a missing named volume on the fly, without Bay's
@@ -211,27 +238,46 @@ func (r *Runtime) containerConfig(spec core.ContainerSpec, netName string) (*con
 			Target: core.MountPath,
 		}},
 		Resources: container.Resources{
-			Memory:    p.MemoryBytes,
-			NanoCPUs:  int64(p.CPUs * 1e9),
+			Memory:    c.MemoryBytes,
+			NanoCPUs:  int64(c.CPUs * 1e9),
 			PidsLimit: &pids,
 		},
-		CapDrop:       []string{"ALL"},
-		CapAdd:        caps,
-		SecurityOpt:   secOpt,
-		Privileged:    false,
-		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
-		AutoRemove:    false,
+		CapDrop:        []string{"ALL"},
+		CapAdd:         caps,
+		SecurityOpt:    secOpt,
+		Privileged:     false,
+		ReadonlyRootfs: sec.ReadOnlyRootfs,
+		Tmpfs:          sec.Tmpfs,
+		ShmSize:        c.ShmBytes,
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		AutoRemove:     false,
 	}
-	if r.opts.PublishPorts && (r.opts.ConnectMode == ConnectHostPort || r.opts.ConnectMode == ConnectAuto) {
+	if spec.JoinsNetwork() {
+		hostCfg.NetworkMode = container.NetworkMode("container:" + spec.NetworkOwner)
+		return cfg, hostCfg
+	}
+	cfg.ExposedPorts = nat.PortSet{}
+	publish := r.opts.PublishPorts && (r.opts.ConnectMode == ConnectHostPort || r.opts.ConnectMode == ConnectAuto)
+	for i, port := range spec.PublishedPorts() {
+		natPort := nat.Port(strconv.Itoa(port) + "/tcp")
+		cfg.ExposedPorts[natPort] = struct{}{}
+		if !publish {
+			continue
+		}
 		hostPort := ""
-		if r.opts.HostPort > 0 {
+		if r.opts.HostPort > 0 && i == 0 {
+			// A fixed host port is the owner's own runtime's; the others'
+			// are random.
 			hostPort = strconv.Itoa(r.opts.HostPort)
+		}
+		if hostCfg.PortBindings == nil {
+			hostCfg.PortBindings = nat.PortMap{}
 		}
 		// Published on the configured host address (loopback unless the
 		// operator chose otherwise): a port bound to every interface would
 		// be reachable from other machines and, through the bridge
 		// gateway, from other sandboxes.
-		hostCfg.PortBindings = nat.PortMap{natPort: {{HostIP: r.opts.HostAddress, HostPort: hostPort}}}
+		hostCfg.PortBindings[natPort] = []nat.PortBinding{{HostIP: r.opts.HostAddress, HostPort: hostPort}}
 	}
 	if netName != "" {
 		hostCfg.NetworkMode = container.NetworkMode(netName)
@@ -340,7 +386,10 @@ func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 
 // StartContainer starts the container and derives its endpoint from an
 // inspect after the start (lifecycle.md §13.4). Docker answers a start of a
-// running container with 304, which the client reports as success.
+// running container with 304, which the client reports as success. A
+// container that joined its session's network owner has no guard (the
+// owner's sealed the namespace they share) and is reached through the
+// owner: its address, or the owner's binding of runtimePort.
 func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
 	runtimePort = core.RuntimePortOrDefault(runtimePort)
 	if err := r.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
@@ -349,25 +398,68 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 	// Each start gives the container a fresh network namespace: seal it
 	// before anyone learns the endpoint.
 	if err := r.runGuard(ctx, containerID); err != nil {
-		return "", err
+		if !errors.Is(err, errNoGuard) {
+			return "", err
+		}
+		ep, joined, jerr := r.joinedEndpoint(ctx, containerID, runtimePort)
+		if !joined {
+			return "", err
+		}
+		return ep, jerr
 	}
 	info, err := r.cli.ContainerInspect(ctx, containerID)
 	if err != nil {
 		return "", translate(ctx, err, "inspect container "+containerID)
 	}
-	if info.State == nil || !info.State.Running {
-		st := stateOf(info.State)
-		msg := fmt.Sprintf("container %s is %s right after start", containerID, st)
-		if info.State != nil {
-			msg += fmt.Sprintf(" (exit code %d", info.State.ExitCode)
-			if info.State.Error != "" {
-				msg += ": " + info.State.Error
-			}
-			msg += ")"
-		}
-		return "", core.Errorf(core.CodeInternal, "%s", msg)
+	if err := notRunning(containerID, info); err != nil {
+		return "", err
 	}
 	return endpoint(r.opts, info, runtimePort), nil
+}
+
+// joinedEndpoint returns the endpoint of a started container that joined
+// another's network namespace, and false if it did not join one.
+func (r *Runtime) joinedEndpoint(ctx context.Context, containerID string, runtimePort int) (string, bool, error) {
+	info, err := r.cli.ContainerInspect(ctx, containerID)
+	if err != nil {
+		return "", true, translate(ctx, err, "inspect container "+containerID)
+	}
+	if info.ContainerJSONBase == nil || info.HostConfig == nil || !info.HostConfig.NetworkMode.IsContainer() {
+		return "", false, nil
+	}
+	if err := notRunning(containerID, info); err != nil {
+		return "", true, err
+	}
+	owner := info.HostConfig.NetworkMode.ConnectedContainer()
+	oinfo, err := r.cli.ContainerInspect(ctx, owner)
+	if err != nil {
+		return "", true, translate(ctx, err, "inspect network owner "+owner+" of "+containerID)
+	}
+	if err := notRunning(owner, oinfo); err != nil {
+		return "", true, err
+	}
+	return endpoint(r.opts, oinfo, runtimePort), true, nil
+}
+
+// notRunning is internal_error, with the exit code and Docker's error, for
+// a container that is not running right after its start; nil otherwise.
+func notRunning(containerID string, info container.InspectResponse) error {
+	if info.ContainerJSONBase != nil && info.State != nil && info.State.Running {
+		return nil
+	}
+	var st *container.State
+	if info.ContainerJSONBase != nil {
+		st = info.State
+	}
+	msg := fmt.Sprintf("container %s is %s right after start", containerID, stateOf(st))
+	if st != nil {
+		msg += fmt.Sprintf(" (exit code %d", st.ExitCode)
+		if st.Error != "" {
+			msg += ": " + st.Error
+		}
+		msg += ")"
+	}
+	return core.Errorf(core.CodeInternal, "%s", msg)
 }
 
 // StopContainer stops the container, giving it grace (rounded up to whole
@@ -470,6 +562,9 @@ func infoOf(in container.InspectResponse) core.ContainerInfo {
 		out.State = stateOf(in.State)
 		out.Created, _ = time.Parse(time.RFC3339Nano, in.Created) // zero if the daemon sent none
 		if hc := in.HostConfig; hc != nil {
+			if hc.NetworkMode.IsContainer() {
+				out.NetworkOwner = hc.NetworkMode.ConnectedContainer()
+			}
 			out.NanoCPUs = hc.NanoCPUs
 			out.MemoryBytes = hc.Memory
 			if hc.PidsLimit != nil {

@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,10 @@ const guardPrefix = "bay-guard-"
 // LabelGuard marks guard containers; its value is the id of the sandbox
 // container whose network the guard seals.
 const LabelGuard = "bay.guard_for"
+
+// errNoGuard is in the chain of runGuard's error for a container without a
+// guard: one that joined another's namespace, or one made by an older Bay.
+var errNoGuard = errors.New("no network guard")
 
 // guardTable is the nftables table the guard owns in the sandbox's
 // namespace.
@@ -353,7 +358,8 @@ func (r *Runtime) runGuard(ctx context.Context, id string) error {
 	name := guardName(id)
 	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return core.Errorf(core.CodeInternal, "container %s has no network guard (created by an older Bay?); it cannot be started safely", id)
+			return &core.Error{Code: core.CodeInternal, Err: errNoGuard,
+				Message: fmt.Sprintf("container %s has no network guard (created by an older Bay?); it cannot be started safely", id)}
 		}
 		return translate(ctx, err, "start network guard "+name)
 	}

@@ -1,7 +1,9 @@
 package docker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -76,6 +78,13 @@ type Options struct {
 	// BayAPIPort is the port of Bay's own API, which a profile with
 	// allow_bay_api may reach on the host's addresses.
 	BayAPIPort int
+	// Seccomp is the seccomp profile (Docker's JSON, the content, not a
+	// path) of containers that create user namespaces: browser containers
+	// whose Chromium keeps its own sandbox (browser.md §6). Empty leaves
+	// them Docker's default profile, which forbids user namespaces: their
+	// runtime then runs Chromium without its sandbox (chromium_sandbox
+	// auto) or fails its readiness (require).
+	Seccomp string
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -91,6 +100,11 @@ type Runtime struct {
 	netMu      sync.Mutex
 	netChecked bool
 	netName    string
+
+	// seccomp is the content of Options.SeccompProfile, compacted; "" when
+	// there is none. seccompWarn warns once that it is missing.
+	seccomp     string
+	seccompWarn sync.Once
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -129,7 +143,40 @@ func Open(opts Options) (*Runtime, error) {
 	if opts.GuardImage == "" {
 		opts.GuardImage = opts.HelperImage
 	}
-	return &Runtime{cli: cli, host: host, opts: opts, log: log.With("component", "docker")}, nil
+	seccomp, err := compactSeccomp(opts.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{cli: cli, host: host, opts: opts, log: log.With("component", "docker"), seccomp: seccomp}, nil
+}
+
+// compactSeccomp checks that a seccomp profile is a JSON object and
+// returns it compacted; "" stays "".
+func compactSeccomp(profile string) (string, error) {
+	if strings.TrimSpace(profile) == "" {
+		return "", nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(profile), &obj); err != nil {
+		return "", core.Wrap(err, core.CodeValidation, "the seccomp profile is not a JSON object")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, []byte(profile)); err != nil {
+		return "", core.Wrap(err, core.CodeValidation, "the seccomp profile")
+	}
+	return buf.String(), nil
+}
+
+// userNSSeccomp returns the seccomp profile that lets a container create
+// user namespaces, or "" (Docker's default profile) with a warning, once,
+// when there is none.
+func (r *Runtime) userNSSeccomp(ctx context.Context) string {
+	if r.seccomp == "" {
+		r.seccompWarn.Do(func() {
+			r.log.WarnContext(ctx, "no seccomp profile for browser containers: Docker's default forbids user namespaces, so Chromium runs without its sandbox (chromium_sandbox auto) or fails to start (require)")
+		})
+	}
+	return r.seccomp
 }
 
 // hostURL turns the configured address into the client's form: a value

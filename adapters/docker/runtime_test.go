@@ -18,12 +18,14 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/go-connections/nat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bayhq/bay/adapters/docker"
 	"github.com/bayhq/bay/core"
 	"github.com/bayhq/bay/core/conformance"
+	browserimage "github.com/bayhq/bay/images/browser"
 )
 
 // testLabel tags every container and volume the tests create; its value is
@@ -177,7 +179,36 @@ func TestRuntime_Conformance(t *testing.T) {
 		RuntimePort:  fakeRuntimePort,
 		MissingImage: "bay-test-missing-image:" + core.RandomIDs{}.New(""),
 		Probe:        conformance.ProbeHealth,
+		PortEnv:      "PORT",
+		Dial:         dial,
 	})
+}
+
+// dial asks the fake runtime at ep to connect to addr from inside its
+// container (GET /dial).
+func dial(ctx context.Context, ep core.Endpoint, addr string) error {
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.URL+"/dial?addr="+addr, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+ep.Token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var res struct {
+		Connected bool   `json:"connected"`
+		Error     string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		return fmt.Errorf("GET %s/dial: status %d: %w", ep.URL, resp.StatusCode, err)
+	}
+	if !res.Connected {
+		return fmt.Errorf("dial %s from %s: %s", addr, ep.URL, res.Error)
+	}
+	return nil
 }
 
 // spec returns a container spec for the fake runtime image.
@@ -332,6 +363,8 @@ func TestOpen(t *testing.T) {
 		require.Equal(t, core.CodeValidation, core.CodeOf(err))
 		_, err = docker.Open(docker.Options{ConnectMode: "carrier-pigeon"})
 		require.Equal(t, core.CodeValidation, core.CodeOf(err))
+		_, err = docker.Open(docker.Options{Seccomp: "[not a profile"})
+		require.Equal(t, core.CodeValidation, core.CodeOf(err), "a seccomp profile that is no JSON object")
 	})
 }
 
@@ -380,4 +413,151 @@ func TestRuntime_FixedHostPort(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, fmt.Sprintf("http://127.0.0.1:%d", port), ep)
 	fetchMeta(t, b.ctx, ep, s.RuntimeToken)
+}
+
+// groupSpecs returns the specs of a two-container session of the fake
+// runtime image: a ship that owns the network and a browser that joins it
+// (created with the owner's id once known).
+func groupSpecs(image string) (owner, browser core.ContainerSpec) {
+	s := spec(image)
+	s.Profile.Containers = []core.ContainerProfile{
+		{Name: "ship", RuntimeType: core.RuntimeTypeShip, Image: image, Port: fakeRuntimePort,
+			CPUs: 1, MemoryBytes: 128 << 20, Capabilities: []string{core.CapabilityPython}},
+		{Name: "browser", RuntimeType: core.RuntimeTypeBrowser, Image: image, Port: fakeRuntimePort + 1,
+			CPUs: 1, MemoryBytes: 128 << 20, PidsLimit: 1024, Shm: "64m", ShmBytes: 64 << 20,
+			Env: map[string]string{"PORT": fmt.Sprint(fakeRuntimePort + 1)}, Capabilities: []string{"browser"},
+			Browser: &core.BrowserSettings{ChromiumSandbox: core.ChromiumSandboxAuto, PersistProfile: true,
+				ViewportWidth: 1280, ViewportHeight: 800, Locale: "en-US"}},
+	}
+	owner, browser = s, s
+	owner.Container, browser.Container = &s.Profile.Containers[0], &s.Profile.Containers[1]
+	return owner, browser
+}
+
+// TestRuntime_Group: the two containers of a session in host_port mode:
+// names, labels, the joined network mode, both ports published on the
+// owner, both endpoints answering, a browser container's confinement with
+// the seccomp profile, adoption and ordered removal (browser.md §1.3, §6).
+func TestRuntime_Group(t *testing.T) {
+	t.Parallel()
+	opts := hostPortOptions()
+	opts.Seccomp = browserimage.Seccomp // Bay's own, as cmd/bay passes it
+	rt, b := setup(t, opts)
+	owner, browser := groupSpecs(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: owner.LockerID, Owner: owner.Owner, Managed: true}))
+	ownerID, err := rt.CreateContainer(b.ctx, owner)
+	require.NoError(t, err)
+	browser.NetworkOwner = ownerID
+	browserID, err := rt.CreateContainer(b.ctx, browser)
+	require.NoError(t, err)
+	again, err := rt.CreateContainer(b.ctx, browser)
+	require.NoError(t, err)
+	require.Equal(t, browserID, again, "adopted")
+
+	oi, err := testCli.ContainerInspect(b.ctx, ownerID)
+	require.NoError(t, err)
+	bi, err := testCli.ContainerInspect(b.ctx, browserID)
+	require.NoError(t, err)
+	require.Equal(t, "/"+core.ContainerName(owner.SessionID), oi.Name)
+	require.Equal(t, "/"+core.ContainerName(owner.SessionID)+"-browser", bi.Name)
+	require.Equal(t, "browser", bi.Config.Labels[core.LabelContainer])
+	require.Equal(t, core.RuntimeTypeBrowser, bi.Config.Labels[core.LabelRuntimeType])
+	require.Equal(t, fmt.Sprint(fakeRuntimePort+1), bi.Config.Labels[core.LabelRuntimePort])
+	require.Equal(t, "ship", oi.Config.Labels[core.LabelContainer])
+
+	// One namespace: the owner publishes both ports, the browser none.
+	require.Equal(t, "container:"+ownerID, string(bi.HostConfig.NetworkMode))
+	require.Empty(t, bi.HostConfig.PortBindings)
+	for _, port := range []int{fakeRuntimePort, fakeRuntimePort + 1} {
+		bindings := oi.HostConfig.PortBindings[nat.Port(fmt.Sprintf("%d/tcp", port))]
+		require.Len(t, bindings, 1, "port %d", port)
+		require.Equal(t, "127.0.0.1", bindings[0].HostIP)
+	}
+
+	// The browser's confinement; Ship's is TestRuntime_Hardening's.
+	require.Equal(t, core.BrowserUser, bi.Config.User)
+	require.Equal(t, []string{"ALL"}, []string(bi.HostConfig.CapDrop))
+	require.Empty(t, bi.HostConfig.CapAdd)
+	require.True(t, bi.HostConfig.ReadonlyRootfs)
+	require.Equal(t, map[string]string{"/tmp": core.BrowserTmpfs}, bi.HostConfig.Tmpfs)
+	require.EqualValues(t, 64<<20, bi.HostConfig.ShmSize)
+	require.EqualValues(t, 1024, *bi.HostConfig.PidsLimit)
+	require.Contains(t, bi.HostConfig.SecurityOpt, "no-new-privileges:true")
+	require.True(t, slices.ContainsFunc(bi.HostConfig.SecurityOpt, func(o string) bool {
+		return strings.HasPrefix(o, "seccomp=") && strings.Contains(o, `"unshare"`)
+	}), "the seccomp profile that allows user namespaces")
+	benv := map[string]string{}
+	for _, kv := range bi.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		benv[k] = v
+	}
+	require.Equal(t, "auto", benv["BROWSERD_CHROMIUM_SANDBOX"])
+	require.Equal(t, "1280", benv["BROWSERD_VIEWPORT_WIDTH"])
+	require.Equal(t, fmt.Sprint(fakeRuntimePort+1), benv["BROWSERD_PORT"])
+	require.Equal(t, "browser", benv[core.EnvContainerName])
+	require.Equal(t, owner.RuntimeToken, benv[core.EnvRuntimeToken])
+
+	_, err = rt.StartContainer(b.ctx, browserID, fakeRuntimePort+1)
+	require.Error(t, err, "the browser needs its owner running")
+	ownerEP, err := rt.StartContainer(b.ctx, ownerID, fakeRuntimePort)
+	require.NoError(t, err)
+	browserEP, err := rt.StartContainer(b.ctx, browserID, fakeRuntimePort+1)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(browserEP, "http://127.0.0.1:"), browserEP)
+	require.NotEqual(t, ownerEP, browserEP)
+	oi, err = testCli.ContainerInspect(b.ctx, ownerID)
+	require.NoError(t, err)
+	hostPort := oi.NetworkSettings.Ports[nat.Port(fmt.Sprintf("%d/tcp", fakeRuntimePort+1))][0].HostPort
+	require.Equal(t, "http://127.0.0.1:"+hostPort, browserEP, "the browser's binding on the owner")
+	meta := fetchMeta(t, b.ctx, browserEP, owner.RuntimeToken)
+	require.Equal(t, owner.SessionID, meta["session_id"])
+	require.EqualValues(t, 1000, meta["uid"])
+	fetchMeta(t, b.ctx, ownerEP, owner.RuntimeToken)
+
+	infos, err := rt.ListContainers(b.ctx, map[string]string{core.LabelSessionID: owner.SessionID})
+	require.NoError(t, err)
+	require.Len(t, infos, 2, "guards are not listed")
+	for _, c := range infos {
+		if c.ID == browserID {
+			require.Equal(t, ownerID, c.NetworkOwner)
+		} else {
+			require.Empty(t, c.NetworkOwner)
+		}
+	}
+
+	require.NoError(t, rt.StopContainer(b.ctx, browserID, 10*time.Second))
+	require.NoError(t, rt.RemoveContainer(b.ctx, browserID))
+	require.NoError(t, rt.RemoveContainer(b.ctx, ownerID))
+	for _, id := range []string{browserID, ownerID} {
+		st, err := rt.ContainerState(b.ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, core.ContainerNotFound, st)
+	}
+}
+
+// TestRuntime_GroupOnContainerNetwork: in container_network mode the
+// joined container's endpoint is the owner's address with its own port.
+func TestRuntime_GroupOnContainerNetwork(t *testing.T) {
+	t.Parallel()
+	if testCli == nil {
+		skipf(t, "skipping Docker runtime test: %s", noDocker)
+	}
+	rt, b := setup(t, docker.Options{ConnectMode: docker.ConnectContainerNetwork})
+	owner, browser := groupSpecs(b.image)
+	require.NoError(t, rt.CreateVolume(b.ctx, core.VolumeSpec{LockerID: owner.LockerID, Owner: owner.Owner}))
+	ownerID, err := rt.CreateContainer(b.ctx, owner)
+	require.NoError(t, err)
+	browser.NetworkOwner = ownerID
+	browserID, err := rt.CreateContainer(b.ctx, browser)
+	require.NoError(t, err)
+	ownerEP, err := rt.StartContainer(b.ctx, ownerID, fakeRuntimePort)
+	require.NoError(t, err)
+	browserEP, err := rt.StartContainer(b.ctx, browserID, fakeRuntimePort+1)
+	require.NoError(t, err)
+	oi, err := testCli.ContainerInspect(b.ctx, ownerID)
+	require.NoError(t, err)
+	ip := oi.NetworkSettings.Networks[docker.SandboxNetwork].IPAddress
+	require.Equal(t, fmt.Sprintf("http://%s:%d", ip, fakeRuntimePort), ownerEP)
+	require.Equal(t, fmt.Sprintf("http://%s:%d", ip, fakeRuntimePort+1), browserEP)
+	require.Empty(t, oi.HostConfig.PortBindings, "container_network publishes no port")
 }

@@ -37,6 +37,15 @@ func (s *Server) ListProfiles(ctx context.Context, _ oapigen.ListProfilesRequest
 	profiles := s.sandboxes.Profiles()
 	out := oapigen.ProfileList{Items: make([]oapigen.Profile, 0, len(profiles))}
 	for _, p := range profiles {
+		containers := []oapigen.ProfileContainer{}
+		for _, c := range p.ContainerList() {
+			containers = append(containers, oapigen.ProfileContainer{
+				Name: c.Name, RuntimeType: c.RuntimeType, Image: c.Image, Capabilities: nonNil(c.Capabilities),
+				Resources: oapigen.ProfileContainerResources{
+					Cpus: c.CPUs, Memory: c.Memory, Pids: c.PidsLimitOrDefault(), Shm: optional(c.Shm),
+				},
+			})
+		}
 		out.Items = append(out.Items, oapigen.Profile{
 			Id:           p.ID,
 			Image:        p.Image,
@@ -44,6 +53,7 @@ func (s *Server) ListProfiles(ctx context.Context, _ oapigen.ListProfilesRequest
 			Capabilities: nonNil(p.Capabilities),
 			IdleTimeout:  int64(p.IdleTimeout / time.Second),
 			Network:      oapigen.ProfileNetwork(p.NetworkMode()),
+			Containers:   containers,
 		})
 	}
 	return newReply(http.StatusOK, out)
@@ -173,6 +183,13 @@ func sandboxOut(in *core.SandboxInfo) oapigen.Sandbox {
 	if in.StopReason != core.StopReasonNone {
 		r := oapigen.StopReason(in.StopReason)
 		out.StopReason = &r
+	}
+	if in.Containers != nil {
+		cs := make([]oapigen.SandboxContainer, 0, len(in.Containers))
+		for _, c := range in.Containers {
+			cs = append(cs, oapigen.SandboxContainer{Name: c.Name, RuntimeType: c.RuntimeType, Status: c.Status})
+		}
+		out.Containers = &cs
 	}
 	return out
 }

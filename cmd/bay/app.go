@@ -5,14 +5,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"time"
 
+	"github.com/bayhq/bay/adapters/browserclient"
 	"github.com/bayhq/bay/adapters/docker"
 	"github.com/bayhq/bay/adapters/httpapi"
 	"github.com/bayhq/bay/adapters/mcp"
 	"github.com/bayhq/bay/adapters/metrics"
 	"github.com/bayhq/bay/adapters/shipclient"
 	"github.com/bayhq/bay/core"
+	browserimage "github.com/bayhq/bay/images/browser"
 )
 
 // app is Bay wired together: every port bound to its adapter.
@@ -58,6 +61,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		GuardImage:   cfg.guardImage(),
 		BlockedHosts: blocked,
 		BayAPIPort:   cfg.Server.Port,
+		Seccomp:      browserSeccomp(cfg.Driver.Docker.SeccompProfile, logger),
 		Logger:       logger,
 	})
 	if err != nil {
@@ -71,6 +75,9 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	ship := shipclient.New()
 	sandboxes := core.NewSandboxService(core.SandboxServiceOptions{
 		Store: store, Runtime: rt, Ship: ship, Clock: clock, IDs: ids, Profiles: cfg.Profiles,
+		// The client of every runtime type but Ship's, by type: a browser
+		// container's checks and calls go through its entry here.
+		RuntimeClients:      map[string]core.RuntimeMeta{core.RuntimeTypeBrowser: browserclient.New()},
 		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID, Quotas: cfg.Quotas,
 		EnforceLockerSizes: core.SizeEnforcement(cfg.Locker.EnforceSizeLimits),
 		Logger:             logger, Metrics: reg,
@@ -143,6 +150,23 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, execs: execs, lockers: lockers, gc: gc,
 		idem: idem, metrics: reg, api: api, handler: mux, log: logger,
 	}, nil
+}
+
+// browserSeccomp returns the seccomp profile of browser containers
+// (browser.md §6): the file at path, or Bay's built-in profile when path is
+// empty. A file that cannot be read leaves them Docker's default profile,
+// with a warning: their Chromium then runs without its sandbox
+// (chromium_sandbox auto) or refuses to start (require).
+func browserSeccomp(path string, logger *slog.Logger) string {
+	if path == "" {
+		return browserimage.Seccomp
+	}
+	raw, err := os.ReadFile(path) // #nosec G304 -- the operator names the file (driver.docker.seccomp_profile)
+	if err != nil {
+		logger.Warn("seccomp profile of browser containers unreadable; they get Docker's default profile", "path", path, "err", err)
+		return ""
+	}
+	return string(raw)
 }
 
 // prepare migrates the database, repairs what a crash of this instance left

@@ -65,6 +65,12 @@ type DockerConfig struct {
 	// GuardImage is the image of the network guards; empty means the
 	// default profile's image.
 	GuardImage string `yaml:"guard_image"`
+	// SeccompProfile is the path of a seccomp profile (Docker's JSON) that
+	// replaces Bay's built-in one for browser containers whose Chromium
+	// keeps its sandbox (browser.md §6); empty is the built-in profile
+	// (images/browser/seccomp.json, in the binary). Read at start; a
+	// missing file leaves them Docker's default profile, with a warning.
+	SeccompProfile string `yaml:"seccomp_profile"`
 }
 
 // LockerConfig configures lockers.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"github.com/bayhq/bay/core"
 )
 
-// profileDocument is one entry of profiles (config.md §2.8).
+// profileDocument is one entry of profiles (config.md §2.8): either the
+// single-image form (image, runtime_type, runtime_port, resources,
+// capabilities) or containers (browser.md §1.1), not both.
 type profileDocument struct {
 	ID           string            `yaml:"id"`
 	Image        string            `yaml:"image"`
@@ -26,6 +29,10 @@ type profileDocument struct {
 	AllowSudo    bool              `yaml:"allow_sudo"`
 	// Network is nil when the entry sets none.
 	Network *networkDocument `yaml:"network"`
+	// Containers, when the entry gives them, replace the single-image keys.
+	Containers []containerDocument `yaml:"containers"`
+	// given holds the keys the entry gave (UnmarshalYAML).
+	given map[string]bool
 }
 
 type resourcesDocument struct {
@@ -33,6 +40,57 @@ type resourcesDocument struct {
 	Memory string  `yaml:"memory"`
 	Pids   int64   `yaml:"pids"`
 }
+
+// singleImageKeys are the keys of the single-image form: with containers,
+// each container gives its own.
+var singleImageKeys = []string{"image", "runtime_type", "runtime_port", "resources", "capabilities"}
+
+// containerDocument is one entry of a profile's containers. Its defaults
+// depend on its runtime_type (newContainerDocument).
+type containerDocument struct {
+	Name        string `yaml:"name"`
+	RuntimeType string `yaml:"runtime_type"`
+	Image       string `yaml:"image"`
+	// Port and its alias RuntimePort are nil when not given.
+	Port         *int                       `yaml:"port"`
+	RuntimePort  *int                       `yaml:"runtime_port"`
+	Resources    containerResourcesDocument `yaml:"resources"`
+	Env          map[string]string          `yaml:"env"`
+	Capabilities []string                   `yaml:"capabilities"`
+	// Browser is nil unless given, and only a browser container's.
+	Browser *browserDocument `yaml:"browser"`
+}
+
+type containerResourcesDocument struct {
+	CPUs   float64 `yaml:"cpus"`
+	Memory string  `yaml:"memory"`
+	Pids   int64   `yaml:"pids"`
+	// Shm is the size of /dev/shm; "" is Docker's default (64m).
+	Shm string `yaml:"shm"`
+}
+
+// browserDocument is a browser container's settings (browser.md §1.1).
+type browserDocument struct {
+	ChromiumSandbox string           `yaml:"chromium_sandbox"`
+	PersistProfile  bool             `yaml:"persist_profile"`
+	Viewport        viewportDocument `yaml:"viewport"`
+	Locale          string           `yaml:"locale"`
+	UserAgent       string           `yaml:"user_agent"`
+}
+
+type viewportDocument struct {
+	Width  int `yaml:"width"`
+	Height int `yaml:"height"`
+}
+
+// capabilityBrowser is the capability of a browser container.
+const capabilityBrowser = "browser"
+
+// Default ports of each runtime type (ship.md, browser.md §5.1).
+const (
+	shipPort    = 8123
+	browserPort = 8124
+)
 
 // networkDocument is a profile's network: a mapping, or a bare mode.
 type networkDocument struct {
@@ -49,26 +107,94 @@ func (networkDocument) shorthand() string { return "mode" }
 // config.md §2.8, the start of each configured profile.
 func newProfileDocument(id string) profileDocument {
 	return profileDocument{
-		ID: id, Image: "ship:latest", RuntimeType: core.RuntimeTypeShip, RuntimePort: 8123,
+		ID: id, Image: "ship:latest", RuntimeType: core.RuntimeTypeShip, RuntimePort: shipPort,
 		Resources:    resourcesDocument{CPUs: 1, Memory: "1g", Pids: core.DefaultPidsLimit},
 		Capabilities: []string{core.CapabilityFilesystem, core.CapabilityShell, core.CapabilityPython},
 		IdleTimeout:  1800, Env: map[string]string{},
 	}
 }
 
-// builtinProfiles are the profiles when the configuration lists none.
+// newContainerDocument returns a container entry holding the defaults of
+// its runtime type (browser.md §1.2).
+func newContainerDocument(runtimeType string) containerDocument {
+	if runtimeType == core.RuntimeTypeBrowser {
+		return containerDocument{
+			Name: core.RuntimeTypeBrowser, RuntimeType: runtimeType, Image: "bay-browser:latest",
+			Resources:    containerResourcesDocument{CPUs: 1, Memory: "1g", Pids: 1024, Shm: "256m"},
+			Capabilities: []string{capabilityBrowser}, Env: map[string]string{},
+		}
+	}
+	return containerDocument{
+		Name: core.RuntimeTypeShip, RuntimeType: runtimeType, Image: "ship:latest",
+		Resources:    containerResourcesDocument{CPUs: 1, Memory: "1g", Pids: core.DefaultPidsLimit},
+		Capabilities: []string{core.CapabilityFilesystem, core.CapabilityShell, core.CapabilityPython},
+		Env:          map[string]string{},
+	}
+}
+
+// newBrowserDocument returns a browser container's default settings.
+func newBrowserDocument() browserDocument {
+	return browserDocument{
+		ChromiumSandbox: core.ChromiumSandboxAuto, PersistProfile: true,
+		Viewport: viewportDocument{Width: 1280, Height: 800}, Locale: "en-US",
+	}
+}
+
+// builtinProfiles are the profiles when the configuration lists none. Only
+// the default profile's images are built by ./task run; the others' are
+// built on demand (images/build.sh).
 func builtinProfiles() []profileDocument {
 	data := newProfileDocument("python-data")
 	data.Image, data.Resources.CPUs, data.Resources.Memory = "ship:data", 2, "4g"
-	return []profileDocument{newProfileDocument(core.DefaultProfileID), data}
+	browser := newProfileDocument("browser-python")
+	browser.Containers = []containerDocument{
+		newContainerDocument(core.RuntimeTypeShip), newContainerDocument(core.RuntimeTypeBrowser),
+	}
+	return []profileDocument{newProfileDocument(core.DefaultProfileID), data, browser}
 }
 
 // UnmarshalYAML decodes an entry over the defaults, so that what it leaves
-// out keeps its default.
+// out keeps its default, and notes the keys it gives.
 func (p *profileDocument) UnmarshalYAML(n *yaml.Node) error {
 	*p = newProfileDocument("")
 	type plain profileDocument // without this method
-	return n.Decode((*plain)(p))
+	if err := n.Decode((*plain)(p)); err != nil {
+		return err
+	}
+	p.given = keysOf(n)
+	return nil
+}
+
+// UnmarshalYAML decodes a container entry over the defaults of its
+// runtime_type.
+func (c *containerDocument) UnmarshalYAML(n *yaml.Node) error {
+	var head struct {
+		RuntimeType string `yaml:"runtime_type"`
+	}
+	if err := n.Decode(&head); err != nil {
+		return err
+	}
+	*c = newContainerDocument(head.RuntimeType)
+	type plain containerDocument // without this method
+	return n.Decode((*plain)(c))
+}
+
+// UnmarshalYAML decodes browser settings over their defaults.
+func (b *browserDocument) UnmarshalYAML(n *yaml.Node) error {
+	*b = newBrowserDocument()
+	type plain browserDocument // without this method
+	return n.Decode((*plain)(b))
+}
+
+// keysOf returns the keys of a mapping node.
+func keysOf(n *yaml.Node) map[string]bool {
+	keys := map[string]bool{}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			keys[n.Content[i].Value] = true
+		}
+	}
+	return keys
 }
 
 // profiles maps the profile entries onto core.Profile; nil (profiles: null)
@@ -90,7 +216,8 @@ func profiles(docs []profileDocument) ([]core.Profile, []string) {
 }
 
 // profile maps one entry onto core.Profile. Every profile Bay serves is
-// made here.
+// made here, with its Containers: the single-image form makes one, named
+// after its runtime type.
 func (d profileDocument) profile() (core.Profile, []string) {
 	var errs []string
 	bad := func(key, format string, args ...any) {
@@ -113,6 +240,27 @@ func (d profileDocument) profile() (core.Profile, []string) {
 	if d.ID == "" {
 		errs = append(errs, "id is required")
 	}
+	if d.IdleTimeout < 1 {
+		bad("idle_timeout", "want a positive number of seconds, got %d", d.IdleTimeout)
+	}
+	if d.Network != nil {
+		var nerrs []string
+		p.Network, nerrs = d.Network.policy()
+		for _, e := range nerrs {
+			bad("network", "%s", e)
+		}
+	}
+	if d.given["containers"] || d.Containers != nil {
+		for _, k := range singleImageKeys {
+			if d.given[k] {
+				bad(k, "not allowed beside containers: give it in each container")
+			}
+		}
+		cerrs := d.containers(&p)
+		errs = append(errs, cerrs...)
+		return p, errs
+	}
+
 	if d.Image == "" {
 		bad("image", "want a non-empty string")
 	}
@@ -121,9 +269,6 @@ func (d profileDocument) profile() (core.Profile, []string) {
 	}
 	if d.RuntimePort < 0 || d.RuntimePort > 65535 {
 		bad("runtime_port", "%d is not a port", d.RuntimePort)
-	}
-	if d.IdleTimeout < 1 {
-		bad("idle_timeout", "want a positive number of seconds, got %d", d.IdleTimeout)
 	}
 	if p.CPUs <= 0 {
 		bad("resources.cpus", "must be positive")
@@ -135,14 +280,159 @@ func (d profileDocument) profile() (core.Profile, []string) {
 	if p.PidsLimit < 1 {
 		bad("resources.pids", "want a positive integer, got %d", p.PidsLimit)
 	}
-	if d.Network != nil {
-		var nerrs []string
-		p.Network, nerrs = d.Network.policy()
-		for _, e := range nerrs {
-			bad("network", "%s", e)
+	p.Containers = p.ContainerList()
+	return p, errs
+}
+
+// containerNameRE is what a container's name must match (browser.md §1.2).
+var containerNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
+
+// maxContainers bounds a profile's containers.
+const maxContainers = 4
+
+// containers maps the entry's containers onto p.Containers and sets the
+// profile's summary fields from them: the first's image, runtime type,
+// port and limits, and the union of the capabilities in order. It returns
+// every problem of browser.md §1.2.
+func (d profileDocument) containers(p *core.Profile) []string {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	if n := len(d.Containers); n < 1 || n > maxContainers {
+		bad("containers", "want 1 to %d containers, got %d", maxContainers, n)
+	}
+	names := map[string]int{}
+	ports := map[int]string{}
+	owners := map[string]string{} // capability → container name
+	p.Containers = make([]core.ContainerProfile, 0, len(d.Containers))
+	p.Capabilities = []string{}
+	for i, cd := range d.Containers {
+		key := fmt.Sprintf("containers[%d]", i)
+		c, cerrs := cd.container()
+		for _, e := range cerrs {
+			errs = append(errs, key+"."+e)
+		}
+		switch {
+		case !containerNameRE.MatchString(c.Name):
+			bad(key+".name", "%q does not match %s", c.Name, containerNameRE)
+		case names[c.Name] > 0:
+			bad(key+".name", "%q is the name of containers[%d] too", c.Name, names[c.Name]-1)
+		default:
+			names[c.Name] = i + 1
+		}
+		if other, taken := ports[c.Port]; taken && c.Port > 0 {
+			bad(key+".port", "%d is container %s's too: the containers of a session share one network namespace", c.Port, other)
+		}
+		ports[c.Port] = c.Name
+		for _, k := range c.Capabilities {
+			if other, taken := owners[k]; taken {
+				bad(key+".capabilities", "%s is container %s's already: a capability belongs to one container", k, other)
+				continue
+			}
+			owners[k] = c.Name
+			p.Capabilities = append(p.Capabilities, k)
+		}
+		p.Containers = append(p.Containers, c)
+	}
+	if len(p.Containers) > 0 {
+		first := p.Containers[0]
+		p.Image, p.RuntimeType, p.RuntimePort = first.Image, first.RuntimeType, first.Port
+		p.CPUs, p.Memory, p.MemoryBytes, p.PidsLimit = first.CPUs, first.Memory, first.MemoryBytes, first.PidsLimit
+	}
+	return errs
+}
+
+// container maps one container entry onto core.ContainerProfile; the
+// problems name keys relative to the entry.
+func (cd containerDocument) container() (core.ContainerProfile, []string) {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	c := core.ContainerProfile{
+		Name: cd.Name, RuntimeType: cd.RuntimeType, Image: cd.Image,
+		CPUs: cd.Resources.CPUs, Memory: cd.Resources.Memory, PidsLimit: cd.Resources.Pids, Shm: cd.Resources.Shm,
+		Env: cd.Env, Capabilities: cd.Capabilities,
+	}
+	if c.Env == nil {
+		c.Env = map[string]string{}
+	}
+	if c.Capabilities == nil {
+		c.Capabilities = []string{}
+	}
+	switch cd.RuntimeType {
+	case core.RuntimeTypeShip:
+		c.Port = shipPort
+	case core.RuntimeTypeBrowser:
+		c.Port = browserPort
+	default:
+		bad("runtime_type", "%q is not one of ship, browser", cd.RuntimeType)
+	}
+	switch {
+	case cd.Port != nil && cd.RuntimePort != nil && *cd.Port != *cd.RuntimePort:
+		bad("port", "%d differs from runtime_port %d (its alias): give one", *cd.Port, *cd.RuntimePort)
+	case cd.Port != nil && *cd.Port != 0:
+		c.Port = *cd.Port
+	case cd.RuntimePort != nil && *cd.RuntimePort != 0:
+		c.Port = *cd.RuntimePort
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		bad("port", "%d is not a port", c.Port)
+	}
+	if c.Image == "" {
+		bad("image", "want a non-empty string")
+	}
+	if c.CPUs <= 0 {
+		bad("resources.cpus", "must be positive")
+	}
+	var err error
+	if c.MemoryBytes, err = parseMemory(c.Memory); err != nil {
+		bad("resources.memory", "%v", err)
+	}
+	if c.PidsLimit < 1 {
+		bad("resources.pids", "want a positive integer, got %d", c.PidsLimit)
+	}
+	if c.Shm != "" {
+		if c.ShmBytes, err = parseSize(c.Shm); err != nil {
+			bad("resources.shm", "%v", err)
 		}
 	}
-	return p, errs
+	seen := map[string]bool{}
+	for _, k := range c.Capabilities {
+		if seen[k] {
+			bad("capabilities", "%s is listed twice", k)
+		}
+		seen[k] = true
+	}
+	switch {
+	case cd.RuntimeType == core.RuntimeTypeBrowser && !slices.Equal(c.Capabilities, []string{capabilityBrowser}):
+		bad("capabilities", "a browser container declares exactly [browser], not %v", c.Capabilities)
+	case cd.RuntimeType != core.RuntimeTypeBrowser && seen[capabilityBrowser]:
+		bad("capabilities", "browser belongs to a container of runtime_type browser")
+	}
+	if cd.RuntimeType == core.RuntimeTypeBrowser {
+		b := newBrowserDocument()
+		if cd.Browser != nil {
+			b = *cd.Browser
+		}
+		c.Browser = &core.BrowserSettings{
+			ChromiumSandbox: b.ChromiumSandbox, PersistProfile: b.PersistProfile,
+			ViewportWidth: b.Viewport.Width, ViewportHeight: b.Viewport.Height,
+			Locale: b.Locale, UserAgent: b.UserAgent,
+		}
+		switch b.ChromiumSandbox {
+		case core.ChromiumSandboxAuto, core.ChromiumSandboxRequire, core.ChromiumSandboxOff:
+		default:
+			bad("browser.chromium_sandbox", "%q is not one of auto, require, off", b.ChromiumSandbox)
+		}
+		if b.Viewport.Width < 1 || b.Viewport.Height < 1 || b.Viewport.Width > 16384 || b.Viewport.Height > 16384 {
+			bad("browser.viewport", "want width and height from 1 to 16384, got %dx%d", b.Viewport.Width, b.Viewport.Height)
+		}
+	} else if cd.Browser != nil {
+		bad("browser", "only for a container of runtime_type browser")
+	}
+	return c, errs
 }
 
 // policy maps a profile's network onto core.NetworkPolicy.
@@ -174,6 +464,31 @@ func (d networkDocument) policy() (core.NetworkPolicy, []string) {
 }
 
 var memoryRE = regexp.MustCompile(`^(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)b?\s*$`)
+
+// parseSize parses a size as parseMemory does, without Docker's memory
+// minimum (for /dev/shm).
+func parseSize(s string) (int64, error) {
+	m := memoryRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("cannot parse size %q (want e.g. 256m, 1g)", s)
+	}
+	f, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("cannot parse size %q", s)
+	}
+	switch strings.ToLower(m[2]) {
+	case "k":
+		f *= 1 << 10
+	case "m":
+		f *= 1 << 20
+	case "g":
+		f *= 1 << 30
+	}
+	if f < 1 || f > math.MaxInt64/2 {
+		return 0, fmt.Errorf("size %q is out of range", s)
+	}
+	return int64(f), nil
+}
 
 // parseMemory parses a memory string: a number with an optional k, m or g
 // suffix (binary multiples, fractions allowed, case-insensitive, an optional

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,9 +25,23 @@ func TestLoadConfig_Defaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 	require.Equal(t, DefaultConfig(), c)
-	require.Len(t, c.Profiles, 2)
+	require.Len(t, c.Profiles, 3)
 	require.Equal(t, int64(1<<30), c.Profiles[0].MemoryBytes)
 	require.Equal(t, 8123, c.Profiles[0].RuntimePort)
+	require.Equal(t, []core.ContainerProfile{{
+		Name: "ship", RuntimeType: "ship", Image: "ship:latest", Port: 8123, CPUs: 1, Memory: "1g", MemoryBytes: 1 << 30,
+		PidsLimit: 512, Capabilities: []string{"filesystem", "shell", "python"},
+	}}, c.Profiles[0].Containers, "a single-image profile is one container named after its type")
+	bp := c.Profiles[2]
+	require.Equal(t, "browser-python", bp.ID)
+	require.Equal(t, []string{"filesystem", "shell", "python", "browser"}, bp.Capabilities, "the union, in order")
+	require.Equal(t, "ship:latest", bp.Image, "the first container's")
+	require.Len(t, bp.Containers, 2)
+	require.Equal(t, core.ContainerProfile{
+		Name: "browser", RuntimeType: "browser", Image: "bay-browser:latest", Port: 8124, CPUs: 1, Memory: "1g", MemoryBytes: 1 << 30,
+		PidsLimit: 1024, Shm: "256m", ShmBytes: 256 << 20, Env: map[string]string{}, Capabilities: []string{"browser"},
+		Browser: &core.BrowserSettings{ChromiumSandbox: "auto", PersistProfile: true, ViewportWidth: 1280, ViewportHeight: 800, Locale: "en-US"},
+	}, bp.Containers[1])
 }
 
 func TestLoadConfig_EnvOverridesFilePerLeaf(t *testing.T) {
@@ -332,4 +347,124 @@ func TestLoadConfig_LockerSizeEnforcement(t *testing.T) {
 	}
 	_, _, err = LoadConfig(writeFile(t, ""), []string{"BAY_LOCKER__ENFORCE_SIZE_LIMITS=sometimes"})
 	require.ErrorContains(t, err, "locker.enforce_size_limits")
+}
+
+func TestLoadConfig_ProfileContainers(t *testing.T) {
+	t.Parallel()
+	c, _, err := LoadConfig(writeFile(t, `
+profiles:
+  - id: browser-python
+    idle_timeout: 600
+    env: {A: profile}
+    network: none
+    containers:
+      - name: ship
+        runtime_type: ship
+        image: "ship:latest"
+        runtime_port: 9000
+        resources: {cpus: 0.5, memory: "512m", pids: 100}
+        capabilities: [filesystem, python]
+      - name: web
+        runtime_type: browser
+        resources: {shm: "128m"}
+        env: {B: container}
+        browser:
+          chromium_sandbox: require
+          viewport: {width: 800, height: 600}
+          user_agent: null
+  - id: legacy
+    image: "ship:data"
+    runtime_type: ship
+`), []string{"BAY_CONFIG_FILE=/nonexistent.yaml"})
+	require.NoError(t, err)
+	p := c.Profiles[0]
+	require.Equal(t, []string{"filesystem", "python", "browser"}, p.Capabilities)
+	require.Equal(t, 9000, p.RuntimePort, "runtime_port is port's alias; the profile's port is the first container's")
+	require.Equal(t, "ship:latest", p.Image)
+	require.InDelta(t, 0.5, p.CPUs, 0)
+	require.Equal(t, core.NetworkNone, p.Network.Mode, "one egress policy for the session")
+	require.Equal(t, "ship", p.Containers[0].Name)
+	require.EqualValues(t, 512<<20, p.Containers[0].MemoryBytes)
+	web := p.Containers[1]
+	require.Equal(t, "web", web.Name)
+	require.Equal(t, "bay-browser:latest", web.Image, "a browser container's default image")
+	require.Equal(t, 8124, web.Port)
+	require.EqualValues(t, 1024, web.PidsLimit, "what resources leaves out keeps the type's default")
+	require.EqualValues(t, 1<<30, web.MemoryBytes)
+	require.EqualValues(t, 128<<20, web.ShmBytes)
+	require.Equal(t, map[string]string{"B": "container"}, web.Env)
+	require.Equal(t, &core.BrowserSettings{ChromiumSandbox: "require", PersistProfile: true, ViewportWidth: 800, ViewportHeight: 600, Locale: "en-US"}, web.Browser)
+	require.Equal(t, []string{"browser"}, web.Capabilities)
+	require.Equal(t, []core.ContainerProfile{{Name: "ship", RuntimeType: "ship", Image: "ship:data", Port: 8123, CPUs: 1, Memory: "1g",
+		MemoryBytes: 1 << 30, PidsLimit: 512, Capabilities: []string{"filesystem", "shell", "python"}}}, c.Profiles[1].Containers)
+
+	// The same through the environment, as JSON.
+	c, _, err = LoadConfig("", []string{"BAY_CONFIG_FILE=/nonexistent.yaml",
+		`BAY_PROFILES=[{"id":"bp","containers":[{"name":"ship","runtime_type":"ship"},{"name":"browser","runtime_type":"browser","port":8200}]}]`})
+	require.NoError(t, err)
+	require.Len(t, c.Profiles[0].Containers, 2)
+	require.Equal(t, 8200, c.Profiles[0].Containers[1].Port)
+	require.Equal(t, []string{"filesystem", "shell", "python", "browser"}, c.Profiles[0].Capabilities)
+}
+
+func TestLoadConfig_ProfileContainersInvalid(t *testing.T) {
+	t.Parallel()
+	_, _, err := LoadConfig(writeFile(t, `
+profiles:
+  - id: both
+    image: "ship:latest"
+    containers: [{name: ship, runtime_type: ship}]
+  - id: none
+    containers: []
+  - id: many
+    containers:
+      - {name: a, runtime_type: ship, port: 9001, capabilities: [python]}
+      - {name: b, runtime_type: ship, port: 9002, capabilities: [shell]}
+      - {name: c, runtime_type: ship, port: 9003, capabilities: [filesystem]}
+      - {name: d, runtime_type: ship, port: 9004, capabilities: []}
+      - {name: e, runtime_type: ship, port: 9005, capabilities: []}
+  - id: clashes
+    containers:
+      - {name: Ship, runtime_type: ship}
+      - {name: twin, runtime_type: ship, port: 8123, capabilities: [python]}
+      - {name: twin, runtime_type: gull, port: 9000, capabilities: [shell]}
+      - {name: browser, runtime_type: browser, capabilities: [browser, python], browser: {chromium_sandbox: maybe, viewport: {width: 0, height: 10}}}
+      - {name: odd, runtime_type: ship, port: 8125, capabilities: [browser], browser: {locale: de}, resources: {cpus: 0, memory: lots, pids: 0, shm: huge}}
+  - id: alias
+    containers: [{name: ship, runtime_type: ship, port: 9000, runtime_port: 9001}]
+`), []string{"BAY_CONFIG_FILE=/nonexistent.yaml"})
+	var cerr *ConfigError
+	require.ErrorAs(t, err, &cerr)
+	msg := err.Error()
+	for _, want := range []string{
+		"[0]: image: not allowed beside containers",
+		"[1]: containers: want 1 to 4 containers, got 0",
+		"[2]: containers: want 1 to 4 containers, got 5",
+		`[3]: containers[0].name: "Ship" does not match`,
+		`[3]: containers[2].name: "twin" is the name of containers[1] too`,
+		"[3]: containers[1].port: 8123 is container Ship's too",
+		"[3]: containers[1].capabilities: python is container Ship's already",
+		`[3]: containers[2].runtime_type: "gull" is not one of ship, browser`,
+		"[3]: containers[3].capabilities: a browser container declares exactly [browser]",
+		`[3]: containers[3].browser.chromium_sandbox: "maybe" is not one of auto, require, off`,
+		"[3]: containers[3].browser.viewport: want width and height from 1 to 16384",
+		"[3]: containers[4].capabilities: browser belongs to a container of runtime_type browser",
+		"[3]: containers[4].browser: only for a container of runtime_type browser",
+		"[3]: containers[4].resources.cpus: must be positive",
+		"[3]: containers[4].resources.memory",
+		"[3]: containers[4].resources.pids: want a positive integer",
+		"[3]: containers[4].resources.shm",
+		"[4]: containers[0].port: 9000 differs from runtime_port 9001",
+	} {
+		require.Contains(t, msg, want)
+	}
+}
+
+func TestBrowserSeccomp(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.DiscardHandler)
+	require.Contains(t, browserSeccomp("", log), `"unshare"`, "Bay's built-in profile by default")
+	p := writeFile(t, `{"defaultAction":"SCMP_ACT_ERRNO"}`)
+	require.JSONEq(t, `{"defaultAction":"SCMP_ACT_ERRNO"}`, browserSeccomp(p, log), "an operator's file replaces it")
+	require.Empty(t, browserSeccomp(filepath.Join(t.TempDir(), "missing.json"), log), "a missing file is Docker's default")
 }

@@ -30,8 +30,9 @@ func (c Config) guardImage() string {
 }
 
 // neededImages lists, without duplicates, the images Bay needs to serve
-// the default profile (its image and the guard's), or every profile's with
-// all.
+// the default profile (every container's image and the guard's), or every
+// profile's with all: ./task run builds only the default profile's, so a
+// profile with a browser does not make every run build the browser image.
 func (c Config) neededImages(all bool) []string {
 	var out []string
 	add := func(img string) {
@@ -41,7 +42,9 @@ func (c Config) neededImages(all bool) []string {
 	}
 	for _, p := range c.Profiles {
 		if all || p.ID == core.DefaultProfileID {
-			add(p.Image)
+			for _, ct := range p.ContainerList() {
+				add(ct.Image)
+			}
 		}
 	}
 	add(c.helperImage())

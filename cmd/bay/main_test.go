@@ -48,6 +48,7 @@ func TestRun_MigrateUpStatusDown(t *testing.T) {
 		{"up", "applied 00001"},
 		{"up", "up to date"},
 		{"status", "applied 20"},
+		{"down", "rolled back 00004"},
 		{"down", "rolled back 00003"},
 		{"down", "rolled back 00002"},
 		{"down", "rolled back 00001"},
@@ -106,7 +107,7 @@ func TestRun_Images(t *testing.T) {
 
 	stdout.Reset()
 	require.Equal(t, 0, run(context.Background(), []string{"images", "--all"}, env, &stdout, &stderr), stderr.String())
-	require.Equal(t, "ship:latest\nship:data\n", stdout.String())
+	require.Equal(t, "ship:latest\nship:data\nbay-browser:latest\n", stdout.String(), "every container's image")
 
 	stdout.Reset()
 	env = append(env, "BAY_DRIVER__DOCKER__GUARD_IMAGE=bay-guard:1", `BAY_PROFILES=[{"id":"other","image":"x:1"},{"id":"python-default","image":"y:2"}]`)

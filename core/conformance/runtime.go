@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +33,16 @@ type RuntimeHarness struct {
 	// until it succeeds or a deadline passes. Nil skips the checks (a fake
 	// starts no server). ProbeHealth suits real runtimes.
 	Probe func(ctx context.Context, endpoint string) error
+	// PortEnv names the variable that moves Image's runtime off
+	// RuntimePort, so that two containers of one session can listen in one
+	// network namespace; "" starts the second on RuntimePort as well (a
+	// fake that opens no port).
+	PortEnv string
+	// Dial asks the runtime at ep to open a TCP connection to addr from
+	// inside its container and returns nil if it was accepted. Nil skips
+	// the checks that containers of one session reach each other on
+	// 127.0.0.1.
+	Dial func(ctx context.Context, ep core.Endpoint, addr string) error
 }
 
 // probeClient ignores HTTP_PROXY and friends: Bay never sends runtime
@@ -264,6 +277,85 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		require.Contains(t, err.Error(), h.MissingImage, "the error names the image")
 	})
 
+	t.Run("Container/JoinedSharesItsOwnersNetwork", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		spec := f.spec()
+		ownerPort, otherPort := h.RuntimePort, h.RuntimePort+1
+		env := map[string]string{"AUX": "1", "SHARED": "container"}
+		if h.PortEnv != "" {
+			env[h.PortEnv] = strconv.Itoa(otherPort)
+		}
+		spec.Profile.Env = map[string]string{"SHARED": "profile", "PROFILE_ONLY": "p"}
+		spec.Profile.Containers = []core.ContainerProfile{
+			{Name: "ship", RuntimeType: core.RuntimeTypeShip, Image: h.Image, Port: ownerPort,
+				CPUs: 1, MemoryBytes: 128 << 20, PidsLimit: 256, Capabilities: []string{core.CapabilityFilesystem}},
+			{Name: "aux", RuntimeType: core.RuntimeTypeShip, Image: h.Image, Port: otherPort,
+				CPUs: 0.5, MemoryBytes: 64 << 20, PidsLimit: 128, Env: env, Capabilities: []string{"aux"}},
+		}
+		f.volume(spec.LockerID)
+		owner, other := spec, spec
+		owner.Container, other.Container = &spec.Profile.Containers[0], &spec.Profile.Containers[1]
+		ownerID := f.create(owner)
+		other.NetworkOwner = ownerID
+		otherID := f.create(other)
+		require.NotEqual(t, ownerID, otherID)
+		require.Equal(t, otherID, f.create(other), "a joined container is adopted like its owner")
+
+		infos, err := f.rt.ListContainers(f.ctx, map[string]string{core.LabelSessionID: spec.SessionID})
+		require.NoError(t, err)
+		require.Len(t, infos, 2)
+		byID := map[string]core.ContainerInfo{}
+		for _, c := range infos {
+			byID[c.ID] = c
+		}
+		o, x := byID[ownerID], byID[otherID]
+		require.Equal(t, core.ContainerName(spec.SessionID), o.Name, "the owner keeps the session's name")
+		require.Equal(t, core.ContainerName(spec.SessionID)+"-aux", x.Name)
+		require.Empty(t, o.NetworkOwner)
+		require.Equal(t, ownerID, x.NetworkOwner)
+		for c, want := range map[*core.ContainerInfo][3]string{&o: {"ship", "ship", fmt.Sprint(ownerPort)}, &x: {"aux", "ship", fmt.Sprint(otherPort)}} {
+			require.Equal(t, want[0], c.Labels[core.LabelContainer])
+			require.Equal(t, want[1], c.Labels[core.LabelRuntimeType])
+			require.Equal(t, want[2], c.Labels[core.LabelRuntimePort])
+			require.Equal(t, spec.SessionID, c.Labels[core.LabelSessionID])
+			require.Equal(t, "true", c.Labels[core.LabelManaged])
+			require.Equal(t, want[0], c.Env[core.EnvContainerName])
+			require.Equal(t, spec.RuntimeToken, c.Env[core.EnvRuntimeToken], "one token for every container of the session")
+			require.Equal(t, "p", c.Env["PROFILE_ONLY"])
+			require.Contains(t, c.Mounts, core.Mount{Volume: core.VolumeName(spec.LockerID), Target: core.MountPath}, "one Locker")
+		}
+		require.Equal(t, "profile", o.Env["SHARED"])
+		require.Equal(t, "container", x.Env["SHARED"], "a container's own environment wins over the profile's")
+		require.Empty(t, o.Env["AUX"])
+		require.EqualValues(t, 500_000_000, x.NanoCPUs)
+		require.EqualValues(t, 64<<20, x.MemoryBytes)
+		require.EqualValues(t, 128, x.PidsLimit)
+
+		_, err = f.rt.StartContainer(f.ctx, otherID, otherPort)
+		require.Error(t, err, "a container cannot join the network of one that is not running")
+		ownerEP := f.start(ownerID)
+		otherEP := f.startOn(otherID, otherPort)
+		require.NotEqual(t, ownerEP, otherEP)
+		ou, err := url.Parse(ownerEP)
+		require.NoError(t, err)
+		xu, err := url.Parse(otherEP)
+		require.NoError(t, err)
+		require.Equal(t, ou.Hostname(), xu.Hostname(), "reached through its owner's host")
+		if h.Dial != nil {
+			tok := spec.RuntimeToken
+			require.NoError(t, h.Dial(f.ctx, core.Endpoint{URL: ownerEP, Token: tok}, net.JoinHostPort("127.0.0.1", strconv.Itoa(otherPort))),
+				"the owner reaches the other container on 127.0.0.1")
+			require.NoError(t, h.Dial(f.ctx, core.Endpoint{URL: otherEP, Token: tok}, net.JoinHostPort("127.0.0.1", strconv.Itoa(ownerPort))),
+				"and the other the owner")
+		}
+
+		require.NoError(t, f.rt.RemoveContainer(f.ctx, otherID))
+		require.NoError(t, f.rt.RemoveContainer(f.ctx, ownerID))
+		f.requireState(otherID, core.ContainerNotFound)
+		f.requireState(ownerID, core.ContainerNotFound)
+	})
+
 	t.Run("ListContainers/FiltersByAllLabels", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)
@@ -357,7 +449,13 @@ func (f *runtimeFixture) cleanupContainer(id string) {
 // its runtime answers.
 func (f *runtimeFixture) start(id string) string {
 	f.t.Helper()
-	ep, err := f.rt.StartContainer(f.ctx, id, f.h.RuntimePort)
+	return f.startOn(id, f.h.RuntimePort)
+}
+
+// startOn is start for a runtime listening on port.
+func (f *runtimeFixture) startOn(id string, port int) string {
+	f.t.Helper()
+	ep, err := f.rt.StartContainer(f.ctx, id, port)
 	require.NoError(f.t, err)
 	require.True(f.t, strings.HasPrefix(ep, "http://"), "endpoint %q", ep)
 	if f.h.Probe != nil {

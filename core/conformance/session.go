@@ -86,6 +86,101 @@ func RunSessionStore(t *testing.T, h Harness) {
 		require.Equal(t, []*core.Session{b}, list)
 	})
 
+	t.Run("Containers/RoundTripInPositionOrder", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		sess := newSession(sb.ID, core.SessionRunning, core.SessionStarting)
+		// Names out of alphabetical order: the list keeps its own order.
+		sess.Containers = []core.SessionContainer{
+			{Name: "ship", RuntimeType: core.RuntimeTypeShip, Port: 8123,
+				Capabilities: []string{core.CapabilityFilesystem, core.CapabilityShell, core.CapabilityPython},
+				ContainerID:  "c-owner", CreatedAt: base, UpdatedAt: at(time.Second)},
+			{Name: "browser", RuntimeType: core.RuntimeTypeBrowser, Port: 8124, Capabilities: []string{"browser"},
+				CreatedAt: base, UpdatedAt: base},
+			{Name: "aux", RuntimeType: core.RuntimeTypeShip, Port: 8125, CreatedAt: base, UpdatedAt: base},
+		}
+		sess.ContainerID = "c-owner"
+		require.NoError(t, s.Sessions().Insert(ctx, sess))
+		got, err := s.Sessions().Get(ctx, sess.ID)
+		require.NoError(t, err)
+		require.Equal(t, sess, got, "every field of every container, in position order")
+
+		// Save replaces the list: ids and endpoints recorded, one dropped.
+		sess.Containers = sess.Containers[:2]
+		sess.Containers[0].Endpoint = "http://127.0.0.1:32768"
+		sess.Containers[1].ContainerID = "c-browser"
+		sess.Containers[1].Endpoint = "http://127.0.0.1:32769"
+		sess.Containers[1].UpdatedAt = at(time.Minute)
+		sess.Endpoint = "http://127.0.0.1:32768"
+		sess.ObservedState = core.SessionRunning
+		require.NoError(t, s.InTx(ctx, func(tx core.Store) error { return tx.Sessions().Save(ctx, sess) }))
+		got, err = s.Sessions().Get(ctx, sess.ID)
+		require.NoError(t, err)
+		require.Equal(t, sess, got)
+		list, err := s.Sessions().ListBySandbox(ctx, sb.ID)
+		require.NoError(t, err)
+		require.Equal(t, []*core.Session{sess}, list, "listed sessions carry their containers")
+		running, err := s.Sessions().ListByObservedState(ctx, core.SessionRunning)
+		require.NoError(t, err)
+		require.Equal(t, []*core.Session{sess}, running)
+
+		// Lookup by any container's id, the owner's included.
+		for _, cid := range []string{"c-owner", "c-browser"} {
+			byC, err := s.Sessions().GetByContainer(ctx, cid)
+			require.NoError(t, err)
+			require.Equal(t, sess, byC, cid)
+		}
+		_, err = s.Sessions().GetByContainer(ctx, "c-unknown")
+		requireCode(t, core.CodeNotFound, err)
+
+		// Saving none removes the rows.
+		sess.Containers = nil
+		sess.ContainerID, sess.Endpoint = "", ""
+		require.NoError(t, s.Sessions().Save(ctx, sess))
+		got, err = s.Sessions().Get(ctx, sess.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.Containers)
+		_, err = s.Sessions().GetByContainer(ctx, "c-browser")
+		requireCode(t, core.CodeNotFound, err)
+	})
+
+	t.Run("Containers/DeleteRemovesThem", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		sess := newSession(sb.ID, core.SessionRunning, core.SessionRunning)
+		sess.Containers = []core.SessionContainer{
+			{Name: "ship", RuntimeType: core.RuntimeTypeShip, Port: 8123, Capabilities: []string{core.CapabilityPython},
+				ContainerID: "d-owner", CreatedAt: base, UpdatedAt: base},
+			{Name: "browser", RuntimeType: core.RuntimeTypeBrowser, Port: 8124, Capabilities: []string{"browser"},
+				ContainerID: "d-browser", CreatedAt: base, UpdatedAt: base},
+		}
+		require.NoError(t, s.Sessions().Insert(ctx, sess))
+		require.NoError(t, s.InTx(ctx, func(tx core.Store) error { return tx.Sessions().Delete(ctx, sess.ID) }))
+		_, err := s.Sessions().GetByContainer(ctx, "d-browser")
+		requireCode(t, core.CodeNotFound, err)
+		// The same names again under a new session of the sandbox.
+		again := newSession(sb.ID, core.SessionRunning, core.SessionPending)
+		again.Containers = sess.Containers
+		require.NoError(t, s.Sessions().Insert(ctx, again))
+		got, err := s.Sessions().GetByContainer(ctx, "d-browser")
+		require.NoError(t, err)
+		require.Equal(t, again.ID, got.ID)
+	})
+
+	t.Run("Containers/LegacyOwnerLookup", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		sb := createSandbox(t, s, "alice")
+		sess := newSession(sb.ID, core.SessionRunning, core.SessionRunning)
+		sess.ContainerID = "legacy-1"
+		require.NoError(t, s.Sessions().Insert(ctx, sess))
+		got, err := s.Sessions().GetByContainer(ctx, "legacy-1")
+		require.NoError(t, err, "a session without container rows is found by its own container id")
+		require.Equal(t, sess, got)
+	})
+
 	t.Run("OneActive/SecondActiveIsConflict", func(t *testing.T) {
 		t.Parallel()
 		s := h.New(t)

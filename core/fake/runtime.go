@@ -35,8 +35,9 @@ type RuntimeOptions struct {
 	// container from any other fails as on Docker. Nil accepts every image.
 	Images []string
 	// Endpoint returns a started container's endpoint; nil gives
-	// http://<container name>:<port>. Tests of services that call the
-	// runtime point it at an httptest server.
+	// http://<container name>:<port>, the network owner's name for a
+	// container that joined it. Tests of services that call the runtime
+	// point it at an httptest server.
 	Endpoint func(info core.ContainerInfo, port int) string
 }
 
@@ -54,8 +55,12 @@ type Runtime struct {
 	labels     map[string]map[string]string   // volume labels by name
 	fail       map[Op][]error
 	calls      map[Op]int
-	files      map[string]map[string][]byte // volume name → path → content
-	endpoints  map[string]string            // container id → endpoint of its last start
+	files      map[string]map[string][]byte  // volume name → path → content
+	endpoints  map[string]string             // container id → endpoint of its last start
+	specs      map[string]core.ContainerSpec // container id → what it was created from
+	order      []string                      // ids of the starts, in order
+	removed    []string                      // ids of the removed containers, in order
+	stops      []Stop
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -69,6 +74,7 @@ func NewRuntime(opts RuntimeOptions) *Runtime {
 		opts:       opts,
 		containers: make(map[string]*core.ContainerInfo),
 		endpoints:  make(map[string]string),
+		specs:      make(map[string]core.ContainerSpec),
 		volumes:    make(map[string]core.VolumeSpec),
 		labels:     make(map[string]map[string]string),
 		fail:       make(map[Op][]error),
@@ -170,43 +176,47 @@ func (r *Runtime) DeleteVolume(ctx context.Context, lockerID string) error {
 }
 
 // CreateContainer records a created container, adopting one of the same
-// session as the Docker adapter does.
+// session and container as the Docker adapter does. A container with a
+// network owner needs the owner to exist.
 func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.begin(ctx, OpCreateContainer); err != nil {
 		return "", err
 	}
-	if spec.Profile == nil || spec.Profile.Image == "" {
+	if spec.Profile == nil || spec.ContainerProfile().Image == "" {
 		return "", core.Invalid("container spec of session %s has no profile image", spec.SessionID)
 	}
 	if spec.SessionID == "" || spec.LockerID == "" {
 		return "", core.Invalid("container spec needs a session id and a locker id")
 	}
-	p := spec.Profile
-	if r.images != nil && !r.images[p.Image] {
+	c := spec.ContainerProfile()
+	if r.images != nil && !r.images[c.Image] {
 		return "", &core.Error{
 			Code:    core.CodeInternal,
-			Message: fmt.Sprintf("image %q is not present on the runtime host", p.Image),
-			Details: map[string]any{"image": p.Image},
+			Message: fmt.Sprintf("image %q is not present on the runtime host", c.Image),
+			Details: map[string]any{"image": c.Image},
 			Err:     core.ErrImageMissing,
 		}
 	}
-	name := core.ContainerName(spec.SessionID)
-	for id, c := range r.containers {
-		if c.Name != name {
+	if spec.JoinsNetwork() && r.containers[spec.NetworkOwner] == nil {
+		return "", core.Errorf(core.CodeInternal, "network owner %s of %s not found", spec.NetworkOwner, spec.Name())
+	}
+	name := spec.Name()
+	for id, have := range r.containers {
+		if have.Name != name {
 			continue
 		}
-		if c.Labels[core.LabelSessionID] == spec.SessionID &&
-			c.Labels[core.LabelSandboxID] == spec.SandboxID &&
-			c.Labels[core.LabelLockerID] == spec.LockerID {
+		if have.Labels[core.LabelSessionID] == spec.SessionID &&
+			have.Labels[core.LabelSandboxID] == spec.SandboxID &&
+			have.Labels[core.LabelLockerID] == spec.LockerID &&
+			have.Labels[core.LabelContainer] == c.Name &&
+			have.NetworkOwner == spec.NetworkOwner {
 			return id, nil
 		}
 		delete(r.containers, id)
+		delete(r.endpoints, id)
 	}
-
-	pids := p.PidsLimitOrDefault()
-	env := spec.Env()
 
 	vol := core.VolumeName(spec.LockerID)
 	if _, ok := r.volumes[vol]; !ok {
@@ -217,22 +227,35 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec core.ContainerSpec) 
 	r.seq++
 	id := fmt.Sprintf("%064x", r.seq)
 	r.containers[id] = &core.ContainerInfo{
-		ID:          id,
-		Name:        name,
-		Image:       p.Image,
-		Labels:      spec.Labels(""),
-		State:       core.ContainerCreated,
-		Created:     r.opts.Clock.Now(),
-		Env:         env,
-		Mounts:      []core.Mount{{Volume: vol, Target: core.MountPath}},
-		NanoCPUs:    int64(p.CPUs * 1e9),
-		MemoryBytes: p.MemoryBytes,
-		PidsLimit:   pids,
+		ID:           id,
+		Name:         name,
+		Image:        c.Image,
+		Labels:       spec.Labels(""),
+		State:        core.ContainerCreated,
+		Created:      r.opts.Clock.Now(),
+		Env:          spec.Env(),
+		Mounts:       []core.Mount{{Volume: vol, Target: core.MountPath}},
+		NanoCPUs:     int64(c.CPUs * 1e9),
+		MemoryBytes:  c.MemoryBytes,
+		PidsLimit:    c.PidsLimitOrDefault(),
+		NetworkOwner: spec.NetworkOwner,
 	}
+	r.specs[id] = spec
 	return id, nil
 }
 
-// StartContainer marks the container running and returns its endpoint.
+// Spec returns the spec a container was created from, and whether it
+// exists.
+func (r *Runtime) Spec(containerID string) (core.ContainerSpec, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spec, ok := r.specs[containerID]
+	return spec, ok && r.containers[containerID] != nil
+}
+
+// StartContainer marks the container running and returns its endpoint. A
+// container that joins another's network needs that one running, as on
+// Docker, and gets its host: by default http://<owner name>:<port>.
 func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -243,14 +266,51 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 	if c == nil {
 		return "", core.NotFound("container %s not found", containerID)
 	}
+	host := c
+	if c.NetworkOwner != "" {
+		host = r.containers[c.NetworkOwner]
+		if host == nil || host.State != core.ContainerRunning {
+			return "", core.Errorf(core.CodeInternal, "cannot join network of a non running container: %s", c.NetworkOwner)
+		}
+	}
 	runtimePort = core.RuntimePortOrDefault(runtimePort)
 	c.State = core.ContainerRunning
-	ep := fmt.Sprintf("http://%s:%d", c.Name, runtimePort)
+	ep := fmt.Sprintf("http://%s:%d", host.Name, runtimePort)
 	if r.opts.Endpoint != nil {
 		ep = r.opts.Endpoint(clone(c), runtimePort)
 	}
 	r.endpoints[containerID] = ep
+	r.order = append(r.order, containerID)
 	return ep, nil
+}
+
+// Started returns the ids of the containers started so far, in the order
+// of their starts.
+func (r *Runtime) Started() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.order...)
+}
+
+// Removed returns the ids of the containers removed so far, in order.
+func (r *Runtime) Removed() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.removed...)
+}
+
+// Stopped returns the ids of the containers stopped so far (StopContainer),
+// in order, each with the grace it was given.
+func (r *Runtime) Stopped() []Stop {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Stop(nil), r.stops...)
+}
+
+// Stop is one StopContainer call.
+type Stop struct {
+	ContainerID string
+	Grace       time.Duration
 }
 
 // RuntimeToken returns the runtime token of the running container last
@@ -267,12 +327,13 @@ func (r *Runtime) RuntimeToken(endpoint string) string {
 }
 
 // StopContainer marks the container exited.
-func (r *Runtime) StopContainer(ctx context.Context, containerID string, _ time.Duration) error {
+func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.begin(ctx, OpStopContainer); err != nil {
 		return err
 	}
+	r.stops = append(r.stops, Stop{ContainerID: containerID, Grace: grace})
 	if c := r.containers[containerID]; c != nil && c.State == core.ContainerRunning {
 		c.State = core.ContainerExited
 	}
@@ -286,8 +347,12 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	if err := r.begin(ctx, OpRemoveContainer); err != nil {
 		return err
 	}
+	if r.containers[containerID] != nil {
+		r.removed = append(r.removed, containerID)
+	}
 	delete(r.containers, containerID)
 	delete(r.endpoints, containerID)
+	delete(r.specs, containerID)
 	return nil
 }
 

@@ -38,3 +38,24 @@ SELECT * FROM sessions WHERE observed_state = sqlc.arg(observed_state) ORDER BY 
 -- name: SessionCountActiveByOwner :one
 SELECT COUNT(*) FROM sessions s JOIN sandboxes sb ON sb.id = s.sandbox_id
 WHERE sb.owner = sqlc.arg(owner) AND s.desired_state = 'running';
+
+-- name: SessionContainerInsert :exec
+INSERT INTO session_containers (
+    session_id, name, position, runtime_type, port, capabilities, container_id, endpoint,
+    created_at, updated_at
+) VALUES (
+    sqlc.arg(session_id), sqlc.arg(name), sqlc.arg(position), sqlc.arg(runtime_type), sqlc.arg(port), sqlc.arg(capabilities), sqlc.arg(container_id), sqlc.arg(endpoint),
+    sqlc.arg(created_at), sqlc.arg(updated_at)
+);
+
+-- name: SessionContainersDelete :exec
+DELETE FROM session_containers WHERE session_id = sqlc.arg(session_id);
+
+-- name: SessionContainersList :many
+SELECT * FROM session_containers WHERE session_id = sqlc.arg(session_id) ORDER BY position;
+
+-- name: SessionGetByContainer :one
+SELECT * FROM sessions
+WHERE sessions.id IN (SELECT sc.session_id FROM session_containers sc WHERE sc.container_id = sqlc.arg(container_id))
+   OR sessions.container_id = sqlc.arg(container_id)
+ORDER BY sessions.id LIMIT 1;

@@ -100,3 +100,16 @@ type Session struct {
 	LastActiveAt   time.Time
 	RuntimeToken   string
 }
+
+type SessionContainer struct {
+	SessionID    string
+	Name         string
+	Position     int32
+	RuntimeType  string
+	Port         int32
+	Capabilities string
+	ContainerID  *string
+	Endpoint     *string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}

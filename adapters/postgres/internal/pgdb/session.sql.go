@@ -10,6 +10,89 @@ import (
 	"time"
 )
 
+const sessionContainerInsert = `-- name: SessionContainerInsert :exec
+INSERT INTO session_containers (
+    session_id, name, position, runtime_type, port, capabilities, container_id, endpoint,
+    created_at, updated_at
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8,
+    $9, $10
+)
+`
+
+type SessionContainerInsertParams struct {
+	SessionID    string
+	Name         string
+	Position     int32
+	RuntimeType  string
+	Port         int32
+	Capabilities string
+	ContainerID  *string
+	Endpoint     *string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (q *Queries) SessionContainerInsert(ctx context.Context, arg SessionContainerInsertParams) error {
+	_, err := q.db.Exec(ctx, sessionContainerInsert,
+		arg.SessionID,
+		arg.Name,
+		arg.Position,
+		arg.RuntimeType,
+		arg.Port,
+		arg.Capabilities,
+		arg.ContainerID,
+		arg.Endpoint,
+		arg.CreatedAt,
+		arg.UpdatedAt,
+	)
+	return err
+}
+
+const sessionContainersDelete = `-- name: SessionContainersDelete :exec
+DELETE FROM session_containers WHERE session_id = $1
+`
+
+func (q *Queries) SessionContainersDelete(ctx context.Context, sessionID string) error {
+	_, err := q.db.Exec(ctx, sessionContainersDelete, sessionID)
+	return err
+}
+
+const sessionContainersList = `-- name: SessionContainersList :many
+SELECT session_id, name, position, runtime_type, port, capabilities, container_id, endpoint, created_at, updated_at FROM session_containers WHERE session_id = $1 ORDER BY position
+`
+
+func (q *Queries) SessionContainersList(ctx context.Context, sessionID string) ([]SessionContainer, error) {
+	rows, err := q.db.Query(ctx, sessionContainersList, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SessionContainer
+	for rows.Next() {
+		var i SessionContainer
+		if err := rows.Scan(
+			&i.SessionID,
+			&i.Name,
+			&i.Position,
+			&i.RuntimeType,
+			&i.Port,
+			&i.Capabilities,
+			&i.ContainerID,
+			&i.Endpoint,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sessionCountActiveByOwner = `-- name: SessionCountActiveByOwner :one
 SELECT COUNT(*) FROM sessions s JOIN sandboxes sb ON sb.id = s.sandbox_id
 WHERE sb.owner = $1 AND s.desired_state = 'running'
@@ -40,6 +123,36 @@ SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired
 
 func (q *Queries) SessionGet(ctx context.Context, id string) (Session, error) {
 	row := q.db.QueryRow(ctx, sessionGet, id)
+	var i Session
+	err := row.Scan(
+		&i.ID,
+		&i.SandboxID,
+		&i.RuntimeType,
+		&i.ProfileID,
+		&i.ContainerID,
+		&i.Endpoint,
+		&i.DesiredState,
+		&i.ObservedState,
+		&i.LastObservedAt,
+		&i.ClaimedBy,
+		&i.ClaimedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.LastActiveAt,
+		&i.RuntimeToken,
+	)
+	return i, err
+}
+
+const sessionGetByContainer = `-- name: SessionGetByContainer :one
+SELECT id, sandbox_id, runtime_type, profile_id, container_id, endpoint, desired_state, observed_state, last_observed_at, claimed_by, claimed_at, created_at, updated_at, last_active_at, runtime_token FROM sessions
+WHERE sessions.id IN (SELECT sc.session_id FROM session_containers sc WHERE sc.container_id = $1)
+   OR sessions.container_id = $1
+ORDER BY sessions.id LIMIT 1
+`
+
+func (q *Queries) SessionGetByContainer(ctx context.Context, containerID *string) (Session, error) {
+	row := q.db.QueryRow(ctx, sessionGetByContainer, containerID)
 	var i Session
 	err := row.Scan(
 		&i.ID,

@@ -96,3 +96,16 @@ type Session struct {
 	LastActiveAt   string
 	RuntimeToken   string
 }
+
+type SessionContainer struct {
+	SessionID    string
+	Name         string
+	Position     int64
+	RuntimeType  string
+	Port         int64
+	Capabilities string
+	ContainerID  *string
+	Endpoint     *string
+	CreatedAt    string
+	UpdatedAt    string
+}
