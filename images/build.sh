@@ -3,7 +3,7 @@
 #   mmdebstrap (host, Debian mirror from the host's apt config) → docker import
 #   → docker build with the static Go binary on top.
 #
-# Usage: images/build.sh ship|data|fake|all
+# Usage: images/build.sh ship|data|fake|browser|browser-full|all
 #
 # Every step is content-addressed: the base rootfs image is tagged with a hash
 # of its package list and recipe, the final images with a hash of their build
@@ -28,6 +28,12 @@ PKGS_COMMON=python3-ipykernel,python3-venv,python3-pip,tini,sudo,procps,ca-certi
 # python3-munkres is mandatory next to matplotlib: without it apt satisfies
 # fonttools' "scipy | munkres" with scipy, which drags in a compiler chain.
 PKGS_DATA=$PKGS_COMMON,python3-numpy,python3-pandas,python3-matplotlib,python3-munkres
+# The browser runtime (browser.md §5.2): Debian's headless shell (no GTK;
+# bookworm-security carries the current Chromium), fonts for Latin text and
+# tini. Not `chromium` (it pulls GTK) and not `chromium-sandbox` (a setuid
+# helper, inert under no-new-privileges: the namespace sandbox is used).
+PKGS_BROWSER=chromium-headless-shell,fonts-liberation,fonts-dejavu-core,ca-certificates,tini
+PKGS_BROWSER_FULL=$PKGS_BROWSER,fonts-noto-color-emoji,fonts-noto-cjk
 
 MMDEBSTRAP_OPTS=(
 	--variant=minbase --mode=root
@@ -104,12 +110,14 @@ check_mirror() {
 		die "Debian mirror unreachable: $MIRROR/dists/$SUITE/Release (check the host's network and apt config)"
 }
 
-# build_base NAME PKGS prints the tag of the imported rootfs image, building it
-# when no image with that content hash exists yet.
+# build_base NAME PKGS [REPO] prints the tag of the imported rootfs image,
+# building it when no image with that content hash exists yet. The tag is
+# ship-base:NAME-<hash>, or REPO:<hash> when REPO is given.
 build_base() {
-	local name=$1 pkgs=$2 hash tag start
+	local name=$1 pkgs=$2 repo=${3:-} hash tag start
 	hash=$( { echo "$RECIPE_VERSION $SUITE $pkgs"; printf '%s\n' "${MMDEBSTRAP_OPTS[@]}"; } | hash_of)
 	tag="ship-base:$name-$hash"
+	[ -n "$repo" ] && tag="$repo:$hash"
 	if docker image inspect "$tag" >/dev/null 2>&1; then
 		log "base $tag exists, skipping mmdebstrap"
 		echo "$tag"
@@ -158,10 +166,26 @@ go_version() {
 	echo "$v"
 }
 
-# go_binary PKG OUT builds a static binary.
+# browser_version is go_version for browserd: the last commit touching the
+# browser runtime's sources (browser.md §5.2); override with BROWSERD_VERSION.
+browser_version() {
+	if [ -n "${BROWSERD_VERSION:-}" ]; then
+		echo "$BROWSERD_VERSION"
+		return
+	fi
+	local v paths=(browser cmd/browserd go.mod go.sum ':!*_test.go' ':!browser/containertest')
+	v=0.1.0-$(git -C "$ROOT" log -1 --format=%h -- "${paths[@]}" 2>/dev/null || echo unknown)
+	[ "$v" = 0.1.0- ] && v=0.1.0-unknown
+	if [ -n "$(git -C "$ROOT" status --porcelain -- "${paths[@]}" 2>/dev/null)" ]; then
+		v="$v-dirty"
+	fi
+	echo "$v"
+}
+
+# go_binary PKG OUT [VERSION] builds a static binary.
 go_binary() {
-	local pkg=$1 out=$2 version
-	version=$(go_version)
+	local pkg=$1 out=$2 version=${3:-}
+	[ -n "$version" ] || version=$(go_version)
 	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath \
 		-ldflags="-s -w -X main.version=$version" -o "$out" "$pkg") ||
 		die "go build $pkg failed"
@@ -264,6 +288,24 @@ fake_image() {
 	docker_build_hashed "$ctx" bay-fake-runtime bay-fake-runtime:latest
 }
 
+# browser_image FLAVOUR BASE_PKGS FINAL_TAG builds the browser runtime
+# (browser.md §5.2): base browser-base:<hash>, then bay-browser:c-<hash>
+# with the static browserd copied last.
+browser_image() {
+	local flavour=$1 pkgs=$2 final=$3 base ctx start cold=no lines
+	start=$(date +%s)
+	lines=$( { cat "$TIMING_LOG" 2>/dev/null || true; } | wc -l)
+	base=$(build_base "$flavour" "$pkgs" browser-base)
+	[ "$( { cat "$TIMING_LOG" 2>/dev/null || true; } | wc -l)" -gt "$lines" ] && cold=yes
+	ctx=$(new_ctx "$flavour")
+	CTXS+=("$ctx")
+	go_binary ./cmd/browserd "$ctx/browserd" "$(browser_version)"
+	sed -e "s|@BASE@|$base|" -e "s|@IMAGE@|$final|" \
+		"$ROOT/images/browser/Dockerfile.in" >"$ctx/Dockerfile"
+	docker_build_hashed "$ctx" bay-browser "$final"
+	echo "$(date -Is) image $final seconds=$(($(date +%s) - start)) with_new_base=$cold" >>"$TIMING_LOG"
+}
+
 # build_named NAME... builds the images Bay knows by their tag (what
 # `bay images` prints) and says which other names it cannot build.
 build_named() {
@@ -273,6 +315,8 @@ build_named() {
 		ship:latest) main ship ;;
 		ship:data) main data ;;
 		bay-fake-runtime:latest) main fake ;;
+		bay-browser:latest) main browser ;;
+		bay-browser:full) main browser-full ;;
 		*)
 			if docker image inspect "$img" >/dev/null 2>&1; then
 				log "$img is not one of Bay's images; it is present"
@@ -287,13 +331,13 @@ build_named() {
 main() {
 	local what=${1:-}
 	case "$what" in
-	ship | data | fake | all | bases) ;;
+	ship | data | fake | browser | browser-full | all | bases) ;;
 	image)
 		shift
 		build_named "$@"
 		return
 		;;
-	*) die "usage: $0 ship|data|fake|all | image NAME..." ;;
+	*) die "usage: $0 ship|data|fake|browser|browser-full|all | image NAME..." ;;
 	esac
 	command -v go >/dev/null || die "go toolchain not found on PATH"
 	ensure_docker
@@ -303,14 +347,18 @@ main() {
 	ship) ship_image ship "$PKGS_COMMON" ship:latest ;;
 	data) ship_image data "$PKGS_DATA" ship:data ;;
 	fake) fake_image ;;
+	browser) browser_image browser "$PKGS_BROWSER" bay-browser:latest ;;
+	browser-full) browser_image browser-full "$PKGS_BROWSER_FULL" bay-browser:full ;;
 	bases)
 		build_base ship "$PKGS_COMMON" >/dev/null
 		build_base data "$PKGS_DATA" >/dev/null
+		build_base browser "$PKGS_BROWSER" browser-base >/dev/null
 		;;
 	all)
 		fake_image
 		ship_image ship "$PKGS_COMMON" ship:latest
 		ship_image data "$PKGS_DATA" ship:data
+		browser_image browser "$PKGS_BROWSER" bay-browser:latest
 		;;
 	esac
 	log "done: $what in $(($(date +%s) - start)) s"

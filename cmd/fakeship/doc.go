@@ -11,6 +11,11 @@
 // but GET /health with 401 unless it carries "Authorization: Bearer
 // <token>"; /meta's runtime object says "auth": "bearer".
 //
+// With FAKE_RUNTIME=browser it stands in for the browser runtime instead
+// (browser.go, browser.md §5.3): port BROWSERD_PORT (8124), a /meta that
+// declares only "browser", /exec and /exec_batch that echo, and /health
+// failing with FAKE_FAIL_HEALTH=1.
+//
 // Its bodies are the types of ship/wire, which Ship and Bay's shipclient
 // share, and conformance.RunShip runs against it (through shipclient) as
 // against Ship. It imports the standard library and ship/wire.

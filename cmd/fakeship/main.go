@@ -75,9 +75,26 @@ func main() {
 	if port == "" {
 		port = "8123"
 	}
+	handler := newHandler(token)
+	// FAKE_RUNTIME=browser stands in for browserd instead (browser.go).
+	if os.Getenv("FAKE_RUNTIME") == "browser" {
+		port = os.Getenv("BROWSERD_PORT")
+		if port == "" {
+			port = "8124"
+		}
+		workspace := os.Getenv("FAKE_WORKSPACE")
+		if workspace == "" {
+			workspace = mountPath
+		}
+		failure := ""
+		if os.Getenv("FAKE_FAIL_HEALTH") == "1" {
+			failure = "FAKE_FAIL_HEALTH is set: the fake browser reports that it cannot start"
+		}
+		handler = newBrowserHandler(token, workspace, failure)
+	}
 	// A client that never finishes its headers must not hold a connection
 	// forever (gosec G114), as with Bay's and Ship's own servers.
-	srv := &http.Server{Addr: ":" + port, Handler: newHandler(token), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: ":" + port, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	if err := srv.ListenAndServe(); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeship:", err)
 		os.Exit(1)
