@@ -39,6 +39,11 @@ const (
 	kindInt
 	kindBool
 	kindStringList
+	// kindObject is a JSON object whose content the handler checks (a
+	// schema of type object with no properties).
+	kindObject
+	// kindAnyList is a list whose items the handler checks (items: {}).
+	kindAnyList
 )
 
 // bodyField is one property of a request body schema.
@@ -189,8 +194,10 @@ func checkField(f bodyField, val any, present bool) (any, []fieldError) {
 			return fail("Input should be a valid integer", "int_type")
 		case kindBool:
 			return fail("Input should be a valid boolean", "bool_type")
-		case kindStringList:
+		case kindStringList, kindAnyList:
 			return fail("Input should be a valid list", "list_type")
+		case kindObject:
+			return fail("Input should be a valid dictionary", "dict_type")
 		default:
 			return fail("Input should be a valid string", "string_type")
 		}
@@ -213,6 +220,17 @@ func checkField(f bodyField, val any, present bool) (any, []fieldError) {
 		return b, nil
 	case kindStringList:
 		return checkList(f, val)
+	case kindObject:
+		if _, ok := val.(map[string]any); !ok {
+			return fail("Input should be a valid dictionary", "dict_type")
+		}
+		return val, nil
+	case kindAnyList:
+		list, ok := val.([]any)
+		if !ok {
+			return fail("Input should be a valid list", "list_type")
+		}
+		return checkLength(f, list)
 	default:
 		n, msg, typ := lenientInt(val)
 		if msg != "" {
@@ -226,6 +244,18 @@ func checkField(f bodyField, val any, present bool) (any, []fieldError) {
 		}
 		return n, nil
 	}
+}
+
+// checkLength checks a list's length against minItems and maxItems.
+func checkLength(f bodyField, list []any) (any, []fieldError) {
+	n := int64(len(list))
+	if f.maxItems != nil && n > *f.maxItems {
+		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at most %d items after validation, not %d", *f.maxItems, n), "too_long", "body", f.name)}
+	}
+	if f.minItems != nil && n < *f.minItems {
+		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at least %d items after validation, not %d", *f.minItems, n), "too_short", "body", f.name)}
+	}
+	return list, nil
 }
 
 // checkList checks a list of strings, or its comma-separated form, and
@@ -249,12 +279,8 @@ func checkList(f bodyField, val any) (any, []fieldError) {
 		}
 		return nil, []fieldError{fieldErr("Input should be a valid list", "list_type", "body", f.name)}
 	}
-	n := int64(len(list))
-	if f.maxItems != nil && n > *f.maxItems {
-		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at most %d items after validation, not %d", *f.maxItems, n), "too_long", "body", f.name)}
-	}
-	if f.minItems != nil && n < *f.minItems {
-		return nil, []fieldError{fieldErr(fmt.Sprintf("List should have at least %d items after validation, not %d", *f.minItems, n), "too_short", "body", f.name)}
+	if _, errs := checkLength(f, list); errs != nil {
+		return nil, errs
 	}
 	out := make([]string, 0, len(list))
 	var errs []fieldError

@@ -70,6 +70,9 @@ func (r asyncReply) VisitExecShellAsyncResponse(w http.ResponseWriter) error    
 func (r streamReply) VisitExecPythonStreamResponse(w http.ResponseWriter) error   { return r.visit(w) }
 func (r streamReply) VisitExecShellStreamResponse(w http.ResponseWriter) error    { return r.visit(w) }
 
+func (r jsonReply) VisitExecBrowserResponse(w http.ResponseWriter) error      { return r.visit(w) }
+func (r jsonReply) VisitExecBrowserBatchResponse(w http.ResponseWriter) error { return r.visit(w) }
+
 // emptyReply is 204 No Content.
 type emptyReply struct{}
 

@@ -70,6 +70,8 @@ func routeTable() map[string]route {
 		"POST /v1/sandboxes/{sandbox_id}/keepalive":             {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/stop":                  {scope: ScopeSandboxes},
 		"POST /v1/sandboxes/{sandbox_id}/python/exec":           {scope: ScopeSandboxes, capability: core.CapabilityPython},
+		"POST /v1/sandboxes/{sandbox_id}/browser/exec":          {scope: ScopeSandboxes, capability: core.CapabilityBrowser},
+		"POST /v1/sandboxes/{sandbox_id}/browser/exec_batch":    {scope: ScopeSandboxes, capability: core.CapabilityBrowser},
 		"POST /v1/sandboxes/{sandbox_id}/shell/exec":            {scope: ScopeSandboxes, capability: core.CapabilityShell},
 		"GET /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},
 		"PUT /v1/sandboxes/{sandbox_id}/filesystem/files":       {scope: ScopeSandboxes, capability: core.CapabilityFilesystem},

@@ -32,6 +32,9 @@ type Sandboxes interface {
 	ListDir(ctx context.Context, owner, id, path string) ([]core.FileEntry, error)
 	Upload(ctx context.Context, owner, id, path string, body io.Reader) (*core.UploadResult, error)
 	Download(ctx context.Context, owner, id, path string) (*core.Download, error)
+	// BrowserExec and BrowserExecBatch run browser commands in the sandbox's browser container (browser.md §3).
+	BrowserExec(ctx context.Context, owner, id string, in core.BrowserExecInput) (*core.BrowserResult, error)
+	BrowserExecBatch(ctx context.Context, owner, id string, in core.BrowserBatchInput) (*core.BrowserBatchResult, error)
 	// SandboxCapabilities describes the sandbox's capabilities and its runtime (agent-reach.md §6.2).
 	SandboxCapabilities(ctx context.Context, owner, id string, refresh bool) (*core.SandboxCapabilities, error)
 }

@@ -303,6 +303,13 @@ func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyFiel
 			f.kind = kindBool
 		case "array":
 			f.kind = kindStringList
+			if anyItems(p.Items) {
+				f.kind = kindAnyList
+			}
+		case "object":
+			// A free-form object, checked by the handler (the keyword check
+			// refuses properties: rules readBody would not apply).
+			f.kind = kindObject
 		default:
 			return f, nil, fmt.Errorf("type %q is not supported in request bodies", p.Type)
 		}
@@ -316,7 +323,7 @@ func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyFiel
 	if (p.MinLength != nil || p.MaxLength != nil || p.Pattern != nil) && f.kind != kindString {
 		return f, nil, fmt.Errorf("minLength, maxLength and pattern apply to strings only (of a list: to its items)")
 	}
-	if (p.Items != nil || p.MinItems != nil || p.MaxItems != nil) && (f.kind != kindStringList || len(p.OneOf) > 0) {
+	if (p.Items != nil || p.MinItems != nil || p.MaxItems != nil) && ((f.kind != kindStringList && f.kind != kindAnyList) || len(p.OneOf) > 0) {
 		return f, nil, fmt.Errorf("items, minItems and maxItems apply to arrays only")
 	}
 	if f.min, err = specInt(p.Minimum); err != nil {
@@ -333,6 +340,13 @@ func (doc *specDoc) compileField(name string, rawProp json.RawMessage) (bodyFiel
 	case f.kind == kindStringList && len(p.OneOf) == 0:
 		if err := doc.compileList(&f, p); err != nil {
 			return f, nil, err
+		}
+	case f.kind == kindAnyList:
+		if f.minItems, err = specCount(p.MinItems); err != nil {
+			return f, nil, fmt.Errorf("minItems: %w", err)
+		}
+		if f.maxItems, err = specCount(p.MaxItems); err != nil {
+			return f, nil, fmt.Errorf("maxItems: %w", err)
 		}
 	}
 	if p.Default != nil {
@@ -387,6 +401,17 @@ func (doc *specDoc) propertySchema(rawProp json.RawMessage) (propSchema, error) 
 	}
 	in.Order = p.Order
 	return in, nil
+}
+
+// anyItems reports whether an array's items schema is {} (or only
+// described): items of any JSON type, which the handler checks.
+func anyItems(raw json.RawMessage) bool {
+	var kw map[string]json.RawMessage
+	if raw == nil || json.Unmarshal(raw, &kw) != nil {
+		return false
+	}
+	delete(kw, "description")
+	return len(kw) == 0
 }
 
 // compileList reads the rules of an array of strings: its length and

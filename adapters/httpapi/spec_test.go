@@ -27,11 +27,20 @@ func TestSpecRoutes_RefusesRulesItCannotApply(t *testing.T) {
 	require.Equal(t, int64(7), spec.fields[1].def)
 	require.Equal(t, int64(1), *spec.fields[1].min)
 
+	// A free-form object and a list of any items are the handler's to check.
+	sr, err = compileSpecRoutes(doc(`"a":{"type":"object","x-order":1},"b":{"type":"array","items":{},"maxItems":2,"x-order":2}`))
+	require.NoError(t, err)
+	spec = sr.bodies["POST /x"]
+	require.Equal(t, kindObject, spec.fields[0].kind)
+	require.Equal(t, kindAnyList, spec.fields[1].kind)
+	require.Equal(t, int64(2), *spec.fields[1].maxItems)
+
 	for name, props := range map[string]string{
 		"Enum":              `"a":{"type":"string","enum":["x"]}`,
 		"DateTime":          `"a":{"type":"string","format":"date-time"}`,
 		"Number":            `"a":{"type":"number"}`,
-		"Object":            `"a":{"type":"object"}`,
+		"ObjectProperties":  `"a":{"type":"object","properties":{"b":{"type":"string"}}}`,
+		"AnyItemsTyped":     `"a":{"type":"array","items":{"type":"object"}}`,
 		"FractionalBound":   `"a":{"type":"integer","maximum":1.5}`,
 		"NegativeLength":    `"a":{"type":"string","maxLength":-1}`,
 		"MaxLengthOnInt":    `"a":{"type":"integer","maxLength":3}`,
@@ -71,7 +80,7 @@ func TestSpecRoutes_EmbeddedSpec(t *testing.T) {
 	t.Parallel()
 	sr, err := loadSpecRoutes()
 	require.NoError(t, err)
-	require.Len(t, sr.bodies, 15)
+	require.Len(t, sr.bodies, 17)
 	require.Equal(t, map[string]bool{"POST /v1/sandboxes/{sandbox_id}/filesystem/upload": true}, sr.uploads)
 	routes := routeTable()
 	require.NotPanics(t, func() { applySpecRoutes(routes, sr) })

@@ -144,6 +144,68 @@ const (
 	OrderDesc ListExecutionsParamsOrder = "desc"
 )
 
+// BrowserBatchRequest defines model for BrowserBatchRequest.
+type BrowserBatchRequest struct {
+	// Commands Typed commands (objects) or command strings, in order.
+	Commands []interface{} `json:"commands"`
+
+	// Timeout Seconds for the whole batch.
+	Timeout        *int  `json:"timeout,omitempty"`
+	StopOnError    *bool `json:"stop_on_error,omitempty"`
+	MaxOutputBytes *int  `json:"max_output_bytes,omitempty"`
+}
+
+// BrowserBatchResult defines model for BrowserBatchResult.
+type BrowserBatchResult struct {
+	CompletedSteps int                      `json:"completed_steps"`
+	DurationMs     int64                    `json:"duration_ms"`
+	Results        []map[string]interface{} `json:"results"`
+	Success        bool                     `json:"success"`
+	TotalSteps     int                      `json:"total_steps"`
+}
+
+// BrowserExecRequest defines model for BrowserExecRequest.
+type BrowserExecRequest struct {
+	// Command A typed command; its `action` selects the rest (see the operation).
+	Command *map[string]interface{} `json:"command,omitempty"`
+
+	// Cmd The original project's command string, e.g. `snapshot -i` or `click @e4`.
+	Cmd *string `json:"cmd,omitempty"`
+
+	// Timeout Seconds; actions on an element wait up to this long for it.
+	Timeout *int `json:"timeout,omitempty"`
+
+	// MaxOutputBytes Bound of the answer's text (256 KiB by default); longer text is cut with a marker.
+	MaxOutputBytes *int `json:"max_output_bytes,omitempty"`
+}
+
+// BrowserPage defines model for BrowserPage.
+type BrowserPage struct {
+	TabId string `json:"tab_id"`
+	Title string `json:"title"`
+	Url   string `json:"url"`
+}
+
+// BrowserResult defines model for BrowserResult.
+type BrowserResult struct {
+	Dialogs    []map[string]interface{} `json:"dialogs"`
+	Downloads  []map[string]interface{} `json:"downloads"`
+	DurationMs int64                    `json:"duration_ms"`
+	Error      *string                  `json:"error"`
+	ErrorCode  *string                  `json:"error_code"`
+
+	// ExitCode 0 on success, -1 on timeout, else 1.
+	ExitCode int `json:"exit_code"`
+
+	// Output The text form: snapshot text, a value got, evaluate's JSON, a saved path.
+	Output string       `json:"output"`
+	Page   *BrowserPage `json:"page"`
+
+	// Result The action's structured result.
+	Result  map[string]interface{} `json:"result"`
+	Success bool                   `json:"success"`
+}
+
 // CreateLockerRequest defines model for CreateLockerRequest.
 type CreateLockerRequest struct {
 	// SizeLimitMb Null or absent uses the server's default (recorded only, unless the server holds every locker to its limit). A size given here is held by default: writes past it fail with ENOSPC (413 through the file API).
@@ -1256,6 +1318,12 @@ type WriteLockerFileJSONRequestBody = WriteFileRequest
 // CreateSandboxJSONRequestBody defines body for CreateSandbox for application/json ContentType.
 type CreateSandboxJSONRequestBody = CreateSandboxRequest
 
+// ExecBrowserJSONRequestBody defines body for ExecBrowser for application/json ContentType.
+type ExecBrowserJSONRequestBody = BrowserExecRequest
+
+// ExecBrowserBatchJSONRequestBody defines body for ExecBrowserBatch for application/json ContentType.
+type ExecBrowserBatchJSONRequestBody = BrowserBatchRequest
+
 // AnnotateExecutionJSONRequestBody defines body for AnnotateExecution for application/json ContentType.
 type AnnotateExecutionJSONRequestBody = ExecutionPatch
 
@@ -1484,6 +1552,16 @@ type ClientInterface interface {
 
 	// GetSandbox request
 	GetSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecBrowserWithBody request with any body
+	ExecBrowserWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecBrowser(ctx context.Context, sandboxId SandboxID, body ExecBrowserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecBrowserBatchWithBody request with any body
+	ExecBrowserBatchWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ExecBrowserBatch(ctx context.Context, sandboxId SandboxID, body ExecBrowserBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSandboxCapabilities request
 	GetSandboxCapabilities(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1821,6 +1899,54 @@ func (c *Client) DeleteSandbox(ctx context.Context, sandboxId SandboxID, reqEdit
 
 func (c *Client) GetSandbox(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSandboxRequest(c.Server, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecBrowserWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecBrowserRequestWithBody(c.Server, sandboxId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecBrowser(ctx context.Context, sandboxId SandboxID, body ExecBrowserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecBrowserRequest(c.Server, sandboxId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecBrowserBatchWithBody(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecBrowserBatchRequestWithBody(c.Server, sandboxId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ExecBrowserBatch(ctx context.Context, sandboxId SandboxID, body ExecBrowserBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecBrowserBatchRequest(c.Server, sandboxId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2945,6 +3071,100 @@ func NewGetSandboxRequest(server string, sandboxId SandboxID) (*http.Request, er
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewExecBrowserRequest calls the generic ExecBrowser builder with application/json body
+func NewExecBrowserRequest(server string, sandboxId SandboxID, body ExecBrowserJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecBrowserRequestWithBody(server, sandboxId, "application/json", bodyReader)
+}
+
+// NewExecBrowserRequestWithBody generates requests for ExecBrowser with any type of body
+func NewExecBrowserRequestWithBody(server string, sandboxId SandboxID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/browser/exec", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExecBrowserBatchRequest calls the generic ExecBrowserBatch builder with application/json body
+func NewExecBrowserBatchRequest(server string, sandboxId SandboxID, body ExecBrowserBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecBrowserBatchRequestWithBody(server, sandboxId, "application/json", bodyReader)
+}
+
+// NewExecBrowserBatchRequestWithBody generates requests for ExecBrowserBatch with any type of body
+func NewExecBrowserBatchRequestWithBody(server string, sandboxId SandboxID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "sandbox_id", runtime.ParamLocationPath, sandboxId)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sandboxes/%s/browser/exec_batch", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4701,6 +4921,16 @@ type ClientWithResponsesInterface interface {
 	// GetSandboxWithResponse request
 	GetSandboxWithResponse(ctx context.Context, sandboxId SandboxID, reqEditors ...RequestEditorFn) (*GetSandboxResponse, error)
 
+	// ExecBrowserWithBodyWithResponse request with any body
+	ExecBrowserWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecBrowserResponse, error)
+
+	ExecBrowserWithResponse(ctx context.Context, sandboxId SandboxID, body ExecBrowserJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecBrowserResponse, error)
+
+	// ExecBrowserBatchWithBodyWithResponse request with any body
+	ExecBrowserBatchWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecBrowserBatchResponse, error)
+
+	ExecBrowserBatchWithResponse(ctx context.Context, sandboxId SandboxID, body ExecBrowserBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecBrowserBatchResponse, error)
+
 	// GetSandboxCapabilitiesWithResponse request
 	GetSandboxCapabilitiesWithResponse(ctx context.Context, sandboxId SandboxID, params *GetSandboxCapabilitiesParams, reqEditors ...RequestEditorFn) (*GetSandboxCapabilitiesResponse, error)
 
@@ -5180,6 +5410,70 @@ func (r GetSandboxResponse) Status() string {
 
 // StatusCode returns HTTPResponse.StatusCode
 func (r GetSandboxResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ExecBrowserResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *BrowserResult
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecBrowserResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecBrowserResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ExecBrowserBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *BrowserBatchResult
+	JSON400      *BadRequest
+	JSON401      *Unauthorized
+	JSON404      *NotFound
+	JSON409      *Conflict
+	JSON413      *PayloadTooLarge
+	JSON422      *ValidationFailed
+	JSON500      *InternalError
+	JSON502      *ShipError
+	JSON503      *SessionNotReady
+	JSON504      *Timeout
+}
+
+// Status returns HTTPResponse.Status
+func (r ExecBrowserBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExecBrowserBatchResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6140,6 +6434,40 @@ func (c *ClientWithResponses) GetSandboxWithResponse(ctx context.Context, sandbo
 		return nil, err
 	}
 	return ParseGetSandboxResponse(rsp)
+}
+
+// ExecBrowserWithBodyWithResponse request with arbitrary body returning *ExecBrowserResponse
+func (c *ClientWithResponses) ExecBrowserWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecBrowserResponse, error) {
+	rsp, err := c.ExecBrowserWithBody(ctx, sandboxId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecBrowserResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecBrowserWithResponse(ctx context.Context, sandboxId SandboxID, body ExecBrowserJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecBrowserResponse, error) {
+	rsp, err := c.ExecBrowser(ctx, sandboxId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecBrowserResponse(rsp)
+}
+
+// ExecBrowserBatchWithBodyWithResponse request with arbitrary body returning *ExecBrowserBatchResponse
+func (c *ClientWithResponses) ExecBrowserBatchWithBodyWithResponse(ctx context.Context, sandboxId SandboxID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecBrowserBatchResponse, error) {
+	rsp, err := c.ExecBrowserBatchWithBody(ctx, sandboxId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecBrowserBatchResponse(rsp)
+}
+
+func (c *ClientWithResponses) ExecBrowserBatchWithResponse(ctx context.Context, sandboxId SandboxID, body ExecBrowserBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecBrowserBatchResponse, error) {
+	rsp, err := c.ExecBrowserBatch(ctx, sandboxId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecBrowserBatchResponse(rsp)
 }
 
 // GetSandboxCapabilitiesWithResponse request returning *GetSandboxCapabilitiesResponse
@@ -7208,6 +7536,198 @@ func ParseGetSandboxResponse(rsp *http.Response) (*GetSandboxResponse, error) {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecBrowserResponse parses an HTTP response from a ExecBrowserWithResponse call
+func ParseExecBrowserResponse(rsp *http.Response) (*ExecBrowserResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecBrowserResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BrowserResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseExecBrowserBatchResponse parses an HTTP response from a ExecBrowserBatchWithResponse call
+func ParseExecBrowserBatchResponse(rsp *http.Response) (*ExecBrowserBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExecBrowserBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BrowserBatchResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ValidationFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest ShipError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest SessionNotReady
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Timeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
 
 	}
 
@@ -9272,6 +9792,12 @@ type ServerInterface interface {
 	// Get a sandbox
 	// (GET /v1/sandboxes/{sandbox_id})
 	GetSandbox(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Run a browser command
+	// (POST /v1/sandboxes/{sandbox_id}/browser/exec)
+	ExecBrowser(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
+	// Run browser commands in order
+	// (POST /v1/sandboxes/{sandbox_id}/browser/exec_batch)
+	ExecBrowserBatch(w http.ResponseWriter, r *http.Request, sandboxId SandboxID)
 	// Describe what the sandbox can do and contains
 	// (GET /v1/sandboxes/{sandbox_id}/capabilities)
 	GetSandboxCapabilities(w http.ResponseWriter, r *http.Request, sandboxId SandboxID, params GetSandboxCapabilitiesParams)
@@ -9837,6 +10363,72 @@ func (siw *ServerInterfaceWrapper) GetSandbox(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSandbox(w, r, sandboxId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExecBrowser operation middleware
+func (siw *ServerInterfaceWrapper) ExecBrowser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecBrowser(w, r, sandboxId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ExecBrowserBatch operation middleware
+func (siw *ServerInterfaceWrapper) ExecBrowserBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+
+	// ------------- Path parameter "sandbox_id" -------------
+	var sandboxId SandboxID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sandbox_id", r.PathValue("sandbox_id"), &sandboxId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sandbox_id", Err: err})
+		return
+	}
+
+	ctx := r.Context()
+
+	ctx = context.WithValue(ctx, BearerAuthScopes, []string{})
+
+	ctx = context.WithValue(ctx, OwnerHeaderScopes, []string{})
+
+	r = r.WithContext(ctx)
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ExecBrowserBatch(w, r, sandboxId)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -11267,6 +11859,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes", wrapper.CreateSandbox)
 	m.HandleFunc("DELETE "+options.BaseURL+"/v1/sandboxes/{sandbox_id}", wrapper.DeleteSandbox)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}", wrapper.GetSandbox)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/browser/exec", wrapper.ExecBrowser)
+	m.HandleFunc("POST "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/browser/exec_batch", wrapper.ExecBrowserBatch)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/capabilities", wrapper.GetSandboxCapabilities)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions", wrapper.ListExecutions)
 	m.HandleFunc("GET "+options.BaseURL+"/v1/sandboxes/{sandbox_id}/executions/last", wrapper.GetLastExecution)
@@ -12321,6 +12915,262 @@ func (response GetSandbox500JSONResponse) VisitGetSandboxResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Body      *ExecBrowserJSONRequestBody
+}
+
+type ExecBrowserResponseObject interface {
+	VisitExecBrowserResponse(w http.ResponseWriter) error
+}
+
+type ExecBrowser200ResponseHeaders struct {
+	XRequestId string
+}
+
+type ExecBrowser200JSONResponse struct {
+	Body    BrowserResult
+	Headers ExecBrowser200ResponseHeaders
+}
+
+func (response ExecBrowser200JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecBrowser400JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecBrowser401JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecBrowser404JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecBrowser409JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecBrowser413JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecBrowser422JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecBrowser500JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecBrowser502JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecBrowser503JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowser504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecBrowser504JSONResponse) VisitExecBrowserResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatchRequestObject struct {
+	SandboxId SandboxID `json:"sandbox_id"`
+	Body      *ExecBrowserBatchJSONRequestBody
+}
+
+type ExecBrowserBatchResponseObject interface {
+	VisitExecBrowserBatchResponse(w http.ResponseWriter) error
+}
+
+type ExecBrowserBatch200ResponseHeaders struct {
+	XRequestId string
+}
+
+type ExecBrowserBatch200JSONResponse struct {
+	Body    BrowserBatchResult
+	Headers ExecBrowserBatch200ResponseHeaders
+}
+
+func (response ExecBrowserBatch200JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(200)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ExecBrowserBatch400JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ExecBrowserBatch401JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ExecBrowserBatch404JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch409JSONResponse struct{ ConflictJSONResponse }
+
+func (response ExecBrowserBatch409JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ExecBrowserBatch413JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch422JSONResponse struct{ ValidationFailedJSONResponse }
+
+func (response ExecBrowserBatch422JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ExecBrowserBatch500JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(500)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch502JSONResponse struct{ ShipErrorJSONResponse }
+
+func (response ExecBrowserBatch502JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(502)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch503JSONResponse struct{ SessionNotReadyJSONResponse }
+
+func (response ExecBrowserBatch503JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+
+	return json.NewEncoder(w).Encode(response.Body)
+}
+
+type ExecBrowserBatch504JSONResponse struct{ TimeoutJSONResponse }
+
+func (response ExecBrowserBatch504JSONResponse) VisitExecBrowserBatchResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(504)
 
 	return json.NewEncoder(w).Encode(response.Body)
 }
@@ -15066,6 +15916,12 @@ type StrictServerInterface interface {
 	// Get a sandbox
 	// (GET /v1/sandboxes/{sandbox_id})
 	GetSandbox(ctx context.Context, request GetSandboxRequestObject) (GetSandboxResponseObject, error)
+	// Run a browser command
+	// (POST /v1/sandboxes/{sandbox_id}/browser/exec)
+	ExecBrowser(ctx context.Context, request ExecBrowserRequestObject) (ExecBrowserResponseObject, error)
+	// Run browser commands in order
+	// (POST /v1/sandboxes/{sandbox_id}/browser/exec_batch)
+	ExecBrowserBatch(ctx context.Context, request ExecBrowserBatchRequestObject) (ExecBrowserBatchResponseObject, error)
 	// Describe what the sandbox can do and contains
 	// (GET /v1/sandboxes/{sandbox_id}/capabilities)
 	GetSandboxCapabilities(ctx context.Context, request GetSandboxCapabilitiesRequestObject) (GetSandboxCapabilitiesResponseObject, error)
@@ -15586,6 +16442,72 @@ func (sh *strictHandler) GetSandbox(w http.ResponseWriter, r *http.Request, sand
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSandboxResponseObject); ok {
 		if err := validResponse.VisitGetSandboxResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExecBrowser operation middleware
+func (sh *strictHandler) ExecBrowser(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
+	var request ExecBrowserRequestObject
+
+	request.SandboxId = sandboxId
+
+	var body ExecBrowserJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecBrowser(ctx, request.(ExecBrowserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecBrowser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecBrowserResponseObject); ok {
+		if err := validResponse.VisitExecBrowserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExecBrowserBatch operation middleware
+func (sh *strictHandler) ExecBrowserBatch(w http.ResponseWriter, r *http.Request, sandboxId SandboxID) {
+	var request ExecBrowserBatchRequestObject
+
+	request.SandboxId = sandboxId
+
+	var body ExecBrowserBatchJSONRequestBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ExecBrowserBatch(ctx, request.(ExecBrowserBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExecBrowserBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ExecBrowserBatchResponseObject); ok {
+		if err := validResponse.VisitExecBrowserBatchResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -16416,368 +17338,390 @@ func (sh *strictHandler) CreateTerminalTicket(w http.ResponseWriter, r *http.Req
 // Base64 encoded, gzipped, json marshaled Swagger object
 var swaggerSpec = []string{
 
-	"H4sIAAAAAAAC/+y9+3LbRrY3+iqreL4qkxmQomTZk1CV2p/iS8ZfHMfbknfmTOAjNIkmiRHYjUE3JHE8",
-	"rtp/nQc4D7EfbJ7k1FqrGxcSkChbVpIZ/5FYxKXR13Vfv/W+N9OrTCuprOlN3veWUsQypz+fXclZYROt",
-	"XuqZwH/xYizNLE8y/tk7XUqQ/rEHBt6+eRlAtHexv2eEiqf6Spq99+7PsyT+sFc+bPbel3/jnWjUC3pm",
-	"tpQrgZ+x60z2Jj1j80Qteh8+BL1X+sTqXG73IVJ6aPBWdEMLb6TN18dzK/PtRk7kTKvYgNVwKRILUznX",
-	"uYQcX0nUAvozmaSg5xDF0ookNSO6dSawubOViWAP9sfjcQCxnIsitbA/aB1RoqxcyJw69Oc38m+FNPZF",
-	"3D6zOd9+YODPQ/fo8EUcgM5BwEIqmQsrY3j79sXTi8Pr5+9D0MtELlbSusV9UuRGt0zETypdQ2LlysDl",
-	"UhsJSQxG59YADRXsMjFwIdJCQt8uJWS5vEh0YSATC/nAQKTklT2bUesRTUGCzf6tkPm6F/SUWGG/+P4N",
-	"61XuvxdPb9h52Ml+hD+HEfwB9g9gKa9gthS5mOGAq35kwi6rbtR3YC/o4XwnuYx7E5sX8vrOvYjlKtNW",
-	"qtn6B7ne7t/+cP/g61oXaO/8cjz8ixj+fTz85mz4LjoCucrsGlZSKANKw7lcj+BkpjMZQyZz0JdK5qNQ",
-	"vVgoncsYLpdSAU66kfmFzCFOjJim0kBSdWYUKj9WPsrVaGtdHmKfrx/gy2SV2O1xvRYLCSb5uwxgf3gw",
-	"HkP/8OAAdGFNEsvO9U6psfoH3THpTR6Ng95KXCWrYtWbHIzxV6L4137Qdmpe6tm5zLv2REp3eUPw37fb",
-	"EvzO7ffDa2GXb8rnt2fNLiGXqbDJhUQig6t4qfNzk4mZHMHx1Oi0sBKwMyaAaDSKQJqZyJD4NB4OQvXq",
-	"7UuYrq00IFRMd3kjcXdAKHMpczgcjyFK1IVIk/gM241qe2Njfdwc3GbAJ0zVu9bBEX1eCPfjditRsY1b",
-	"9uxULMzzJG2l80/0aiWGRiIxRNppxcIcgUaiV7EmmImcyb68kPkatJJ4fO1SrgJAdilyGYdKXomZTdfQ",
-	"j6w0NoJYSzzGFlbCzpZAVxO1iAYj+C4V6tyAyHWhYmxiJXjxaOFCxQRX5BISPuu8VPJKrLKUKJVNA5Us",
-	"ljZddywhjuQmFpBLk2llJHGA70TsmAr+mmllpaI/RZalCXP8vb8aZvtVs/8rl/PepPd/7VVywx7fNXvP",
-	"8lznb9xH+JPN6f+uMImShjhIEtMnoB9VP84kthANAjoIzacaWzkI1WVilxU7nicyjSOa0xqLFkaraMAM",
-	"cyYyMU3SxK6ZhroN6lctVHo+lzn0o+rBM6XtmSmyTOdWxtGAV6UmItX5ctfkuMf3atyeZuaJVvM0md3j",
-	"7Ecz98kI+jWWgXwHViKd63wlY5ysXBZGxjDHeVPaLmXuZZGgJLAqVIWRAayEEgsZu+sBCHi9tkutatz5",
-	"cpmksmzJ2FwK9yFh1mqG5ytUeaHMpFy7CKL3YY8XMOxNIOydy1zJ9GxamHXYCyDs5YVSiVqc1Zl42PsQ",
-	"BTATaiZTXFAQ9X7YpbCQ8Bl1bw8C8NTpTF5lSGIi0HmoyqvWpmeJmid4RqM73QDPdT5N4liq+9sBSJmP",
-	"X7+gFU/F7NzwUUCRg/7KNTIhJWVsoB/NfQejoDpU9DCeUJwlAdNcXxqZQ/RTniwSFTXkE08QRZrqy0aD",
-	"d3uUvn/yhpfz/mbyGL5/ArP1LJW4o0SaSxGv/a6CfrSYnbkf0eDIz14EiQlV9P2TlndG8DqVwkjWP/Do",
-	"4UzOijyXyrovWU3sJ5VWjqK7nMAXyspciZSGfX+T+FbJq0zOkBHPRZIWuSQ6z33xvOCIJmIljUHRMzGs",
-	"+SSz0d0N/5W2z5Ez3+fIz5W+VKgu4moSMUSNM1koyKXRRT7DuUD+M8ee4YETsEqMwe01T1IZqn6E/541",
-	"niGKDQW37o5zvRmoc00kq6+0BRp72LvjQ/larFMt4lOtX4p8Ie+XyE11vKZDNtUXskaTHhggXQT6Ucb9",
-	"O7Nan6XYwzqVo4fOSMhmLfaOJuU/C23Fs6uZlLGM75Na8agvdZHGMEXVmbsA/ehv2KUzf6E2CciD6TVk",
-	"8ldBqBwx+nDHG+VEGpNo9UrbN0gQ73ej5IWyyUpCnMTEqqZyplcSmDQnCuhmPzLcRzpsdA8l0IonlqpK",
-	"fQ9tWIi2J40MUsPSInXdnNVsVx+CT5vtZZLdM5mvzzPSeRkHcCkMFCqXYrYU01Qy4UK9VeI6KCOVoXlf",
-	"JplnBHd4DE+TldSFvd8pmIk09bq/nw78Xwy6QIJkuVN3OtC3ShR2qfPk7/dJbn50fEqjnkBaG8xyGUtl",
-	"E5GiZFnUurU13p9//nl4XNglPj4Tts3k+50UOSklIl19G/amYh32bjL/ftI0ZotcxLJu4Lm/fSNVnOlE",
-	"WTZTmEyKcwM/y+kJaly2tAE5Dc0rOKL2SMHdR5HB/XnmDSotZMkNtmXaL+XUUIufc67/q1T6nxOtuLPJ",
-	"rhq+cdpdl8AsRSaB6E+rnWJSE8lkSlJcaWYP4DLXahGq/3Py0yvAOQpqWjZeDPDgD/V8mAu1kM6qrvOy",
-	"zVWR2iQTucVG7QhOl7JhKlKVXoGbAH9Tv0aeA9Evc5da6we/7uxEyKWwkg2yNVtSlutM5jZhO5NJ/i7P",
-	"WJ5aTbc31asiTYn6Tw0qOoWRpimveYdKP5cznaPMgucggEKl0tSfhaVOY+Nsds5MYTUk1sl8gxEck+ka",
-	"FsmFVLCUOekTS1y56dp/aAKXeWKlgUzgabLEslhufvbqp5PXT6B/uP8Q7DLXxWJJ30c5HPVqomS4wMKy",
-	"0frxYa9m3X786NHDx037tirSFPmft2u22LvdJT39q5xZ5P48687+2jntlSF7a8qPrRWzJbty5BVrW5Vd",
-	"x1gpYtBzJNnCkkG5NPJoJXGIHb12BCDoXQ1xofLe5OBDgN3C+WkY/XsZ2YiG/sLm+XvN70ASH9X1Ga2k",
-	"kxIMHI7H2JXOT+/j1Nm029WHHDiFiK0+5kzY6AhwYAGMcT8quWBrvXPP4LZqXd4blrDWpYety/k0yeXM",
-	"6nz9MiF78fZSSmVz9yed/psI3fMklc+Uzde96nsiz8W6x0Zgz8R+KVt+19IvIpLfaRbImx2aaWYPN7K2",
-	"J/ggUVciSES/4zjBlRDp61qbPHUbC2XzYmYLlAjd+0egV4m13hVGxvPaJqj67qwF24v/p2Il1BAleJI6",
-	"rbyyR8QujcUL2zvKTZg0tvUonYiVJ9yCaVGdtoI3uANT05bmNxaEZrbqf+PjnYv0RLdx6xMaEazEbJko",
-	"WY2ZuRl+aAQnVlikuBPYZm7kQOpPncU+VHmRSjKlHx4cIDGucchBsOFpwncD6Lakh4ofaMiBcDjeD6Bm",
-	"JITD8cMA6taLw/EhPtE0e2BjeHkl7VLHdIMMjtzkI+xHafc+HH/TZvHFy102X/fOtrkADvexezVLHxwe",
-	"PMR2toQsODx4HMCmqg2HB9/QzDUMXvBoPKbOVKoPPBofYLe3lFB4RDPkNQd4ND50niOFDOaX3uaqkvOo",
-	"Wqhe0Otao17Qq68OUz5nrw565ezj9cZy0O7dXAj8jnd3BL2N6a9dqU98L+htzXkv6FXT3Qt6zQmlwdXn",
-	"ElsuZxF/bE4gnkenCga9zVWrHbiKGDRFx/awBDpgUl3IVGdEUprUk4lZR+iFVjBHAfJS5+fcEh7Opp0O",
-	"+g0DH56+sPcjTTq80jZUxzzrYS8KiCZVc0YUj8yEeD1NjEVOX/OzsXjZPzw4IMXgQ9CT3lhwI7UnZrHF",
-	"Yuj1Vtp1JWenYoFsr8HaVuLqpVQLu+xNHh+SuOR/7uOWsLjCvUnv/6lFU4wme//7D8N3f/hfbfR7Ja5e",
-	"cNv7jzf5YdmLE358J4dxALOlnJ3LmGYLRUf6N03OJUS1UUXtAsqs2SQzv6onpmVXiQUFkDS8WSwOT/Ai",
-	"DQYf4K8Y0Hng+ZEmv4xIIcs1zvwDE6pZmuDqgZGsO64CEq02OubjCfpRWPc/h73oCKZ1h3aoNj3aUGkp",
-	"ca6zTMa0EXF7ocTtp49mDDtJA0D53IZqpY2F/cc00zim/eHjw3ogzTzXK4iOh38BMfw7jIffwBmMYAJ7",
-	"8L/hDzCMoB/lklwpk8ODKFSJgXmi5OAIvhNroEgxmpkVxHIYF6xNypg6b4j0oZ5wkeiUT0QpcB4ceKdz",
-	"qmcRRL+EvamOnTcSexv23kXQz9KCZz5RsbyiZYOpiN0iyVSupLKDDQf/LzjDSFedj/9d0NNK/jTvTX65",
-	"4eDVDtGHYKdn3Vb/8K4eY9UVgYZ7DMeA+8M5dnUOZinTtNqLIyDaRaqYpVClmc7I/j7F/SHjUPXfnj4f",
-	"fk1hKzDThbLmCATMCsuSNZgsRUVNVCs9mCDjjmUE51JmhvQ4FKNCNZVrrWJ4fAg/JN8dQaQLmyH3a1yv",
-	"vTVPct5SeBmXOUXN7vBr/B0qF5QhIE2UhOif//0/v0zFegKvXIyNEznf/fO//yc6chp2+S3XaPUtJO2h",
-	"otA4ZEsZE1VDnxwcQZSsxEIaHlOAKjvpBgFcLoWFObaQKDh49Jj71o8lTkE8IOWf1Vg+Vk7lNdKizmDY",
-	"SRZ95VwWAf5J00ymgVBFX53ZvFC00yM2VhiwuIj04UthcC1G8DoVSbXl6UiQu96ASC/F2oXGhLRma7tM",
-	"1II3crt+sL2h3BbCB6p9RNRDxUSy3P7pGyl5+Wv9HrSK5/QQDbtFBkZtn0N34HKpU8lfThSvbas+t6mC",
-	"uy+U3ehg3PiJpdOcyXOLH8J5PZeZrXV8qnUqBXFWUrBlfCZa4ux+RmqJBKu0elhvQu5rNZMNKzIZ07MA",
-	"/lqYKnTVMfzENq0SsbByiG+18qaFHrqLp8lKGitWGfX0siNEtbGADwyFqeFXY6/U4pqSuYWVa3JsV3Sk",
-	"GQZ3o2Vh00632aPnuWSdDvrCAjGSw/E3j+vBZgHzj7rBVOcQvT4+ffKnaKcelPLQ5oIJS81mtSP0wJQE",
-	"IzHQt7mYyamYnQfgxM7Sr42HwQoVizwOFb0yCDz19FYspC1HHJWDPMjYqCLBjoJcSmXZ7sjncrfRnLUf",
-	"2J+X65Yv0W7Da033TF0NwRndduPT+lMM0GVi5O5zvdPRw7nxR48F8OvPXhU1RGSyJWTTbVL8QL/curTf",
-	"XUgCRyQ9MDDjM1DgiD/GRNToDk7i2aqFlv1M7iM87omCVZKmiXGWLNrRjlbI5MKHjPr97V1O0hSpDUKV",
-	"qFlaxGzYm+kUSbzIrZ88R1PccnHoVlQquMgRyPbCu4I32UeNN7Edu+6ESMrGvPNqDI5guO8C0UV5hFx0",
-	"n5rJ9CNnHxVOs7yOElcTiHJcciHjHSeoi/TebELtIMVtVqhG6HsuVKxXgBpgPhNke6qH25I+WilR9OYv",
-	"4+E3Yjh/937/4EOrCkVSS9dJ+ZO+hJVQa2DZho9gSS3ixGSpWKMG4FQBlCVRzMFdKOMdeTC3vf3xF9U3",
-	"iePWPueFK+i73ePEVK3AJGqRymFdmRKxOSKF2EAqxYVEVUUXRD12MrpW2QrYo23Lqx/CddTsROPp5hFd",
-	"ylySZbKbhrmQyFzSAW6NO68TsblIjdyiYkSns1zimVqKGOLE6ULkHsiFwnkUMM+lWXr7f0tXEhXvPEM/",
-	"4MOomO9iRvYv/ehMyUq3SnotrH//8cOvD5u830jrIqBuwfBZvbgFx/f6CLJ8XoEJd41vHPH8T2oMn29U",
-	"HH8EP3PMbEu0bG3TFsqwgYffB6NhLvJQ9XNJ6yVj5w2by0tw3MJpnh2j3F2Qdp+8pSjtvnLNGUCpcpXE",
-	"cVp+z33J6yit+6+WLLDtkA56huzcO+81NovTi8VsJo1p5QoUzVwSHnqSQ6pYKB4CMjm+OR7szi469mNt",
-	"sLbVSHRCtouA9jeyxdK0YXyiUTIH5U5wSdK2pmqTatkqVGZ7oTwLbpJ8JBrYCyLBbtuNeq3OzbqlMKlb",
-	"gukHURVHJ8pFrBalLkZsS3Qt9DHw/pWazril3rG2UzcMOwKwcUZaNrNXDrYF14ag3eSnLYyhqeYEPreD",
-	"SV9Db2zKLm1yZJfltcarOr1y72/Qv3o/KcevmqbJkglPKIyfntjL1IIj+cNiPH44mwojHx/S3zLsfYha",
-	"/XhNlrEt97AbOYJ+9M///p89/kU5pl9x1kdER9Hfpx/+9qjmJeEXyVsg03Tb7o/iGD47vBC5Eiucml+a",
-	"fXvtW2hcPeHm6gPx1u6mwaQ8js3xPatSkvyp9gak28slbYe7lqzZlrRmDKrvkcvmLIPS8S3K9yyJmpOQ",
-	"U/ZgA8UVLEVhLMt3N7DYTTpAw2p27tpd/GOrHoFiaZMuIQcR5pwzWyYQITv1ewOfigIQFJjjU+gcf5cq",
-	"HpBHjnhx/Y09d2kQQCQ2m9vjK4OmRw6vETHDF3tBjx667ZbDEZ9wQ81rvtXG1WP+RH3KXgs7W7ZEhvDw",
-	"VzJfUC7ibLnpdnhgQCilLdnGzQQlQ4p8SuWc5BsUata0bRIbqsQEEOHqRzBLpcjxKk4ye8xzmaVihrqA",
-	"bbMi7mbqcXuQmx9xuI33Fx2Ov3l8O1XrlXv2F777rn57aM6TbKgzppNDismTuW/1aqhXif27zHXtShWK",
-	"cpPYet0wSJD9DYzjYafs8cavJIubViygL1TpDDMRr3hpBMoh+uVdVBvt5tg+v/OjY758j+9mxg5aI342",
-	"5cxtvlbKhxykVLf1Otv8EfvTIs/+I07H90/l0ha5Qk0uVGy3OILIyU0RGDyil50S7IBCN9RMpik1bCzr",
-	"7dN1qKLXP52cApI4fsLxWbYR9pX2VpLLhO3CctLovQ//nuaaXX+hYkqIrVwIHksA34n1A+MCpn2EdNBI",
-	"27xkXwHbE3KfRhOESufOFOaEviMgV0IlfrkkUR9U3iDOVWSBn1eKkHBT0Qt6OM7bEmte5Tdl0xs3nldf",
-	"2rjzpPbhjVsvqR+0l6xU8enpy85AQElPnE3X16JeiDg+ghX7DyDTJqHYt/7heFyZbAc7KXmb/v/y8208",
-	"/HmSyidVcO+mG6m8cVPUFD/Y9QUOhtuWusxZnOS15ms6VmLOfNTi9s2VjpN5ImMSsren9a1KrkpLbU3/",
-	"qQyBukBa10nSVbGasr7Myd0tcjhF72zz7zqOACTKJLF0B1xZkajWELSAQnQ7InNR5vPOnKRDzd8hiLW+",
-	"WjSmwGf7+4kO/HK47mzOctvafv/kjcx03rJ14iLnqCcWkHewTDDd2j3I8vsnp8Kcv6G3WvVmbUV6hhxO",
-	"ybgNAMY/wkE+HRAx9XnzPdxse6OhoDH4jmkrVCe9sMKct7N4nbscBLuURgI9CH0k0lLh+sfukrFI/PNC",
-	"DY7K0F0iiw2Eg2utEB1bqopibRlUxU03w2epcx3nXBmLZLbLckSc/kKkZ+4ct69kYsqgtNavlHPapWff",
-	"vNMqm9TG0LdCenm0jU41x9kyKt/F9u2C33/lKJFnlUmcyjMXUEeGB4rlO3P8uRf0dJ4thTrjuPLqd0mJ",
-	"WsPrGqdqmyHwjq8cES2OpfI07W7iQukuu75ZnJ2zDmK8sQDVo8FGhze/VPa2e9Y/Yk937Ie2b/xJipTZ",
-	"yEbKRvlVv9r6vGW5Nr7k3mr9UGKsztclH97gWnXbUeIgjijzxluAt2LYYMktwvHrFxOXg0ExLXoeqqgU",
-	"lqIAKByLHGRn2K0I+t9CdJ5wujT7AixpKMLUguD+qhMlYxJOb4hxuSEe5aPCS24KFbmTYI7bhlrsHhhx",
-	"y6CDj4kCaHfon/HlW7qhWkIB7sqD/6me8U/3ZX8O5/Onuo8/wd276cBFgsLO28/sqN3N+/qbcIzewqF5",
-	"oxfwI116v4qD7mMdZ+TIEgsDTPSZKbiI5u3Y50GLN21bwqicZh/r9Kro2RcH2J07wJw80u6MuW26XUO4",
-	"6dIErwmbcd9zsHEun9TK3ASgL2QOqGBlOEEfZX5xg/HdaJsNTuDdnoipmJ1LJl9eDow5q/RCp0VDJ6+J",
-	"P3coqXQQi1QYeyboCNzRh1x+a0v6B48GklWWJrPEpmuyiKCg6C2RQsUlig+RjqQjRsF95Gy6PmtSwxsJ",
-	"9g0p1BXu5QPDCc6M9pIo+DH5bgR/kmkNPNQl+lI4hRsddZu8PDxKbqTfjDF3L46kmut8Js+qTpkK9Tbs",
-	"+TbC3hGEPZGmYa8lMTuAsKfn87BHNHQwAcFZ142ka9PIuvaKQW3aD/cfwlaOWGtm9gh+8lZMaOSRf8yZ",
-	"IjLtt0zXugbl8dlcvw36tbWbu4/oDc7jnaiVO+w3O4M/j9PWgwU0wCeb4/Gmzes/SE+1feHHZCW/K1Sc",
-	"ytulG/+fIltbmQ+NXacSfnzx4zOYUjMT/oEfgn/+v/8fOGvzCH6QmaXLZgKRlVd2jyLBCBqIfi7tKqXA",
-	"aPyxEvl5rC8JTK+MiKh+/DWTiwj6HBZB7ma+bi4Wf7jiZjahLyLoO381e9c2coreV4EXuJn/67uf3lyO",
-	"f/h+of/53/+Dm7zscG/iYjKeJ4siZ3hfeHw4vjr8esxHcB+Or6ThYI1em/XtdZXkv6Em+/TSNqdu7xmR",
-	"hNIkRD6f6vkqhPN2IUtlex3CXnXfGxgcRgGST49bzsFLHBlNXYDTpVyDWYqcTeq8k0FYiPbKHAZ2LiF7",
-	"UNJSDicZPvEW9KWYLYEgj1zEKnlWDOoz+wd/HI1H49G+i8rklCV9qYxjJzudbbcKT0oTW5ty02HnjFN5",
-	"1hnr5R1Feg6JEjObXCR27QKxL5fJjOTlrLCEp5HLWSqS1e1Ce9tXiqehvj/o4VaZ2034dXGa26sMK/IV",
-	"4sJo5YJbqJkRRMiZogkoTXlOAQXjygupQNCiuhSsEUQ6kyqaAMpyIo5zaYwHxKYWp8TyYiCUFzOCiJKi",
-	"08TYaFLa02GpDTJS14DDds4IeZ22SiZzYXVOMTYyZm8v5e8m1sh07mF/zFJfMrTJYAQvlGO6qECAKHmn",
-	"34NKg8Nk5RsBceONTADq2QNT61nfaPoWe2mPX79ogLG4WWbQT9y+AxqK0s2JIFC1WZEndj1yN85oDqJJ",
-	"DYwF0kSdD1M9Ew6ChZxZqS5iWEkrYmGF71jgvp5cCCvdZONQ3jx/Avvf7H9NvcAfjx9983UAL15fPK63",
-	"jncLlfytIAlJpIQW43s800rJGdknWTARFigLq//iyY+vQcQrVEJsTogh6RrnYJlMEyvjRpwZzi6qTRnl",
-	"0JfbYEeH8ivema+4EffrJ27L/TqummSXFgFJ7ko33pTPt0o8fE7rzQZN8r5BRaoj2SDJ77rZR0W4bslH",
-	"GF6teoKD18uP8lE1R0AHfSpTrRbk9WaDb801ujuTKanWNiESK3kD43lgmITglnZyrTs2HQgkt1vIch5r",
-	"Kxr03HkujaQbMSdmmWSRD1gPOEY9IAHacIyHg/olqWMpRUwn/sky16ukWA1uxjZxPpFGN3bYVbvslzf1",
-	"CdrYOFlbhM2T129hRpngfeQAUwnzXMxYUBy0++q3fPMrudJt7gy30nMSppBO4WPgkDQvZD4VNllBX44W",
-	"I4j2Fx1prVkSt/T7R20sbpVZxSPskuyfTTc/87VC7ciCzXLVHfMf7cXyYs8sV9F29w8ePV6VuX2JqfON",
-	"Crrr9iGgtGjlDLvJuGYj3IVi5EXYmzCTuLFrOvMvtxmvXZzWiSAa8uxKzp4KK9pCku7C43Jz+tNpXsjK",
-	"8HF9phMFm22nOwVgNEiRpwlB1wsWcRediVCVbf3avUYT9BM/ux0xtWnHLe2vW0O+fvZfarWoqdkbBL96",
-	"zj3DEd5lxhFOzUbK0aSW5FtkyEEfPh6PwYx2hABw+Wh8Po7A7fZNHK92MLdrw4FLGZ/z+w2O5MiDCTjJ",
-	"fhM65SODhWvBsC6HsZbI6vDtKNVuC4R5NpOZdXUVzHq1kjZf+3S0rbU4cjmnBMDhwBeWosp0bNl+td49",
-	"qnk7RJruHktrKDS2BX7GB/9vzqKDaigjfQdt1L7s1+FmRpGbsIfjoF3lHNUBFHGzXVsfaDP0dgta7frz",
-	"0mmS+rKb5TZEaiYbveRuucyJPkO3DP4td+nn3qQdwVGdoCu0PlT8JBfKVTtislNf8gngLEStwmjs2PjN",
-	"PK1k+t1IGYz4qsB5MQOQqWFLSYmPwTn9GxgZuyFG1Eu63VA1rkI3qiSAfvT9M45v7y5VOPioHPr7g3iA",
-	"nRAebpWx2zKVVUJzADZPVisZ7+Ia78yofU7p6aW0Rps2F4nhAP8yDaBN7NoMRCvd46Xg5N3StJGDzcJ/",
-	"uzmNG0LbrVwLpw2tyOUzc8OlDB6AwsVI0zXlTFp5ZcPeBEajUQAuhdLghV92TKh89yEqWVL0viO/8o0U",
-	"McF7tpCTpZxdH7N6Q27oMzFbQiwzqWKpZmvsqD4Pe7iYYa8G/T8B7r8r9uT6P2p6MnDdcIDY+/PKiMA/",
-	"2xwS2yGMHvCxAn/czexWztEb10B5oaxY8a4jFDLws9i2nRyA88eYuipDdsPoRQnyVKIjXdeUvtqprNtn",
-	"a2rM3bhWuHRoQwzQc1hI60Y6qftvH9TMc2S61YaMDYk1JXSViy7GHUMsAu+VQ9/ZKeK+fq1T5C6DFipA",
-	"6ZaYD5HHcHr6EmIp4jRRPoO2C2P6DoP22j0+13X2qetjw8+Db7U6e+q5wFR/IN/0AN3JYK6BNXcOuRUB",
-	"McWbjjmfekibdF6PhFAaUq0WMgd5lRhrdpIzaqjmHxnM5vZlLZTN6uyMqeCN71qdveEn2wPKPP3x3Qwa",
-	"hU03rPaNcITajtjeI81OXkPVnmzQsA37z3wuZza5kB2qD0pihhWdpHTWwUwoKIxLKOwggTX5JlRLYXz8",
-	"t5X5KlEijSoBw9NBVKo9TkBZS8MnW4bKv+mKp+5MKWsbZBfqVBtEzRBZsrlPkDYuFdTuQ3+eSznEQ3nk",
-	"Y+adlODLTiDFTWOZU01GlkZJ+hiM4EeRKPfWBCKRJWcXMkcaHR0RqAk+HUH0HpknmRfxXhAqaiDgds7i",
-	"ZCGNRfEk0lRkKonLZ0m+PoKoIEeDb6jAJ5Z6JYNQmSLW9EjN5x69p0NPkNZ0j8OS6AZZKTliMYBZVuCW",
-	"SGLzISKUzmp7PTANWlwoakPGg6MajnlC2JpTKpkZsDcJFalQIWuK2EeLGoMHdhEUy+QYHU6ZB6yI3lcP",
-	"1ydKqkWiZAD8r5/dwCNqnK285wSHIWbnuC4ToGma+GY+fIgYP5y2dPNLzqtjtU5b32NwdbM2Vq6iUNVf",
-	"/sCRLP4cNdvNcm31TKcB6iBUHRqf/BCN4LjaRlZr3FmorfCOnErvvV5IAn+N9axYSWVhWiSpZa0nsSZU",
-	"teKtaWKsz9wIe4m6kMrqfI2iMCENbEXB1LZpb9K72N8kgMjxy0Hjr2pgpJITdSQPlUDiSXFq+IU44cIV",
-	"qaTf5HYNekWWanou1peK/nyH1IDxQZDcba0kJQ1VwThBLWznXdDjnYA6WbZm82/PX6yN6vFo/4+jMfuW",
-	"a31HxcbHEpeIE5zPjG37HcThXqts3Zv09kcHh6MDJD5V6w9H+/t8jQFStubouu8QKWR/FX7TtdDbmyZq",
-	"byrMkkJTNReHWCQoKByMHn4zesRpfm6/bX/yklrz+6436ZXFidiZSCmtjnnLfNWb9K7w3+HBo8cznWqO",
-	"6mM6UXlm9r1bw0fA74//+PCPh/tfHxx6j9zBo8eoFbNfKUaxRk4TMmtVJAyn8WCDfjt/MQHST1JhpSkj",
-	"nx1F7E2o/EhZ/3qZZL36KoxHh6MxtorEEZtEiogzWVLCXuPltchJFihiXdrwCuzc/ng8/hD0qtcm73sV",
-	"AW222JpreW0w/6YqVA+JrMSRSgSoZmlHeeIjY81aYgQ2g1XuUlPaZW62hbHrpqA7OKIzS3zT5X+NqNqC",
-	"7UveLmc08rpY08tcC6Xoo6JPcVJkbKK/nCIXMFID/cUAEFyp1OM3eGyjdpPRTlEE1+Qeuum7CxexV9n/",
-	"1ZCUmqrIRpIvzy6tqGOCa9TquDZbmfjbmgtA+Fc3OyLLxz6LH5Kgqbc3/4Y/phXh+uctNOtcplwVyllc",
-	"S0LZEB5vCWu94YfZ1TVEA7sX79Dhnfo6t5b7elcnDfN6P9Lj36gf6dGv6e3kfd963DcWoM2X9OXU/Aqn",
-	"puFTdR3dcqvS9Zs8q/+iJ+LzH4gu32p5Htrcq7xUn+Rh7fCVNm059JDzl3rw4MZFnPcvbtJfw016DaD9",
-	"cL/u1XR7pe7O/IjYty6v7InfFRue2du5YiluLpm7agolinFiYPxp7tf2dOVb+GBZRP3ph3vALOFPnbCO",
-	"ssv3nDrziR8tDfut5Tg2PWjsh6F6Ru7zPhZ3DklZW4nv1DMRyIQQePneUu2pslLbjdSDYUafsiXrqbDi",
-	"2YVsqwyAt/xxirzhKxZWRJRIYydg9EpSek0Lgj/0BWSptgGZ4bFDgxGU1Rg4Nw/3JCVJN0oGU+MuCZa2",
-	"MP2eiTxPpAlV5Eo6RQFEXC+JIQErk1xUr4MbUY/bMGB2AEv3BUu5uzsSk13CbWppjh+QKVbWxDZqXmYw",
-	"mu6O7W7bcO92oA+1bGraLlrJnfaJVtLtj8BrA7TBSyLahMKU8QSWW1i/UrnaEjdGHndWTPjkUi4fiZay",
-	"Awc8pjJhNZyj0Wcsw/KRbe+Gj7JbQQAnprMkUoXQuJIAnAzncETxmtJ20FEnoKTau0vFDcSRLeG4hsCq",
-	"8zpu6uj28CQoFJx1gu1Xm3uZWC4IxZL0Djx5g9neBZJI1du2Lduysu86SQNVD92FNrhaWo55bIaJEYKB",
-	"r7nXb9IDxiSUKCSyYE5kZtBCIdrTt56VDc9SQUGLlDHxF5nrp8lFYhKtaBQd0j0laLfTVh/z2BLQkCjy",
-	"82ljkqnXKI5fnbxAaVUXOUgzE5k0tyHe2+hwZE51Hax3p3u5nqPOtstykXJX0nIi4g2+SpT+0le6o5pi",
-	"jVVzhRSb4MF1pODBpG46Sowvo1GvukbCgo7XBA1nt+rz0qcvdZHGsBQXFVNp4/e3LYX7yczg+lPcXVqX",
-	"14m12V0WijWixsFiiHZfzFCm6QPHhqcixyXKcvYIsEjGM/vRMhlUIlmo7kgm+yxy1t1kLjWltc8sd50g",
-	"xd5lExBpb+wBd67IsKH0ZS0+asM8cqfhc58oPn0U4toN8GQ3ASOMdsHBbnLgFsivKnG6NqHdx/tUXu24",
-	"rjE5Sug8GRvL3LNQM6l5oRI54/Mur+z2EuPVHbBP8am2Hp86P/5pQh76lozA7jjEx2MwLgYxMaaQn17O",
-	"1Ja96PDT/Qc/8W0EVkNp6iqDX45AgJGzXFoH0J9YcCO42YHpPt6ItGubsrcUSNJpovcu8HImpokSlCy7",
-	"I1b4qcgX0jJSeKeBfgQnUsU4PldWluKDaFq8vO2ctybTOk3U4uYJcBEAnQA+fuDtptiOweA2pvj55O8y",
-	"5kFd5kgt1S0Qz7+jgs9sO9wZvuSTDE8lDDp1qG02/quszU+CxQsXo9SclFTPWvyqvj55FEAU9v5WyBx/",
-	"kJoS0nfx11ynqb6k6g4Vji6jE/SdyZ+Kduv53Egyjq5EitMiY8IeGtSlzxaetTKLa3jbZp9ZqnaRiASO",
-	"RFEpuf/J7zOSbwDRguhkfmaXQp3JvxWCcJJSaczGpb8aJLzqAiczunmL4nxy192TO6zMG2kyrUxLXEos",
-	"rUjSnaMM2la8ZWJvK4xu8iOfEcOdaxvgz3li5XPKaO/0E3ZUaGh4YoIOSK+GM7EN3iu4prIDnjyHH3OC",
-	"g3XSnxS5zI+L1uII9UT449cv4Fyuua569B29BhFkuZwnV0BuDiOHRiquhHEEQnG9c3K0hIpr2AMZG8Dq",
-	"c6lGcIwtknRaItuILDk7l2uUZmfWlUWimFyZe7BAEyoz05k00I9KXCLaxhSxTX8SwEx0BIfjhxDNdT5N",
-	"4liqqCS+ZNBTFK+c68IiS5exGRxt96TqCHcici44bsvBBVF/WLimjUSSJk1RdXKW1hIvpWb+JEUs8zZk",
-	"b63WK10YRiDSKl0HDiEL9VnOFQA3+zSLOPWmFECp8VDVMLR8cc+DR4+58OSRD973ResPx+PBCJ5RIBc7",
-	"lssxuhhu7NmSe1wGzP15+BN+qxqfyJIfJB4b8uLOdQu3EGuvX+I2zXUKWSoYPwnlg3Q+XGoCa/IR7Fkq",
-	"LJJOcqYevwCxwMM6CtWTNMG/wIr03EFCaVRMj0g7JcHcV+PXmSkV4hqQWf9kmWQDLvY/1/mlyONaaPza",
-	"hdS3ortQ3OvAsf7VKFSh+uord+ThxVMz+uorYKA270f78fj/Js1tDdGfh+7J4Ys44u7K2VJLrvSl81At",
-	"pJK5QMYq4O3bF08vDgPQHpgqd0QT+s4SRaP09c/x75x84tgcCBMqVuxHridnSYxqoVPppzpOpMFzOKP5",
-	"dDqs2x/IEOBgPK5VhKVqQQz3W14robuyPGGvAxyfPHnxgpNdqMwV8UoBfmCE9+amDSmPVNah9OHMRXhJ",
-	"58nfBQcuuc3OOW8iS5BmcNKbK+FUkqBQNWlQ3fvhoDkdxpYoj5lwKbVufqq6gSJUjWMmZjif1SEjjk8D",
-	"i9xRiIj/l2dnMIJob0kFA0hJ36NIMKdV7F3s77loSSR1uYSsmKbJbAQlGAoXkmO4Mf6ii2k4HB+6yTsh",
-	"MkjbTcyWRExLYqVk+Vbs8ESZak6gRjWhT9sKu3exv1e7TlQx2D4Qvgr1oEZvm42UV10THNXCwKKi2rIU",
-	"Bs71C6oWmWyHqk8t0a+9r6KB5xR16k2DAQE18l2jaA9DtUn2cWWQc5sRvRoxJ2Nc9Fayj5Sh2ig4fGwb",
-	"p3KD6uNS/GehraCleC3zIc88B0vj2U1RVaghJW4k7JnApVYZ/CJn1BD6MCNL6rm/TUeVRDhO+HZwf+Te",
-	"XwrrzHIZamVaSWzMTcjBNxD9Dbt4Jq+4ZtnGpEQQvXcgNytxFfi8SMr64OwQsg1GK3F11mC6eMENx1c3",
-	"Ka+XWwHJWu3K2WqKi/qS54dmVMxybQyRQ195xRB2JCfYSPAJrW6+SU6rUdqSoJUsprRXRu9DFt7C3gTe",
-	"h5T3H/YCCHsuTz7sBaEKexWJ5LtuZsLeB0qRKScqMaUvkBgy41eAJ+tUiCNUc5GkRS5NeWoPDiC6KCXV",
-	"M2dvpVjNOAbhPxBRKCvNup5Fe9HKLKK9iOT3wRFMC0OZtFC1VOfjLV8YheqtKylER8XUyEhjC0wg7L3S",
-	"Fp7rQsWkAwm4zLVawErapY7hcPwIV5F+nCltzwQrQtFWMz/yC9jaMT8T9qIRvFXyKpMzinJ0s+O3KDzC",
-	"zhPgkPKVmVy7jm8ksxLWAI5dBfE/nZ6+rsWqsE3VGx1AqpgKDwYuE5PEBJNJcW7gZzk9odyHoJq+g8eh",
-	"iopskYtYnnnROtpg78wyv/qKaDZByRIP4iSW8pO4R1ZFapNM5HaAI+cVwBdC5bLI6rWd4AXrxz7DTKRG",
-	"E7XMLMEwLXKRwjzVyNj70cPxaBw52UUVK5ocVhEYgP/hmHH3+ZpvM5eUP88QWERK6LgQ4WAwzFD5YUM/",
-	"cvOKutDIX54AheFFA58CJ6YoeyIxmqZCnft8QFWX9ymZ3n+NEKedbGGbUFts6i6XYx9p+BZY9SYtZ5Bo",
-	"NoC7pXpOCjlj0KI84XSmyI+8Wf0GWUi1tkh9QhXLWSo4dYbbcWa/yl7iZk5CEstVpq1UszXME5SbSAwi",
-	"IiTOcSIoxArPtAf05tbxEFBHKWBRONDcEhjcAIEXk1sFB1Wa4/zee/P8CTx8+PAbeHv6pFx8VkmuxMzi",
-	"Vk+uarhoECcL0p2I4kD0lwhMMZ8nV94zdzA+eDwc7w8fjk/Hf5yMx5PxeLR/8PDw0eO/cMDxGozOSQhy",
-	"n3Nde1FNAc03FbxsihNB29W995VN98OeK3tobUrSUvl4yUM8Y9yIbMcdX5bYrBW0dsWEg3oFzqqetS81",
-	"7M+YUBDVxjH8ASWA/v5w/+Drhqg7D1X0y/HwL2L49/Hwm7PhOxZOWOaWcSmluLijVWPT+H1GUvHa+Gqe",
-	"5Kln8xYNkvYWmZBQ68E/jkBAnMznElly2QxJAJVtCcXiiuGPv4EIz1aazKw/GFV17Ipv+vCNnDWcmgPY",
-	"o8IjS+4TvQ3KFAPSA2gKB7x5OR3RwFzkXkr2OlcqxQVxna0ISWRy5KKI4A+wfwBLeVWb7AEUKpY56f/G",
-	"AyJEda9A5IN9qXfl4INt74zTMKn3fPtgfOAqNfN+MsWUjGhaIScXMfGSFRC2Dvcjunbz+plFtsnlngmh",
-	"Z+XSXUU9pTjg6ikM8stpthQEUYqFWqFW9oYmybDwSCJzIkPld1dSAyFGejBFti2JnDCdY9FiIQN/cpKc",
-	"nP+BD3UMFQtNFDVNCcubDXFVA5rNr6q4hAjmKfbfoKatHYi6TWwqnY5//PpFIw9vfzTmPDydSSWyhBIk",
-	"x6OHzphLdiinKVFOY6unwalHx26Do17q1QHCDKGoVLWuAaiM6tmdL+LeBFt2Fdwo45EUafr6wXi8YZ3b",
-	"hI6nCEayEd5Y3YS/QHaQVvtHkWHP2J5CX6+bBLpad4/v/dk9+iLGL9Rser3JL++CnilWK5GvKRbiQpKk",
-	"SLPjS8JMfumtpBUMwMIa6Y1TTlPt9Wgvhpd82pPlKsetTII3UGLWBFVRXHg0fojKMy4YJXxzlMKIdVjq",
-	"Lb7qt+F0DfvA1Zu95ErGxtnSJctwOtM+GEKezHI9lXgfDyGQUFbv9gjeGglus9HrqZunCSWeE/pMhWCO",
-	"QpjC8yIWzkpVbS8XK0qUjxm7V1yqWsoe9rp1K3p4nM+2Eyuwoo7NOBOKDSOl+ePOdmbQezR+eD8jOa4v",
-	"Cm+mI4h4KcvS3agAMMTA+j5OX9nh645faeJYzPbygqYj020Jf28K5fdYvXAsIOda5lrpwqRrpvfuVFbx",
-	"8+tZKjmMq48HGRWLUPFtqj2bU5la6WyIxtvMIrpLyq5wCAIOeV8bnxBA/AJ1BtdCv7N2LQlJ3BWREtVB",
-	"9pLlepGzPcirYCjzL2ZnZTl3f37gWNV0DU46JjlpQ80gXtQ8aXmhvn/SC3o1febO9mWjMDDviM92msva",
-	"zS1H4NSv9AO/oHd4kA/H+12vlIPde6uEM9tKig853H9480uvWbs71fol6nb03sHBze9VDr/nnFVLL+7w",
-	"QVov5Ryqj3hxrn/jhTNJkL2JnWjVIS8UmaYWIp+KhRzOdJq6oge0GLVTT+e85dhXvnDHgre4RFmm+bNu",
-	"LR+t27618Lm4SLlcFoq2v/bu+uSle+rhVJBGuvUDt37k5e1YOKeNdi4YUsqX7hmUbnOxkpZe6Iibrh7Z",
-	"I3No70Nw44NPODEdn9wMrSbrDIvszpAw8LaHK54Nb0oOIKLkOnDVuJzScUz8gbViA9H+3hiV97U0e0rj",
-	"X1rt6fk8Iveuq4XCTqOKhh/UvIYUQ1E5DasaYNXG3Mzw3ArUe/cZd36tTFjL3v9JSQIbqFvgf226+rH0",
-	"8ZOPDE4SixTkCXlg/JTUTou/Qgg+raIM1wdEoSJD/dBYcjtSdURnBissiuT1kkMo2KCoOpUgrGXJ32pQ",
-	"8jJUuGudSbAEbIt2Fhfgpzxm1EUWFychTXflkCwdg66+dv/w4GAQNKx+/cPxN/gVtuoM2kQQdtm89IXd",
-	"b0cWamYp8q+/+zyizJNaH6+VaPbv+PB1MR0lL30FxV/7zI2/ufmlJ87Y9qsIP598uHn12UjX4BOth7vJ",
-	"DPfelyfvAx94Avhqr1rfaNwlmRTGRwhUtSorMyYb0EqDPxVTk7XCkYaiSz0X88U6SU3xzblcFgrGbtpI",
-	"m86E1sKUrUoFj7E80RtH5LANG5QLnvYrYjT49ff14c0vvdKWPIIfdRDuQE7DaUMVtHs3Bp2yc9f6jO+J",
-	"hLnN2C9FrLw8Ab+/xf/ktfxe2psW8pYCM7354mnvw7tuirRHMTZk6uRo6I/8QpdA84ZqSZGTj7KAWJQp",
-	"g7wdEFRF20ZwXAKHckxMSY4OQ0XR4uRcn+O8E2lTWg1zuShSkeMOwp9vT58Pv+bXO73+24YQKWIe0HMO",
-	"KP8cYsR2udoPzUhVVDo+p5nkuStzhg11HMvLpU5dpWNhgOfSJ3Hc2ZHc4bB8V5ukeyPhvzvRBPcSCFog",
-	"XjMOKEvXfOjExwkqjiwwNunnoAte0ckEOW09tlPi9Bl9IXP6uIE+J+vjjxwuE2UG2+4CuvvZD+9W/Po9",
-	"n90SrKTl4P5cJad8OaO/tTNKG6f9kCbK6p0OqQ+HvdEfWdbA9oFD7k0qQO0v14J3jkBpyMQiURxjvHW4",
-	"0sTY1/7rn3F712svdrAmPwn34yH2Bp2tqTSdDqvSKtO5TD/ItaE0OT/hvAqs4iXez5tYuXpgKErDFuxn",
-	"cuA8cRnAJEyoEsXphN3BF9EInjGkZs1kpLSFtbTepCtjdlX5WOM28Qh3wUk5uvs33nI1ECtXxkcQ1efE",
-	"xQf1oyROJSd2sWSJf3NkeYDiI51pvOZgRvFPVlZjClXasNomxrvooK80Hl0r80QtBt023AoKo9z0m7lh",
-	"n9NiW0envcFkW26HL0bbymhralvcH/Hq2i6G28pIE5d1zGvGV+/9VWxwoQywptknCNWWwWauc0jsCF7p",
-	"WiRJYsAHUnDacFXpv0pMCBWO7RYe4k2bL3ysyZdc36lYD3Aa2PPtEbD7h+PxwEf1Q6r1eZHhxcNBsDly",
-	"bOwaq7GHUP5Nm41dJ+/JblyiSncbjv0e7dcZTEk7N6q00E1VpHdslPmtSpf/PtZsvw06SN2mSNMQK66z",
-	"ZD+VxuZ6zbmp9apcRs/tkN8ydejBKuNJ8kvu7CcOYcf/NCVxQFnJjuAYGKnTvVw3FnWbpSuS8W9il747",
-	"M/P1G6bb0tw55eP7onplMLDPkvYiYylCljZKl9vls8/+XS3RN6317fitW566NbojWHyz6karFlUCcFfg",
-	"pc3SG9CP3IVRo9rSIKjKKAkVKjGzBRXJLIyEflSWEYl2LQsGZVWwUH10WbAyK2tQhqOXZY7aam6VtbHK",
-	"Yksm4PjaNCW4Eq7Dw21pnZog5PpTZuCjdilXnBJDSRtcFCinEkJHvoYoSzLfXoUKoKS91Pn5gPIlakjS",
-	"VZmlKvQ4q0c6r8RCTnhKfMqup/wMKhQqSgahBwlx0ddzih1OTMD6Xhm/ueU/cGgKKL+WkdS1XPdGxkVy",
-	"jlO+kbsLfRLJG5ryRsKI36VedzyCR+OHe4/GY4eO66Kq6ZODEeqdVPb/WwokCpU5TzKX3o9zNCornI18",
-	"eTGHTprLOWrl0Cwn5ndSG2P7viSxT5ql+DYO6Sbq57mfGMqrKLfjQiSqjo5WmBJRl3t+7AOgcGh7FJm0",
-	"t7833uNAqD0XBTXqUJHdvPx2wpza5q4rjLT2zL++g/peZVR8a4fPnSyTrPbGDsL3CTPysrwuvbfD1J06",
-	"/LSO2MjLDR5EQVix5ngsV6Kvxj2bdZk+IwOtsq062edpg3NuJp6ZAJVEVPHZmNCfriGqIOQiShFTqCdG",
-	"g4BizNimJKwrsj7hHPuoVicoatQrKlHOnGY5ghdWrkyoKBsOkLRHnHMVQZ//YoDECKnr2gyOICfapEpQ",
-	"QVdPYjWC52SlM6Ga6dU0URL6SN5XhbGwEna2HIzgZ52fE/KA3DKNUtqZgzn3rKPkxdsRcRvWEegfjvcH",
-	"ARDF87YRvz/YzhEqMnS0kfGXibFVFuInGFnbLOfyItGFoZV6sLk2fZ2JvxWS8xDoGrgEGGRosSRMgBpc",
-	"wkEVUxhB9EsJBhZA2OP3w967aAQ/SJlB5PKLvdQz9+tTJoFeLlFCIpP4otuy6gpOXWdZ3Q75xZ8R9Ov7",
-	"mTMcy/hfnUMk6CGdxuVDgy7mxQBTrayLvl0DxXc/hZntWBqcNtdTfov+PsZXP3QYw2s5vr6WxnnCpY3a",
-	"Ou5AIXfjiBuAljf3IPHFdX38+4628VuBZXd0wyNm1/vDEW6E5kxIQDKmrH0SxWjNHfhv3wWF43ncUarp",
-	"Nv2X4NdbO7SGq3rjMT4VC8M0rHfzvDuyTJlAuUO1pIXgbDsLfZ8J37mjTaKo1GPV6R3QMD/s3jWH9HjL",
-	"XhGL+Ay9IsJV3whelyh3AjSykbv6txTmrP6laxf9cwqv5SnZxedTTcTvT3j9db1Eok1gqst3tYv3I93t",
-	"pYI9UZ0inuN6vrDWdWIcwQwii4hQmV0kF1IFNURBFsbI/+Tr6lWmVoiqiDzoR690TaLkq4MOpfWlqAk8",
-	"N6mrdJJnWpkkptr698f97uX4XuOvwUUsx/vl4N7KkNk0Em5O5q96fpv1zTpP8k+lklOzXvsDeVzHDalB",
-	"4pX27upaqBh3Tec+V599G9tZBYfQr2rBkHmQjvHEoQwmsQMYZEvgz6QKXIrEEihWVGYnVx1LDCxlWgck",
-	"oGSmlVBr8LXWiOGHimAGhFpIJ0tuQhvUS3sap0ISHaP8bZnQ6C/FOgCjQ8V4Cd7LORjBa52mbDDcrgHL",
-	"MDVOtcHxfPtwHLFyEqqGp9QPsYOs7UzSHNw7Tgh+j+ZHlPa4GtiMBqniAMbDx2PSKj2qZKf4hM21aynj",
-	"WgHEx/X6h+MWzPlflfJ9IXkf6btRn5XA3azBlCvrQ4CFnS3bih1Yg9RolkqR10/2A8LYLR+NAohwEA4c",
-	"lECBHNAZQcytZL6QoaKvgJEroWwyM6xj/PHhN4/J5yOZLEpFEF3R5rZ1IIz1y9TskFr9Az0yIUhJpGOp",
-	"nFMqJlujSkIUQKSKNI1C5YaUWOgTmNFUzvRKQvTLO5S1hAsvc/ivhnzZ0fsPUUn6HMQKKqUOTp1tJBsV",
-	"UwtljogdMOIExNoF95Xx02y+cphLJPfDmyKVDgS1Tv1arDoM9x5A2GPCT4Nn2k/2nRbqd+zQneok8HME",
-	"1pTtv6a9hYfgurX7hIbvNcT7RppYZLGwdVPH7482/u7iZfye3omwfqT0t8cYZ7fPtfg0wtway3hszpse",
-	"U6rOobMO4Y4kzDUjstdBdg7GBy47taLsgUs2LdshXClb5MrUa91t12akIOx8ZULVz3SaOkp1Y9Hg/yAx",
-	"bn9Moh9j+TEWX6iiH+R6qkUe09LnRWYdMgTXpmPcN2vgQuSJmCLJNEV+kVzIAZVrIThAV373gQkVZ01l",
-	"uSYI50WuiwxIJ03ZzFjWw4tguD/YENwrkNFQOXhxLwR2QBaiJo7kGfuC/waothuqi1YFLbcR6Cc0yU3y",
-	"3CBmB/dDzLgfqXB+JyJEMm6U7u9v7JUvGcF36Df9aP8nL1ybmvKxJNEjm34S8eukZlEVyQrfwkpc9asL",
-	"ASh9OYA/gOvEdE21/vwPp+9+C+OoDiN9FKoqzNubj09PX0JrtIi16Vmi5olKrCRgmBLjyzkf2YPaGmFy",
-	"o79xIxo7VNvh2EFtQFEVeV0Puca+d8ZZ88tupk9PX/5WQ62fUT9PT1/+Wtl51wcgesHN5zl/CaX+Vwil",
-	"5k3XcA7wEbl1QPVeVTtlr5YN22kVfFKFr0XVq9EIntZSaSt/t4LpmqtwURGQRJVlQNL1kauIU4XTsXQ1",
-	"4tIbDs2/nplP9dDIVqW0Gvrurj0BDNWj8QFEZplk1yTcp4mxvrPrmyxl5YPdteWOvE8fe95lF/Pl0Vq8",
-	"921lvD6n/asc0kvOA+o0gymb33W02b8MxfgSoLYloDl3ZVw7Wvceg1YnZvpSIcG+PSXjsqROFRWXXJ/r",
-	"9gAhFXkiNG/2j3i9kjG+dyFXfhzPfbnJ28zca2GXb7wockuqomdW2iGjszepy421OtsJioto5+lsUhUH",
-	"DTJ8mphMI39ggrYhUTPM3Eoqe0SNIW391hsJCa6BGISRC3zGGwyjI5f7SNouchalrQen55pYVNeDK4EJ",
-	"RTUcHn3z9R95W+C7X31LcCQPHvCnMpnPsLdSoWLtvVK1QnPtQWLlKF9KtbCthmllKxMEwbyjKq/0JZnb",
-	"Whagq5znh+ALof5CqLsiiR1FIbdCAw/316DTJbpEV1pft8TpMvd4GAELhnFNYJsVuSFJs0a8yV+zLKn3",
-	"FgWGt4oSNaiiHJHsp89ePjt9VhYRMo2UkFD5kgfOINad/3fvBPzuUF5cOuIXUfALhdkxV8ElbpKk1DyX",
-	"15Gb28lpTYEs2BK5+OuNQlqMKtZ9+KsmIyQTUR0/OSA/DOXjUhW/Q66NRiBvZ/R0F7zbb/zkf8Fm+0IR",
-	"PjdF2ISL+zxCR9DLittQkN3R4ErQlBIHqgUJ7gsG3Bda8Hs0Lf9OaMgWnF03EdlZ++AKoZ/HA9hJdqKy",
-	"COkeavLDWFhRllWlRyMkSRb6rsp+qLwlouZlH4CrGcmSCs0KvsUVlDNKIlyJNVAEWKJcjGqoHPqekSqu",
-	"CTqccplKa1z+ei7FyufNSfwtksXS+vqDtcphFDubGDCZ1inXAMA1WmU6F/maX+9zauPSVdZcyZXO14Om",
-	"aT/nVCIVKhaytiWwEbxuIdS59Ck/wQaZZnQ5T8WRRMGx8kVhxVRfyFoR8gfG39mqeNom1/GzN1L8lpXe",
-	"nei+pW/8ShTff9wUaatYyPe/KIVfyP5nJvtvs52MVdeT/GViSPnscgY8p3jgBDsEjlgwHoUD6tN5sqDy",
-	"1Vmu/ypn9oEB1yQcv35xROhmnK1sllTtvTCyLU4sgv55DYlzEcBK52Vu8mAEJ0jkfT58qJoJxJkHoYr0",
-	"fG6kjY5AitmSXHVrEHFsuBTrGRUmh/63LrfKFaVeUAUXH9NMxeg5lGz4V50ogrPME7UYwTN2/cF2WnxX",
-	"+vif3Pzukkt1yxSqckB3nEW8a/rup8KOuPTcM63S9e2wR7b6/Vos2C8QwP7w0XjHnAziZ+1f3h/X0zIe",
-	"jet5GfttboXNHvmdYjWY8yQLYIxMnPY09S2Zg5ILcpx3p7bTXu7OGrkuUeSO05p3yNKlNIDrsnPpgRuT",
-	"sf/NsoUdfdglV9jR1S/JN7dLFK6iej1j6mNDwiasgwzuP+fQdeT6hOE652VUri1me9QacY2tlrXG3adC",
-	"xayQohI70oavyQl2uxSJ2vqzpgV/Ok+7h8PK03BDejA+8+Wo3jo12E2fP6q8a38zB3bHDOGPPrrN9iPo",
-	"O/YWKs7nHWwca6if6vbju3F0f9Wz8fs8FHeE33nfW/rO0kJ3282vj0+f/OnG/WzESoaKgM6FiqGWFgh5",
-	"kUpz5LWwlVhTAU2nhxmJ/balKjZwjEvGkChOaNrxSPjksa1z8SUn8g5PepkW+ftkg7/jlMiPozPXs79z",
-	"KTORJhfy8/gDKO98E+UevgWlL+EPQNctW8CiEbyqYwE6sOiAEQJD5dO1azlGn5CaVw77PuCyr4sy0kr+",
-	"+3HN19pYfIM2AKorqUhWH5XJkVGiKfGlz+/Q4o9FI3hTKMMWMyez1ZCDq1rSL1wWLCe5BqEqcz7q2bZk",
-	"LWKb2xNscS6StMidk6cMtIucRW0CbAvZLh5CgCaSC1JVffYRfF3gmSX6cjNLzSNp11rqU+xPdYEiv02R",
-	"ZTqnij5lelyoGtVKKPSwqgrp2mnEEA0Czs/jciah2srNw8bddNEcQt+hQddubHS1usNVWfCVg71HjAYa",
-	"Kle5C29QsFQuxWy5gTaeGKdJS8K/qWekQ99IGao2Y/eggaIzEznZChPrzNReYorYPF27ht88W5mIYcl5",
-	"1V2VKEpmngBXyec6WTFFJV3KNB1RSeIKwYOROzyIh+MdVaov4Y6W45YqJkDJR+MDoOD8Q5+ghD3uM2pZ",
-	"qg3qJ86skKiqTHFjRIxQRNgZwjlTudIso/+409BAKvJ5rc1jFDCSBvWyPSe7WS05guh92MulMFqFvQmE",
-	"PT5yZ9PCrMNeEKqw5750Vu8xP4tXhv/87/8Jex+aWek5nnLyF0jsiEfcHRyFiiLpaRoNTOUyUTHUL/21",
-	"MJZRhuxSJjkl3bfne8oZT8tnElO5cZQpfyWPar0DXV7V0ybQCj33xcP6xcP6eYPzCuUpEhLTj/Wx1uSP",
-	"PSJz9yiFnFT1FogfUAx/9PqnE+ZJ9a4xNW4o6QFEXvJ2OHEPH4/HYAYNYBFhQauZ9HUA5RaAeah8YauJ",
-	"p+ZRANGKGBbNCHtiiZ+8ffOS2MdLzcQkYpA4SKyvrb8jysjDsQc2r2PFKQ2M6BGqEsjiCBjqxH+jNkE3",
-	"AcREFeSeUBDVcuuHP8g1AfAxjJ2MwRRTiurRqpoqwtt29hCXOFFVjdNKPmDcFi4BgVNEDMfDUd0IRxCq",
-	"XavDQVkcznKilTYS9DxU12+WskpPE1QdWIg7DOBwPMb/tUlsATPsGh+OAl/Cg16s1RXBr1GWipMmW6ER",
-	"npWs8piO2W8UGaHidy+1WtyK6d4TGAw79j38i5KXJQRMJ/iLP643cd4KHtm/8CUn7wvrvnPWfYK01ta5",
-	"N3KvvFBejZiK2fkip7W6A7ZeZQPfu3Whm6NHAUwL2yjSBCJUv5xQXOeQsmqfXWCX3vWX1mZmsre3tKt0",
-	"ZDI5G10uhb1cjHS+2HPBmgu5xyGhQ0NZvvTqCN8YhMoFxnoHQWGzgpAda7pSluu4YHjFoAY9W4kYDno2",
-	"VP39IQoaR05hquQJY3VGAsfD8ZiV9K+++s7j2UvHJ0ZffeWrbhPc7FJkmVSmAr5HNZe3jzckkp5dyjNU",
-	"A5pSuBnQkrKgAr9ztOe57ZM+gcPxfhAqz/2usYcEnD7VCjXk+DBzzg6ddsTq7JYyG0GfDQflcy2KbTRw",
-	"GJYlRHGHNh6qJsJlmyKuytJb/YYRZlAOY4zD6JqIjWGVXN2r3mfcNxxZMm9UgKmKfNHKw2mL+Ilin49d",
-	"TIWxXHKN7GZc4StUKymUIVmNXqBwaQflmdD7bswsl9HOd7vvtLHtooPxGEVbn9F+us7khELQ9+glBxtw",
-	"BLOlyI203xZ2PvyaamE/EbOlHOKLuU4noPTQWJ1TAdg/D5Ehp8Pvivmc6l3j7ciVJqd2gTJvQxXRLw8M",
-	"rVCQ5yR8SBPFcIBaSYhiYYV/Crd4/Sm3ZAKmqVDndGnk6ESoluJCogwdJfGEAFjduXfLMKWjVaxQdODi",
-	"FwLixMy0UnJmA64SxOvnDE0kwU5cgXCya61BFaspHzFHR5jUuI75eus4EBJQY61kRHVjKDiORfJ/uIn5",
-	"Bw82gn8Aiz7wj1D9Yzgclv/hs+7z+PT7sNe0/wQQ9iq6z7/PE+X+csTL1dop0fzJUPQPiBgzg7QwmsII",
-	"/PdiJHlUGT2Wee4/jVuFTU6j0YitTVmeKFQf8FYAU5+DMKiaP5VXzdbjxKAwf+ZHji3j39jy+7BHMat7",
-	"mVrwl3gbTIWRjw89OAQNDbct40HUeoRdEpCl2pJyk8yW4D53xHgR7pfzAZpaP5/ynafCikZ32ZyzPftU",
-	"Ygq//RC7UxvAZs8eu37hEWUoX0JUn5OPeipypAlZzgJGrT9sbmp0hRNefU/oANFcSGrWzUsuZhLlB/z4",
-	"L6PR6J3/NjHkXCQG9z+eB0FJI85cX/syiUbNJaNN3Ln/SIF1f7OV3/XLw1j6nxtzF1S8IZeuOnm1ceOz",
-	"cutu2Zj5Mh/AM5sXaibo3fq+fqqVbIyCD2DnMGh23RpWnV5JY8TC/XA8gH847YvepwXG2Uy1iz0v22+g",
-	"VCamNEaX/XwuGuscqh9f/PgMpoWKU2mgzxRiAOdUHqvaXAR0jb9Qxil/rER+HutLRVS7PEpUqJt+/DWT",
-	"tV/mYvGHq5UrMroNc83Ao9izUKUo0Odgl0I182848ab/NfyYfIcEoKyVJfKcQtepWnzYc8hgYW8SKtQf",
-	"cQoJVQan/BVNNa6tXWd8ye9dV1pyBEhIcALJ7+LSmfvODRMqaspDZ7/9w/Pnz596GewHKbMh+UqRCx4T",
-	"5d9/BAb6PAgw0lqK2/AqvXDDpgPikkmJMZycPKOgD7xHTCuaQOmJjY4A72fIPHPvvCW47te5viInioJ5",
-	"rpVFCvCdWIeKCs0RbyLuyTGIuS6sdH1/WvIng51/kuqqvCZfR1GihPJ2pqLGBpxAYkkkoYBvlBoIhc5Z",
-	"tBwYeCqcH6UOqVoYWTex3GhuKrF/E8vV4SgwB6zWYFJ9CVYjaxUx0PmnnVHx33Y3d2U14cPS+81ZPTZd",
-	"DVvyVLMXm9EFm9rOBLrFJDql10lHZrQrrBNvbycf9Y102Cl+7h+YeqD6kXs8Y/WePbt0HhwJ+8qRLzed",
-	"AaSJsZI9bVdOF/N1feoAUnWp8ibTyit9giLnJ1lkqJAe9YaWoiaI3BwC0SYjYGeQN+74tmdI+Bpxm93e",
-	"q/gxvuhyLHZ5seIsPd63O79ZEz7wVeLNu71ZSZP8IsqPu71ZCoruRV3YW7/4xeb2xea2k7ssqMz2xAZZ",
-	"lPxYaxsBvN9TDA+XhXdGNpYDCFfeJ3lDNBVmCcN0Frmgj0JleXKRpHIh41AVRuYjeKXV8O8y14Ay+k2h",
-	"OpueHGx3rvNQbUZE/GtEpvB0/uaCU+CkXkbAhIrT8735jYe1hbNuusI2qLXPJE5R279i0Ebt+9fFbJQV",
-	"Gb7EbHxhQvfFhDbKgXw6y7mvsA3PeBpRG0wrN9w8tb59idv4ErdxbdxGy17pDtvoshAQvf9Nh1WUHOlL",
-	"VMWXqIovzPUzRlVs8Nc7j6zYIli/osrXyXdboitCJeBzR1cgqzVWqFjkcRlmoeLqGiPoc+QFg5zVgi1C",
-	"tRVtAb+3YIvaEnCsBRyODwOHO3tzrMVmYgn0o9klpY90RSn+RkIbmropp7x5Rb0RRElREI2ojd3CIKA7",
-	"CiJUX8IgfsUwCB8usFdGC7RFRHDhMnz8Xzsi4pq4hy9O9Ht0ov/E3CcxXMY5UTBbFurcQF9YWOEHHh7A",
-	"D8l3VIEAGR7MUGtCgkgGO1iZQcD443Qsp2t3ylrc0BNwRBtavNBscxSU/5uLGZ43k6UJnkN7KVErutR0",
-	"5kzZWQLuHvGOGdVqgSbOC42XgDcM9If75Sl2m5tx1FmV/Pf2gTt+RHVjUccN1e/TA07c9bM6wD9eP/3i",
-	"//7d+r8/znP90Q7oL17kLzaGfz0D/h17kq3OPhOQCSnMCQGTKCsSJXNz1IyVx5upnp2T6hY7OG5jxXoE",
-	"pZkUdaqPxSzBwd0bXAmON5NxGwNwt/79YEtOuDB/BfbhMGo+CrnEynyVKJF2Is0dQ2ZkEeuhf7KqUw+p",
-	"XiTKHaTNlA1NtgP4WU5PcDPaUPXfPH8Cjw8fPRpMCAIfBHz/7LRyeBTZIhexBLc80Efl3gmGE3jLd0mD",
-	"d39P4FJODbWOSt2JnA3Lzzkfy8bF/5K5odb2H0aDgMMfEmWsKJ1UETcpbMQCePkupMk0F/l6BK+kjNmC",
-	"52x6NdCPUPUFlDO1yAWhWqNiwrNUWUz43gBVEfe0zcV8nszKikn12IpGJACK08cNbw5K1ASKZQqRQnTs",
-	"dih7ydyEoo4UwOVS5gR6RjJtqLwFSNpq3qe5vkTBfxBA9B82wdF/yw6duhjtR7nHT5hoBN+5F0m0yuW8",
-	"MDKGQqXSGAdBEf1EuG6kBVEppyoKGUSa6ksDfbIx1GKQt+2Cbqd89ZVDmqFPiZRtM+3GPrYnuTD5UF0m",
-	"ypBp7wgOx4dHN2RRQb+0rlXPTEIV9vwkhD1KdnL1Iz1uTSpm58bvkiM4PDggO2k006mJ9iKcrchjSIdq",
-	"f7g/Ho+xLw8hmut8msSxVBG9IlQ1dRT1j3Ml46P2zK6jUB0efAPR3wptxZm8YjTt+jAo3rveZe+l85Xq",
-	"ly6xDpXsUPlhGv9hFLIV9A/r64QDfAyRW5wzr3K4AVS4PLWyYI0D5l48Kq2hZee2zJUit0dsFt16Bjuu",
-	"dHkGj7ZKjW01+8BUA2yY11Cwj8nUqWB/vA8nl4mdLZH0vc611biKbm8+RyZOeu13ZDvg/Z+KNe1/xgyL",
-	"YartEi7F2gRcMgTZM9dxhTk1ECqRJudI13CK1rpgOpkYQHUINRFXAdt3N6iezOVMJhdcpcSaUDnDPeF7",
-	"gjQzkeFB+1sh1UwS2dGoMxOgOX2Em72y3JVQkWFsncmwNwl7/GTYC8IejjrsTZ4EYQ/3b9ibvPnA5dvY",
-	"PMSE//Eh/JB8B7NUG29xqGn5/f3x+JvBiIwSWaIWxp3jh2MwDfieclmQXGQbW7XSvsWMyoP3lW5AeQ2c",
-	"/6S2vN4ukiicHHeylrrIt00oieHux9A/PBx/7cnQk9Tj1NN645HlXjn6npD7dX883qfhJQbMsqAmIdaX",
-	"im594ycrVFZrmCYLvLy/39jIcxLFkQtdCIbLPwLsiO8Vdj5RNPTEruneN46eugm6FIbsGJmMA+BKmNSe",
-	"IxNtwt1PmVSeId0Ew3xaTWpsl2Sc02mxUiYAJmW7YeTjhmpHoP+6jpCPDd4WIr/s4VJSBZ1EAe7Z2/UP",
-	"32jv38HhJ/bvGJh3crDENaw18Ak0Pvt5g8WHipn3kTNo4t54PAbDfjmyxflNoVW69hiHqV4s/D5oGzp/",
-	"/trSyptg2PssQ2+I6tuEk5WWivi7A74hzTtBr6UgdSX53VD5+fcRorCDDvzcSwS/8VKKhwePd5gBXtiq",
-	"yia+t0MP/xMlmmdOoPntmykaehvSVmQ3SBByx7JKxtQvj8Lg16gKvUlxPo/14rnOwSsXKLoksyW0KCBa",
-	"1eXCCeTSFjm5jR25tBoyYVBcMnUNxeoK8twPKCqLApRckZ1DSB5H8MKi8GBcMAOD/cncUU3U2mpU0/mA",
-	"1JoZu1cbzVLk3pNx/PoFnMs1CC5bE6rEjuAHKTNILBXz0XMkulzj8u2bl4aFvKXI5fUgsqG6xiLDtTQ9",
-	"szv1RHvDNLN/Z6aZjS91GOd5Wf4dorHvCL7dLHVuh2lyIePaRiext5KErzFJYpNyVuSJXdOBnUqRyxwF",
-	"hd7kl3cofehLJfM/0fS6S3hWWfDlQ17kaW/S26Mz7L7z3ksDK2kFgb776kqlkal2sdGpFomscsvpuZP6",
-	"Xf6JzrdsJJRi7z7jlKJcqACW+pLSYaWKUbSlNIwproaMB850y4eVE00ov4MKhIgFYcyLmFI8Sk90qHzU",
-	"CumGeLyX5EgsM+6d3uVkc4prYYxNb+VwwUj9JjILRfy4uKBH44cDV9ZLaSWJ9hgr1ob8xmKaSoeWQvFX",
-	"HhCXI2QCL7PjLCltgxpu2TaY7xFwWchcrjRuJm9hC1VlnUPKpdO4NRk8l0gjSFH7I8TYw5qWH3Bw1VSu",
-	"tZtgV1CDJGpXPs2LqZ589pvmnGY1FgcRXttEbL5uXBLxKlHIxv7/AAAA//9dbN7db5oBAA==",
+	"H4sIAAAAAAAC/+z963LbRtY3it9KF/9vlckMSFGy7EmoSr2P7NgZv3FsP5b8ZP4TeAtNokn2COzmoBuS",
+	"GI+r5tO+gL3vYS5srmTXWqsbaJCARMmSkszoQ2IRh0Yf13n91qfORC+WWgllTWf0qTMXPBU5/vniQkwK",
+	"K7V6rScc/oWLqTCTXC7pZ+d4Lpjwjz0y7MP71xFLds52dwxX6VhfCLPzyf15ItPPO+XDZudT+TfcSQad",
+	"qGMmc7Hg8Bm7WorOqGNsLtWs8/lz1Hmjj6zOxWYfEqX7Bm4lV7TwXth8dTi1It9s5EhMtEoNs5qdc2nZ",
+	"WEx1LlgOr0g1Y92JkBnTU5akwnKZmQHeOuHQ3MnCJGyH7Q6Hw4ilYsqLzLLdXuOIpLJiJnLs0J/fi78V",
+	"wthXafPM5nT7kWF/7rtH+6/SiOmccTYTSuTcipR9+PDqu7P9y+fvc9RZ8pwvhHWL+7zIjW6YiLcqWzFp",
+	"xcKw87k2gsmUGZ1bw3CozM6lYWc8KwTr2rlgy1ycSV0YtuQz8ciwRIkLezLB1hOcAgnN/q0Q+aoTdRRf",
+	"QL/o/hXrVe6/V99dsfOgk90EfvYT9ge2u8fm4oJN5jznExhw1Y8lt/OqG+EO7EQdmG+Zi7QzsnkhLu/c",
+	"q1QsltoKNVn9IFab/dvt7+59HXQB987Ph/2/8P4vw/43J/2PyQETi6VdsYXgyjCl2alYDdjRRC9FypYi",
+	"Z/pciXwQq1czpXORsvO5UAwm3Yj8TOQslYaPM2GYrDoziJUfKx3larRBl/vQ58sH+FoupN0c1zs+E8zI",
+	"X0TEdvt7wyHr7u/tMV1YI1PRut4ZNhZ+0B2TzujJMOos+IVcFIvOaG8Iv6SiX7tR06l5rSenIm/bExne",
+	"pQ1Bf19vS9A7198P77idvy+f35w1O2e5yLiVZwKIDKziuc5PzZJPxIAdjo3OCisYdMZELBkMEibMhC+B",
+	"+NQejmL15sNrNl5ZYRhXKd6ljUTdYVyZc5Gz/eGQJVKd8UymJ9BuEuyNtfVxc3CdAR8RVW9bB0f0aSHc",
+	"j+utRMU2rtmzYz4zL2XWSOef68WC940AYgi00/KZOWAaiF7FmtiE50T2xZnIV0wrAcfXzsUiYsAueS7S",
+	"WIkLPrHZinUTK4xNWKoFHGPLFtxO5gyvSjVLegP2LOPq1DCe60Kl0MSC0+LhwsWKCC7PBZN01mmpxAVf",
+	"LDOkVDaLlJzNbbZqWUIYyVUsIBdmqZURyAGe8dQxFfg10coKhX/y5TKTxPF3/mqI7VfN/q9cTDujzv9v",
+	"p5Ibduiu2XmR5zp/7z5Cn6xP/7PCSCUMchCZ4idYN6l+nAhoIelFeBDqT9W2chSrc2nnFTueSpGlCc5p",
+	"wKK50SrpEcOc8CUfy0zaFdFQt0H9qsVKT6ciZ92kevBEaXtiiuVS51akSY9WJRCRQr7cNjnu8Z2A2+PM",
+	"PNdqmsnJPc5+MnGfTFg3YBnAd9iCZ1OdL0QKk5WLwoiUTWHelLZzkXtZJCoJrIpVYUTEFlzxmUjd9Yhx",
+	"9m5l51oF3Pl8LjNRtmRsLrj7EDcrNYHzFau8UGZUrl3Ckk9xhxYw7oxY3DkVuRLZybgwq7gTsbiTF0pJ",
+	"NTsJmXjc+ZxEbMLVRGSwoIyH/bBzbpmkM+re7kXMU6cTcbEEEpMwnceqvGptdiLVVMIZTW51A7zU+Vim",
+	"qVD3twOAMh++e4UrnvHJqaGjACIH/pVrYEJKiNSwbjL1HUyi6lDhw3BCYZY4G+f63IicJW9zOZMqqckn",
+	"niDyLNPntQZv9yh9//w9Lef9zeQh+/45m6wmmYAdxbNc8HTldxXrJrPJifuR9A787CVMmlgl3z9veGfA",
+	"3mWCG0H6Bxw9mMlJkedCWfclq5H9ZMKKQXKbE/hKWZErnuGw728SPyhxsRQTYMRTLrMiF0jnqS+eFxzg",
+	"RCyEMSB6SkOaj5wMbm/4b7R9CZz5Pkd+qvS5AnURVhOJIWiccqZYLowu8gnMBfCfKfQMDhxnC2kMbK+p",
+	"zESsugn8e1J7Bik2K6h1d5zDZljINYGsvtGW4djjzi0fynd8lWmeHmv9muczcb9EbqzTFR6ysT4TAU16",
+	"ZBjqIqybLKl/J1brkwx6GFI5fOgEhWzSYm9pUv670Ja/uJgIkYr0PqkVjfpcF1nKxqA6UxdYN/kbdOnE",
+	"XwgmAXgwvgZM/iKKlSNGn295oxwJY6RWb7R9DwTxfjdKXigrF4KlMkVWNRYTvRCMSLNUDG92E0N9xMOG",
+	"90ACrXhiqaqEe2jNQrQ5aWiQ6pcWqcvmLLBdfY6+bLbncnnPZD6cZ6DzIo3YOTesULngkzkfZ4IIF+it",
+	"AtZBGaEMzvtcLj0juMVjeCwXQhf2fqdgwrPM6/5+OuB/KdMFECRLnbrVgX5QvLBznctf7pPc/Oj4lAY9",
+	"AbU2NslFKpSVPAPJsgi6tTHen376qX9Y2Dk8PuG2yeT7TPAclRKeLb6NO2O+ijtXmX+/aBqXs5ynIjTw",
+	"3N++ESpdaqksmSnMUvBTw34S4yPQuGxpA3IamldwePBIQd0HkcH9eeINKg1kyQ22YdrPxdhgi3c51/9T",
+	"Kv0vkVbc2mRXDV857a5LzMz5UjCkP412ilEgkokMpbjSzB6x81yrWaz+z9HbNwzmKAq0bLgYwcHv62k/",
+	"52omnFVd52WbiyKzcslzC43aATuei5qpSFV6BWwC+I39GngOhL/MbWqtn/26kwmJlL9n3E7mgS1pmeul",
+	"yK0kOxNau1RqGuyEq6Vw1jAFCqce/1VMrEF7jbvqbJomgtHpPBU5WgthDjqjT5/RdPyKfj0h07H7VdmO",
+	"eZ7zVSfqXPTx/c5ol1470YVdFk7Ig86VVujd4f7XT/749FJLdNDePkyK1csTvy9q9m2yV7q3x1pngqvw",
+	"7cefo46t2FH53tNh1OKj8rrh+Vxngo1h8mFSyu4/vcKIHnx8j6yCnqr9XC3Wx/I1WhUQO+rLbbCbDauN",
+	"+ml6YqxYmibPV9RJi5yOEa5iB44Et/TI0/1O1PBGjp/Dp/3id3iaSmiFZ++CLtB8r4u/0JkR/v9EqlRc",
+	"RGyySCNmbAq8lzZaKvKcdRcSlhC5F+4PMtPCNVDBHK3F044+HTcnNB2DTsOs1bYhbJViMhEmnBm/K+Bh",
+	"bXnWPnVrq+Wbqr8XbSxCfcar2bxkkV9ciEn7kV60eCw1GoF4xpa5hgYfmbWDHDExmA1YYhRfmrm2rC8T",
+	"OO7JJJOTU/ZfYj8JJtFxlNqGjfwe3ezBIVLZkqIcMGkNS/gEbifMiAyoi+OVxrKuEaQawtBwdnqbC7gF",
+	"3VgzcaOJn9wFTqR9ZJgVF5Z19548ZT/IZ2y88m7i3gHLtJqJnJ6Qhk0KS0o6ZwuenxLB+xLS1ERcHrcR",
+	"lwNG02WYVmg8zcRCKEtGqWJJ4qs02GkkRNLW+vd4e9rz+PPn9u33jpPFoL7vLB+fyLRB5IBR2kw03iny",
+	"rFlICU+Sa5me9q1dcjzayF8qeaZn29OpK6lFqs9Vpnl6m01em/qWXE0VWQbq2tq3qsnGJ08mmsTHqx+/",
+	"kLZ8ur4hh7ADHYGLWH8XfrqtHDGRGcF2B42dpePZTJ/wkMGAR6ykQHAtYtyJXzMNzcPf3IpHxslpnBl+",
+	"JlL0Sm3SJwyuoP3Ks+zttDP6+XJJNNzknz9Ga/NUsrvrMTkYHx3eRwaobTGxBWjTeTtruoQVtXIaN71+",
+	"U4RrWFv+chBucsKtHJXnpL4bmw7c81xwK8jp38qQjPxFnJDNbjHeXPo3RZahhWFsgJgVRpi6TdAH7XRz",
+	"MQHylKKuFbFCZcKEz7K5BsZPfmHnCrMaGQ1+vjdghxgewWbyTCg2FznarOegHVRkf8TOc2mFYUsOGptF",
+	"swiR/Rdv3h69e866+7uPmZ3nupjNnciRoe8GedTGma2EvydPHq+xh5ZTGAoVLbPufPyt014FS2zyYmv5",
+	"ZE7MQlyQRb/yHRorODLJCXwHgxZKR6JWAoZ4Oe1YEwmWuYb5qfG4zhL9kH1/Yf28vKN3mEwPQpu5Vp5t",
+	"G7Y/HF4qjYBEYG3WHk5WKCszlpBn0ZxwmxwwGFjEhrAflZhRRIgLAYJt1bi8VyzhlVz1O5mLidX56rXE",
+	"mITNpRTK5u7PkstcRsJeyky8UDZfbXKYNdLhW2463KiIP9Nk9F1XJIgrXGk+eQ4PogaPSu/1iOZRRSfd",
+	"+wdML6S1PtwKAzQaiafzSG0u/p+KBVf9XPAULZvAXw7QJGMsXGjkH85403iUjvjCGwc40aJQf2c+qIOR",
+	"xt7Q/IaOh+TZ97/28dZFet7IpI9wRGzBJ3OpRDVmspjAhwbsyHILFHfENg0oGKTUHbuokFjlRSZQ/d/f",
+	"2wNiHFhhetFaNBO8G7H2aI1Y0QM1WyPbH+5GLHBEs/3h44iFHrL94T48UXetQWNweSHsXKd4A53a1OQT",
+	"6EcZW7E//KYpqgAut8UVuHc2XVJsfxe6F3iT2f7eY2hnw5DH9veeRmzdncP2977Bmas5VdmT4RA7U5nX",
+	"2ZPhHnR7w9HBnuAMees0ezLcd9FJChjMz531VcUApWqhQB9tWSOQt0MDNVI+FxMRdcrZh+u15cDdu74Q",
+	"qPe6kJqoszb9wZVw4lE4WZvzTtSpprsTdeoTioML5xJaLmcRfqxPYKdSwaLO+qoFB64iBnXzZHPoKx4w",
+	"oc5EppdIUtb0ECRmLeG9WrFpzhfiXOen1BIczrovmHVrTmQ4fXHnR5x09kbbWB3SrMedJEKaVM2Zk6id",
+	"lSqTxgKnD2K5yITZ3d/bQ+NzqGBcSe2RWWywGHy9kXZdiMkxnwHbq7G2Bb94LdTMzjujp/soLvmfu7Al",
+	"LKxwZ9T5v4KI3cFo57/+0P/4h//VRL8rM+Tu002Ny/XiiB7fKigxYpO5mJyKFGcLREf8N5OngiXBqFrM",
+	"JZN6k6Vi4d5sMsbyGRq0ahFTJA6P4CIOBh5wFlmm88jzo02zT6wmmYTVY0aQzWwRoWi11jEfs9pN4jDG",
+	"Me4kB2wcBk3Gaj1qklWW8DTXy6VIcSPC9kI7ips+nDG0xcAAQD63sVpoY9nuU5xpGNNu/+l+GKw9zfWC",
+	"JYf9vzDe/4UN+9+wEzZgI7bD/ov9gfUT1k1ygeE6o/29JFbSsKlUonfAnvEVw2wEnJkFS0U/LchjIVIy",
+	"NCLpAz3hTOqMTkQpcO7t+cDGTE8Slvwcd8Y6dRFv0Nu48zFh3WVW0MyjMROXjY156hbJGW16a0GkP8MM",
+	"A111caQfo45WYgt1NTxEn6OtnnVb/fPHMI6/LcsB9hiMAfaHCx7UOTNzkWXVXhwwpF2oilkMh5/oJcZ4",
+	"jGF/iDRW3Q/HL/tfY2g0m+hCWXPAOBrUULJmZpmBosarle6NgHGnImGnQiwN6nEgRsVqLFZapezpPvtB",
+	"PjtgCam9CatdD96aypy2FFyGZc5As9v/Gn7HygX+cpZJJVjyr3/88+cxX43YGxfH7UTOj//6xz+TA+fF",
+	"Kb/lGq2+BaQ9Vph+AWxpSUTV4Cd7ByyRCz4ThsZUOU4idj7nlk2hBamYs0XGqpsKmIK0hw4mUmPpWDmV",
+	"1wgLOoOhQKzkKxcWE8GfOM3ofopV8tWJzQuFOz3xJnILi4gfPudo3BywdxmX1ZZ3tmHB4Sxn53zlwq9j",
+	"XLOVnUs1o43crB9sbii3heCBah85mzCSLLd/0P6Lyx/0u9conuNDLQbfI9D2nb2XXDL4ZalobRv1uU2r",
+	"Vb0bLYwbPjF3mjNGB8KHYF5PxTK08AQOBVSwRXrCGyxiPwG1BIJVWj2sD1PoajURtUgFDNhYRuyvhanS",
+	"oxzDl7ZulUi5FX14q5E3zXTfXTyWC2EsXyyxp+ctToXaAj4ymAoBX029UgtriuYWUq7RLl3RkXqqxZWW",
+	"hXVf8HqPXubC2RG73DJkJPvDb56GCQ0R8Y/QKa9zlrw7PH7+p2SrHgRuxPqCcYvNLoMj9MiUBEMa1rU5",
+	"n4gxn5xG3lxaxk7CYbBcpTxPY+VdWo56eisW0JYDivwGHmRsUpFgR0HO0SGQa38ur2kUXh/SquFLuNvg",
+	"Wj0EKFRDYEY3Q0Vx/THO/Fwasf1cb3X0YG780SMB/PKzV0WmI5lsSAtymxQ+0C23Lu53F/ZKUe+PDJvQ",
+	"GShgxDcxEdW6A5PorP9rq4EhSnDcpWILmWXSeKcz7GhHK4Q882lJfn/7sCY0+UaxkmqSFSkZ9iY6AxLP",
+	"c+snz9EUt1yUHpCUCi5wBLS90K6gTXaj8bY6F46QpKzNO61G74D1d12yIy+PkMsgUROR3XD2QeE088so",
+	"cTWBIMfJM5FuOUFtpPdqE2oLKW6yQtXSK3OuUr1goAHmE462pzClC/XRSonCN38e9r/h/enHT7t7nxtV",
+	"KJRa2k7Kn/Q5W3C1YiTb0BEsqUUqzTLjK9AAnCoAsiSIObALRbolD6a2Nz/+qvomctzgc164Yl23e5yY",
+	"qhUzUs0y0Q+VKZ6aA1SIDcsEPxOgqujChiEtVwrXlBG7QNfRpqZJQ7iMmh1pON00onORC7RMttMwl3aT",
+	"CzzAjbmNIRGb8syIDSqGdHqZCzhTc56yVDpdCN0DOVcwj5xNc2Hm3v7f0BWp0q1n6Ad4GBTzbczI/qUf",
+	"nSlZ6UZJr4H17z59/PV+nfcb4Rz412H4bU7LVo7v9RFg+bQCI+oa3Tig+R8FDJ9uVBx/wH6ivKyGjKxg",
+	"0xbKkIHHhcMYzaY8j1U3F7heInXesKk4Z45bOM2zZZTbC9Luk9cUpd1XLjkDIFUuZJpm5ffcl7yO0rj/",
+	"goTUpjgDg3burfcamcXXvLAbXAEz5krCg09S2D4JxX0GTI5uDnvbs4uW/RgGIjUaiY7QdhHh/ga2WJo2",
+	"jE9ml1Om3AkuSdpmsMYa1aqFqGz47B0LrpN8IBrQCyTBbts1xQOsWQplaAnGH0hVHJ0oFzEKHN41//aa",
+	"RNdAHyPvXwl0xg31jrSd0DBcutVrZ6RhMweO9zXBdc39HvLTBsZQV3Minz9MpK+mN9ZllyY5ss3yGvCq",
+	"Vq/cpyv0r85b5fhV3TRZMuERporiEztLNaNs0bgYDh9PxtyIp/v4t4g7n5NGP16dZWzKPeRGTlg3+dc/",
+	"/rlDvxDH5CvKLE7wKPr7+MPfHgReEnoRvQUiyzbt/iCOwbP9M54rvoCp+bnet3e+hdrVI2ouHIi3dtcN",
+	"JuVxrI/vRZX27k+1NyBdXy5pOtwBIEgTMIIxoL4nDjGkDG6FtxBTpCRqTkLOyIPNMK5gzgtjSb67gsWu",
+	"0wEcVr1zl+7iHxv1CBBL63QJOAg3p5Q9PWIJsFO/N+CpJGIcg4o8TIPj70KlPfTIIS8O39hxl3oRS/h6",
+	"czt0pVf3yME1JGbwYifq4EPX3XIw4iNqqH7Nt1q7ekifCKfsHbeTeVOUJg5/IfIZ4l1M5utuh0eGcaW0",
+	"Rdu4GYFkiNH1mZiifANCzQq3jbSxkiZiCax+wiaZ4DlcreK5crHM+AR0AdtkRdzO1OP2IDXv4h29v2h/",
+	"+M3T66lab9yzP9Pdj+HtvjmVy75eEp3sY96HyH2rF329kPYXkevgShWKcpXYetkwUJD9DYzjcavs8d6v",
+	"JImbls9Yl6vSGWYSWvHSCJSz5OePSTDa9bHdvfOjZb58j29nxvYaI37W5cxNvlbKhxSkFNp6nW3+gPxp",
+	"iWf/CUE++adyYYtcgSYXK7JbHLDEyU0JM3BEz1sl2B6GbqiJyDJs2FjS28erWCXv3h4dMyBx9ITjs2Qj",
+	"7CrtrSTnkuzCYlTrvU8xHOeaXH+xIkoIrZxxGkvEnvHVI+OS8nwWXlSDBjknXwHZE3Kfqh3FSufOFOaE",
+	"vgOGroRK/HJAJD5xsUacq8gCP68YIeGmohN1YJzXJda0yu/LptduvKy+tHbnefDhtVuvsR+4l6xQ6fHx",
+	"69ZAQIFPnIxXlyKr8TQ9YAvyH7ClNhJj37r7w2Flsu1tpeSt+//Lzzfx8JcyE8+rBLJ1N1J546qoKXqw",
+	"7QsUDLcpdZmTVObNyR7SnPioxc2bC53KqRQpCtmb0/pByYvSUhvoP5UhUBdA61pJuioWY9KXCUDoU1NQ",
+	"s23i3yFWFZPKyFS4A64sl6oxBC3CEN2WyFyQ+bwzR7ao+VsEsYarhWOKPKKUn+jIL4frzvosN63t98/f",
+	"i6XOm2L9byWL6TJ+8v3zY25OXa5Bk96MWT/A4ZRIm1Ot6BEK8tkio8j3cL3ttYauDttGSJZWemG5OW1m",
+	"8Tp3ea52Loxg+CDrApEWCtY/dZeMBeKfF6p3UIbuIlmsoWhdaoVo2VJVFGvDoCpuuh4+i51rOefKWCCz",
+	"bZYj5PRnPDtx57h5JaUpg9KaU8f8nLbp2VfvtMomtTb0jZBeGm2tU/VxNozKd7F5u8D33zhK5FmlTDNx",
+	"4gLq0PCAsXwnjj93oo7Ol3OuTiiuvPpdUqLG8LraqdpkCLTjK0dESzpM/RRfaeIC6W55ebMwOyctxHgj",
+	"Xck/Gq11eP1LZW/bZ/0Ge7plPzR940+CZ8RG1lI2yq/61danDcu1nodCbzV+SBqr81XJh9e4Vmg7kg5G",
+	"E7O7vQV4M3VxTi2yw3evRvW0z1glpbCURAzDsdBBdgLdSlj3W5acSoLkIV+ARQ2FmyAI7q9aKpGicHpF",
+	"jMsV8Sg3Ci+5KlTkVoI5rhtqsX1gxK1nom1GATQ79E/o8jXdUA2hALflwf9Sz/iX+7Lvwvn8pe7jL3D3",
+	"rjtwgaCQ8/aOHbXbeV9/E47Razg0r/QC3tCl96s46G7qOENHFp8ZRkSfmIKLaN6Mfe41eNMaMp5Lp9lN",
+	"nV4VPXtwgN26A8zJI83OmOum29WEmzZN8JKwGfc9B03s8kmtyE3E9JnIGShYS5igG5lf3GB8N5pmgxJ4",
+	"NydizCengsiXlwNTyio901lR08kD8ecWJZUWYpFxY084HoFb+pDLb21I/6DRMLlYZnIibbZCiwgIit4S",
+	"yVVaIkUi6ZAtMQruIyfj1UmdGl5JsK9Ioa6w1R8ZSnAmREGp2I/y2YD9SWQBQL1L9MVwCjc6wrQAKZxG",
+	"SY106zHm7sWBUFOdT8RJ1SlTVVaIO76NuHPA4g7PsrjTkJgdsbijp9O4gzS0N2Kcsq5rSdemlnXtFYNg",
+	"2vd3H7ONHLHGzOwBe+utmKyWR36TM4Vk2m+ZtnWNyuOzvn5r9GtjN7cf0Sucx1tRK3fYr3YG343T1oMF",
+	"1ADO6+Pxps3LP4hPNX3hR7kQzwqVZuJ66cb/p1iurMj7xq4ywX589eMLNsZmRvQDPsT+9X//P8xZmwfs",
+	"B7G0eNmMWGLFhd3BSDCEn8Sfc7vIMDAafix4fprqcwRsLiMiqh9/XYpZwroUFoHuZrpuzmZ/uKBm1uHV",
+	"EtZ1/mryrq3lFH2qAi9gM//Ps7fvz4c/fD/T//rHP2GTlx3ujFxMxks5K3IqIcGe7g8v9r8e0hHcZYcX",
+	"wlCwRqfJ+vauSvJfU5N9emmTU7fzAklCaRJCn0/1fDOw2NX2nLK9FmGvuu8NDA6jAMinr41DwUsUGY1d",
+	"YMdzsWJmznMyqdNOZtyyZKfMYSDnErAHJSzmcKLhE26xruCTOUNYTRexip4VhPPZ3fvjYDgYDnZdVCal",
+	"LOlzZRw72epsu1V4XprYmpSbFjtnmomT1lgv7yjSUyYVn1h5Ju3KBWKfz+UE5eVlYRFPIxeTjMvF9UJ7",
+	"m1eKpiHcH/hwo8ztJvyyOM3NVWYL9BXCwmjlgluwmQFLgDMlI6Y05jlFGIwrzoRiHBfVpWANWKKXQiUj",
+	"BrIcT9NcGOOLrmCLY2R5KUMkQTNgCSZFZ9LYZFTa09lcG2CkrgFXP2SJ1X0qHCydY4yNSMnbi/m70hqR",
+	"TT20pJnrc4I26Q3YK+WYLigQCJRDvNPvQaWZw/2nGxFy47VMAOzZIxP0rGs0fou8tIfvXtXAWNwsE7A8",
+	"bN8eDkXp+kQgcO+kyKVdDdyNE5yDZBSAsbBMqtN+pifcQbCgMyvTRcoWwvKUW+47FrmvyzNuhZtsGMr7",
+	"l8/Z7je7X2Mv4MfTJ998HbFX786ehq3D3ULJvxUoIfEM0WJ8jydaKYH4PU4w4ZZhFlb31fMf3zGeLkAJ",
+	"sTkihmQrmIO5HEsr0lqcGcwuqE1LzKEvt8GWDuU3tDPfUCPu11tqy/06rJoklxaClW9LN96XzzdKPHRO",
+	"w2ajOnlfoyLVkayR5I/t7KMiXNfkIwThWz1BwevlR+momgOGB30sMq1m6PUmg2/gGt2eyZRUa5MQ8YW4",
+	"gvE8MkRCYEs7udYdmxYEkustZDmPwYpGHXeeSyPpWsyJmctl4gPWI4pRj1CAJtTPxJWTQKljLniKJ/75",
+	"PNcLWSx6V2ObOJ9IrRtb7Kpt9sv7cILWNs6yKcLm+bsPbIKZ4F3gAGPBpjkBdMHJb/TVb/jmF2Khm9wZ",
+	"bqWnKEwBnYLHmENrPxP5mFu5YF0CW9ydtaS1LmUTLOuP2ljYKpOKR9g52j/rbn7ia4XakgWb+aI95j/Z",
+	"ScXZjpkvks3u7z15uihz+6QJ+UYF3XX9EFBctHKG3WRcshFuQzHyIuxVmEnU2CWd+bfbjJcuTuNEIA15",
+	"cSEm33HLm0KSbsPjcnX603FeiMrwcXmmEwabbaY7RcxoJnieSSyPxEnEnbUmQlW29Uv3Gk7QW3p2M2Jq",
+	"3Y5b2l83hnz57L/Wahao2WsEv3rOPUMR3mXGEUzNWsrRKEjyJcTRx0+HQ2YGW0IAuHw0Oh8HzO32dRyv",
+	"ZjC3S8OBSxmf8vsRiPnAgwk4yX4dOuWGwcJBMKzLYQwSWR2+HababSAdTyZiaV3tLrNaLITNVz4dbWMt",
+	"DlzOKQJwOPCFOa8yHRu2X9C7J4G3YzvcyxJ95vPHqAl+xgf/r8+ig2ooI317TdT+5qC3dQTbL4PPTsUV",
+	"5+USnPSH3bwZDyZqvVQBqjLrEnRL7z9yl971Jm1Dd09b1Q60RHAL/M1V1CSyEy75iMEsJI3CaOrY+NU8",
+	"rWT67UgZhPgaAAgjYjCCOHh8DMrpX8PI2A4xIiwbfEVl4grdqJIAusn3Lyi+vb0cdu9GOfT3B/HAtkJ4",
+	"uFbGbsNUVgnNEbO5XCxEuo1rvDWj9iWmp5fSGm7anEtDAf5lGkCT2LU9IDJu5Gi9uPR2TuOa0HZt+OdK",
+	"K3L5zNRwKYNHTMFiZNkKcyatuLBxZ8QGg0HEXAqlgQs/b5lQ+fFzUrKk5FNLfuV7wVOE92wgJ3MxuTxm",
+	"9Yrc0Bd8MmepWAqVCjVZQUf1adyBxYw7QXmpEaP+u4Kirv+DuicD1g0GCL0/rYwI9LPJIbEZwugBHyvw",
+	"x+3MbuUcvXcNlBfKqmgfW0IhIz+LTdvJATjfxNRVGbJrRi9MkMcycNkqUPqCUxnaZwM15nZcK1SeviYG",
+	"6CmbCetGOgr9t48C8xyabrVBY4O0poSuctHFsGOQRcC9cuhbO0Xc1y91itxm0EIFKN0Q88HzlB0fv2ap",
+	"4Gkmlc+gbcOYvsWgvWaPz2Wd/c71sebngbcanT1hLjDWuMrXPUC3MphLYM2dQ26BQEzpumPOpx7iJp2G",
+	"kRBK+zof4kIaa7aSMwJU8xsGs7l9GYSyWb08ISp45btWL9/Tk80BZZ7++G5GteL5a1b7WjhCsCM290i9",
+	"k5dQtedrNGzN/jOdiomVZ6JF9QFJzJCiI0tnHZtwxQrjEgpbSGAg38Rqzo2P/7YiX0jFs6QSMDwdBKXa",
+	"4wSU9dp8smWs/JuuQP/WlDLYINtQp2AQgSGyZHNfIG2cKxbcZ91pLkQfDuWBj5l3UoIvbQYUN0tFjnW/",
+	"SRpF6aM3YD9yqdxbI5bwpTw5EznQ6OQAQU3g6YQln4B5onkR7kWxwgYiaucklTNhLIgnicZCpjItn0X5",
+	"+oAlBToafEMFPDHXCxHFyhSpxkcCn3vyCQ89QlrjPQpLwhtopaSIxYhNlgVsCZmazwmidFbb65Gp0eJC",
+	"YRsi7R0EOOYSsTXHWJY9Im8SKFKxwmpGZa0i44FdOMYyOUYHU+YBK5JP1cPhRAk1k0pEjP71sxt5RI2T",
+	"hfecwDD45BTWZcRwmka+mc+fE8IPxy1d/5Lz6lits8b3CFzdrIwViyRW4cufKZLFn6N6u8tcWz3RWQQ6",
+	"iPxFRAye/JwM2GG1jazWsLNAW6EdORbeez0TCP6a6kmBNY3GhcwsaT3SmlhVKOXo9PaZG3FHqjOhrM5X",
+	"IAoj0sBGFEywTTujztnuOgEEjl8OGn5VA0OVHKkjeqg4EE+MU4MvpJIKV2QCf6PbNeoUy0zjc76kCrpi",
+	"HcIIViFaX0lMGqqCcaIgbOdj1KGdADrZckXm346/GIzq6WD3j4Mh+ZaDvoNi42OJS8QJymeGtv0OonCv",
+	"xXLVGXV2B3v7gz0gPlXrjwe7u3SNAFI25uiy7yApJH8VfNO10NkZS7Uz5maOoamaikPMJAgKe4PH3wye",
+	"UJqf22+bnzzH1vy+64w6ZQFMciZiSqtj3iJfdEadC/i3v/fk6URnmqL6iE5Unpld79bwEfC7wz8+/uP+",
+	"7td7+94jt/fkKWjF5FdKQawRY4lmrYqEwTTurdFv5y9GQPpRxq0wZeSzo4idEZYfcf5jfLATrsJwsD8Y",
+	"YtUsQx5yoIgwkyUl7NReXvEcZYEi1aUNr4DO7Q6Hw89Rp3pt9KlTEdB6i425lpcG86+rQmFIZCWOVCJA",
+	"NUtbyhM3jDVriBFYD1a5TU1pm7nZFMYum4L24IjWLPF1l/8lomoDti96u5zRyOtidS9zEErRBUUf46TQ",
+	"2IR/OUUuIqQG/IsAIKgavsdv8NhGzSajraIILsk9dNN3Gy5ir7L/uyEp1VWRtSRfml1cUccEV6DVUf3f",
+	"MvG3MRcA8a+udkSWj92JH7IsSHmpP6YR4fqnDTTrXGRUFcpZXEtCWRMerwlrveaH2dY1RLU778M7tH+r",
+	"vs6N5b7c1YnDvNyP9PQ36kd68mt6O2nfNx73tQVorQv9cGru99TUfKquoxtuVbx+lWf13/RE3P2BaK2c",
+	"3VzW+DhYqi/ysLb4Suu2HHzI+Us9eHDtIsz7g5v013CTXgJo398NvZpur4TuzBvEvrV5ZY/8rljzzF7P",
+	"FYtxc3LqqimUKMbSsOGXuV+b05Wv4YMlEfXtD/eAWUKfOiIdZZvvOXXmCz9aGvYby3Gse9DID4P1jNzn",
+	"fSzulMmythLdCTMR0IQQefneYu2pslLbldSDYEa/I0vWd9zyF2eiqTIA3PLHKfGGr5RbnmAijR0xoxcC",
+	"02saEPxZl7Nlpm2EZnjoUG/AymoMlJsHexKTpGslg7FxlwSLWxh/T3ieS2FilbiSTknEEqqXRJCAlUku",
+	"CevgJtjjJgyYLcDSfcFS6u6WxGSbcJsgzfEzMMXKmthEzcsMRtPese1tG+7dFvShhk2N20UrsdU+0Uq4",
+	"/RF5bQA3eElE61CYIh2x+QbWr1CutsSVkcetFRO+uJTLDdFStuCAh1gmLMA5GtxhGZYbtr0dPsp2BQGc",
+	"mE6SSBVC40oCUDKcwxGFa0rbXkudgJJqby8V1xBHNoTjAIFV5yFu6uD68CQgFJy0gu1Xm3suLRWEIkl6",
+	"C568xmxvA0mk6m3Tlm1Y2Y+tpAGrh25DG1wtLcc81sPEEMHA19zr1ukBYRIKEBJJMEcy02ugEM3pWy/K",
+	"hicZx6BFzJj4i8j1d/JMGqkVjqJFuscE7Wba6mMeGwIapEI/nzZGjr1Gcfjm6BVIq7rImTATvhTmOsR7",
+	"Ex0Ozamug2F32pfrJehs2ywXKnclLUciXuOrSOnPfaU7rClWWzVXSLEOHhwiBfdGoelIGl9GI6y6hsKC",
+	"TlcIDWc36vPip891kaVszs8qptLE769bCveLmcHlp7i9tC6tE2mz2ywUaUS1g0UQ7b6YociyR44Nj3kO",
+	"S7TMySNAIhnN7I1lMlaJZLG6JZnsTuSs28lcqktrdyx3HQHF3mYTIGmv7QF3rtCwofR5EB+1Zh651fC5",
+	"LxSfboS4dgU82VXACINtcLDrHLgB8qtKnA4mtP14H4uLLdc1RUcJnidjU5F7FmpGgRdKigmdd3FhN5cY",
+	"rm6BfQpPNfX42PnxjyV66BsyAtvjEJ8OmXExiNKYQnx5OVNb9qLFT/e/6YlvE2Y1K01dZfDLAePMiEku",
+	"rAPol5a5EVztwHQfr0XaNU3ZBwwkaTXRexd4ORNjqTgmy26JFX7M85mwhBTeaqAfsCOhUhifKyuL8UE4",
+	"LV7eds5bs9Q6k2p29QS4CIBWAB8/8GZTbMtgYBtj/Lz8RaQ0qPMcqKW6BuL5Myz4TLbDreFLvsjwVMKg",
+	"Y4eaZuN/ytr8KFi8cjFK9UnJ9KTBr+rrkycRS+LO3wqRww9UU2L8Lvya6izT51jdocLRJXSCrjP5Y9Fu",
+	"PZ0agcbRBc9gWkSK2EO9UPps4FkLM7uEt633maRqF4mI4EgYlZL7n/Q+IflGLJkhncxP7JyrE/G3giNO",
+	"UiaMWbv0VwOEV53BZCZXb1GYT+q6e3KLlXkvzFIr0xCXkgrLZbZ1lEHTijdM7HWF0XV+5DNiqHNNA/wp",
+	"l1a8xIz2Vj9hS4WGmicmaoH0qjkTm+C9oksqO8DJc/gxRzBYJ/0Jnov8sGgsjhAmwh++e8VOxYrqqifP",
+	"8DWWsGUupvKCoZvDiL4RiiphHDCuqN45OlpiRTXsGRobmNWnQg3YIbSI0mmJbMOX8uRUrECanVhXFglj",
+	"ckXuwQJNrMxEL4Vh3aTEJcJtjBHb+CcCzCQHbH/4mCVTnY9lmgqVlMQXDXoK45VzXVhg6SI1vYPNnlQd",
+	"oU4kzgVHbTm4IOwPCde4kVDSxCmqTs7cWuSl2MyfBE9F3oTsrdVqoQtDCERaZavIIWSBPku5AszNPs4i",
+	"TL0pBVBsPFYBhpYv7rn35CkVnjzwwfu+aP3+cNgbsBcYyEWO5XKMLoYbejanHpcBc3/uv4VvVePjS/mD",
+	"gGODXtypbuAWfOX1S9imuc7YMuOEnwTyQTbtzzWCNfkI9mXGLZBOdKYevmJ8Bod1EKvnmYS/mOXZqYOE",
+	"0qCYHqB2ioK5r8avl6ZUiAMgs+7RXC57VOx/qvNznqdBaPzKhdQ3ortg3GvPsf7FIFax+uord+TZq+/M",
+	"4KuvGAG1eT/aj4f/f9TcViz5c9892X+VJtRdMZlrQZW+dB6rmVAi58BYOfvw4dV3Z/sR0x6YKndEk3Wd",
+	"JQpH6eufw985+sShOcZNrEixH7ienMgU1EKn0o91KoWBczjB+XQ6rNsfwBDY3nAYVITFakEE91teK6G7",
+	"lrkkrwM7PHr+6hUlu2CZK+SVnPmBId6bmzagPEJZh9IHM5fAJZ3LXzgFLrnNTjlvfCmBZlDSmyvhVJKg",
+	"WNVpUOj9cNCcDmOLl8eMu5RaNz9V3UAeq9ox4xOYz+qQIcfHgSXuKCTI/8uz0xuwZGeOBQNQSd/BSDCn",
+	"Veyc7e64aEkgdblgy2KcycmAlWAoVEiO4Mboiy6mYX+47ybvCMkgbjc+mSMxLYmVEuVbqcMTJao5YgHV",
+	"ZF3cVtC9s92d4DpSxWjzQPgq1L2A3tYbKa+6JiiqhYBFebVlMQyc6hdULRLZjlUXW8JfO18lPc8pQuqN",
+	"g2GcBeQ7oGiPY7VO9mFlgHObAb6aECcjXPRGsg+UodooMHxoG6ZyjerDUvx3oS3HpXgn8j7NPAVLw9nN",
+	"QFUIkBLXEvZM5FKrDHyRMmoQfZiQJfXU38ajiiIcJXw7uD9078+5dWa5JWhlWglozE3I3jcs+Rt08URc",
+	"UM2ytUlJWPLJgdws+EXk8yIx64OyQ9A2mCz4xUmN6cIFNxxf3aS8Xm4FIGvBlZPFGBb1Nc0Pziif5NoY",
+	"JIe+8opB7EhKsBHMJ7S6+UY5LaC0JUErWUxpr0w+xSS8xZ0R+xRj3n/ciVjccXnycSeKVdypSCTddTMT",
+	"dz5jikw5UdKUvkBkyIRfwTxZx0IcsZpymRW5MOWp3dtjyVkpqZ44eyvGaqYp4/4DCYay4qzrSbKTLMws",
+	"2UlQfu8dsHFhMJOWVS2FfLzhC4NYfXAlhfComICM1LbAiMWdN9qyl7pQKepAnJ3nWs3YQti5Ttn+8Ams",
+	"Iv44UdqecFKEko1mfqQXoLVDeibuJAP2QYmLpZhglKObHb9F2RPoPAIOKV+ZybXr+IaclLAG7NBVEP/T",
+	"8fG7IFaFbKre6MCESrHwYOQyMVFMMEvBTw37SYyPMPchqqZv72mskmI5y3kqTrxonayxd2KZX32FNBuh",
+	"ZJEHURJL+UnYI4sis3LJc9uDkdMKwAuxcllkYW0n9or0Y59hxjOjkVouLcIwzXKesWmmgbF3k8fDwTBx",
+	"sosqFjg5pCIQAP/jIeHu0zXfZi4wf54gsJCU4HFBwkFgmLHyw2bdxM0r6EIDf3nEMAwv6fkUOD4G2ROI",
+	"0Tjj6tTnA6pQ3sdkev81RJx2soWtQ22Rqbtcjl2g4Rtg1eu0nECiyQDuluolKuSEQQvyhNOZEj/yevUb",
+	"YCHV2gL1iVUqJhmn1Blqx5n9KnuJmznBZCoWS22FmqzYVILchGIQEiF+ChOBIVZwpj2gN7UOhwA7igGL",
+	"3IHmlsDghiF4MbpVYFClOc7vvfcvn7PHjx9/wz4cPy8Xn1SSCz6xsNXlRYCLxlI5Q90JKQ5L/pIwU0yn",
+	"8sJ75vaGe0/7w93+4+Hx8I+j4XA0HA529x7vP3n6Fwo4XjGjcxSC3Odc115VU4DzjQUv6+JE1HR151Nl",
+	"0/2848oeWpuhtFQ+XvIQzxjXItthx5clNoOC1q6YcBRW4KzqWftSw/6MccWSYBz9H0AC6O72d/e+rom6",
+	"01glPx/2/8L7vwz735z0P5JwQjK3SEspxcUdLWqbxu8zlIpXxlfzRE89mbdwkLi30IQEWg/8ccA4S+V0",
+	"KoAll82gBFDZlkAsrhj+8BuWwNnK5MT6g1FVx674pg/fyEnDCRzAHhUeWHIX6W1UphigHoBT2KPNS+mI",
+	"hk157qVkr3Nlgp8h19mIkAQmhy6KhP2B7e6xubgIJrvHCpWKHPV/4wERktArkPhgX+xdOfho0zvjNEzs",
+	"Pd3eG+65Ss20n0wxRiOaVsDJeYq8ZMEQW4f6kVy6ef3MAtukcs+I0LNw6a48TCmOqHoKgfxSmi0GQZRi",
+	"oVaglb3HSTIkPKLILEWs/O6SAQgx0IMxsG2B5IToHIkWMxH5kyNzdP5HPtQxViQ0YdQ0JiyvN0RVDXA2",
+	"v6riEhI2zaD/BjRt7UDUrbSZcDr+4btXtTy83cGQ8vD0Uii+lJggORw8dsZctEM5TQlzGhs9DU49OnQb",
+	"HPRSrw4gZghGpapVAKAyCLM7X6WdEbTsKrhhxiMq0vj1veFwzTq3Dh2PEYxoI7yyugl9Ae0gjfaPYgk9",
+	"I3sKfj00CbS17h7f+bN79FUKXwhsep3Rzx+jjikWC56vMBbiTKCkiLPjS8KMfu4shOUEwEIa6ZVTjlPt",
+	"9Wgvhpd82pPlKsetTII3rMSsiaqiuOzJ8DEoz7BgmPBNUQoD0mGxt/Cq34bjFdtlVL3ZS65obJzMXbIM",
+	"pTPtMoPIk8tcjwXch0PIUCgLuz1gH4xgbrPh65mbpxEmniP6TIVgDkKYgvPCZ85KVW0vFyuKlI8Yu1dc",
+	"qlrKHva6cSt6eJw724kVWFHLZpxwRYaR0vxxazsz6jwZPr6fkRyGi0Kb6YAltJRl6W5QAAhiYHUfp6/s",
+	"8GXHrzRxzCY7eYHTsdRNCX/vC+X3WFg4lgHnmuda6cJkK6L37lRW8fOrSSYojKsLBxkUi1jRbaw9m2OZ",
+	"WuFsiMbbzBK8i8oudwgCDnlfG58QgPwCdAbXQre1di0KSdQVniHVAfayzPUsJ3uQV8FA5p9NTspy7v78",
+	"sEMV6BqUdIxy0pqagbyoftLyQn3/vBN1An3m1vZlrTAw7Yg7O81l7eaGI3DsV/qRX9BbPMj7w922V8rB",
+	"7nxQ3JltBcaH7O8+vvqld6TdHWv9GnQ7fG9v7+r3KoffS8qqxRe3+CCul3IO1Se0OJe/8cqZJNDeRE60",
+	"6pAXCk1TM56P+Uz0JzrLXNEDXIzg1OM5bzj2lS/cseANLlGWab7TreWjdZu3FjyXFhmVywLR9tfeXV+8",
+	"dN95OBWgkW79mFs/9PK2LJzTRlsXDCjla/cMSLc5XwiLL7TETVeP7KA5tPM5uvLB55SYDk+uh1ajdYZE",
+	"dmdI6HnbwwXNhjclRyzB5DrmqnE5peMQ+QNpxYYluztDUN5XwuwoDX9ptaOn0wTdu64WCjmNKhq+F3gN",
+	"MYaichpWNcCqjbme4bkRqPfxDnd+UCasYe+/VQLBBkIL/K9NV29KH7/4yMAkkUiBnpBHxk9JcFr8FUTw",
+	"aRRlqD4gCBVL0A+NRbcjVkd0ZrDCgkgelhwCwQZE1bFg3FqS/K1mSpzHCnatMwmWgG3J1uICe5unhLpI",
+	"4uIoxumuHJKlY9DV1+7u7+31oprVr7s//Aa+QladXpMIQi6b176w+/XIQmCWQv/6x7sRZZ4HfbxUotm9",
+	"5cPXxnSUOPcVFH/tMzf85uqXnjtj268i/Hzx4abVJyNdjU80Hu46M9z5VJ68z3TgEeCruWp9rXGXZFIY",
+	"HyFQ1aqszJhkQCsN/lhMTQSFIw1Gl3ou5ot1oprim3O5LBiMXbeR1p0JjYUpG5UKGmN5oteOyH4TNigV",
+	"PO1WxKj36+/r/atfeqMtegRvdBBuQU6DaQMVtH03Rq2yc9v6DO+JhLnN2C1FrLw8Ab+/xf/itfxe2KsW",
+	"8poCM7756rvO54/tFGkHY2zQ1EnR0Df8QptA8x5rSaGTD7OASJQpg7wdEFRF2wbssAQOpZiYkhztxwqj",
+	"xdG5PoV5R9KmtOrnYlZkPIcdBD8/HL/sf02vt3r9Nw0hgqc0oJcUUH4XYsRmudrP9UhVUDru0kzy0pU5",
+	"g4ZajuX5XGeu0jE3jObSJ3Hc2pHc4rA8Cybp3kj47040gb3EOC4QrRkFlGUrOnT8ZoKKIwuETXoXdMEr",
+	"OkuOTluP7SSdPqPPRI4fN6xLyfrwI2fnUpneprsA79754d2IX7/ns1uClTQc3J+q5JSHM/pbO6O4cZoP",
+	"qVRWb3VIfTjslf7Isga2Dxxyb2IBan85CN45YEqzJZ9JRTHGG4crk8a+81+/w+0d1l5sYU1+Eu7HQ+wN",
+	"OhtTaVodVqVVpnWZfhArg2lyfsJpFUjFk97PK61YPDIYpWEL8jM5cJ60DGDiJlZSUTphe/BFMmAvCFIz",
+	"MBkpbdlKWG/SFSm5qnyscZN4BLvgqBzd/RtvqRqIFQvjI4jCOXHxQd1EppmgxC6SLOFviiyPQHzEMw3X",
+	"HMwo/EnKaoqhSmtWW2m8i451lYaja0Uu1azXbsOtoDDKTb+eG3aXFtsQnfYKk225HR6MtpXR1gRb3B/x",
+	"6to2htvKSJOWdcwD46v3/ioyuGAGWN3sE8Vqw2Az1TmTdsDe6CCSRBrmAykobbiq9F8lJsQKxnYND/G6",
+	"zZfd1OSLru+Mr3owDeT59gjY3f3hsOej+lmm9WmxhIv7vWh95NDYJVZjD6H8mzYbu07ek924RJVuNxz7",
+	"PdoNGUxJO9eqtOBNVWS3bJT5rUqX/znWbL8NWkjdukhTEysus2R/J4zN9YpyU8OqXEZPbZ/eMiH0YJXx",
+	"JOgld/alQ9jxP01JHEBWsgN2yAip070cGovazdIVyfgPsUvfnpn58g3TbmlunfLhfVG9MhjYZ0l7kbEU",
+	"IUsbpcvt8tln/6mW6KvW+nr81i1PaI1uCRYf5/rciByDxq9vegq/0yqrVVmbiftasl4FzF0PpK3u83mu",
+	"F7JYsDSXZ0Kx8SpW/v006fk8KjPneZ28gSIXVI5DapfpCc/m2ljnwDuayyUF1JJ8jnGnblO6JARg0XNr",
+	"l6Odnd29Pw6Gg+Fgd/Tu7fvjnWTAvpdnggkJukusSlTviHFE6UxLoOBu8inuUNILFftU/EzOuHUpf0We",
+	"0eV//eOfcYcKP629YBRfmrm2eJut351kcnJKbeViStfEfsOzsYo7U5ll68/u0gVfrzTuHKa8+VNmkguh",
+	"qCvwCiGQYMNwcYD1TOHFf/3jn1QgJJksYE4wSTmXM0yDW+b6r2JiCf12QTnxoKfFqptQD9l/iV0Wx9ST",
+	"OO7EHVhsUKHH2s4H7EUmFpR4MsVGREVKMm5srPyMuYx7vqL0xBICPZPTEhnNV6zCiNAQCHyKyZZKVrH9",
+	"LHE57j7tDNVah7qYsF3W7e8iEj3BQPVcBKzPeXePdZNcTAOXCunOmTjJxRRbpNGFT8QqgV+YjsgnmNOO",
+	"tbxcBY2IJW5TSa1OKpW7yLNaXiS081dzUkIsYvyUA3ks89lAP3eFr4Km3Kk7meQcoTKhqUKZYkmhtifV",
+	"/k8cSMsJz2c4saDmr6k4mJmjc3fOYlWmqxyAmhaUli2pQhDD/2S4xxIzl8tLXEvQ4DN69Y5M0671sAjD",
+	"PRunXQ8czFJbEC6tC4bhwnMPCsXvVaGAt7b4HLC14I0tBnZEUldZCxnf22LKjx3Y3WYMMg+YOZVdqESa",
+	"erGsz9tLJidjbifz+5NPBgyzHHb/9Y//98nQD8SwLtaMJBaPCY91JtbDfF00MCPLkBSRjbRrXKQzYUdU",
+	"ddJYsaRcnXOX75yJqaXcOE53SU5xuT94m6Xa2ZLzQg3YT8STrF6eVAn89VhbRP+CiSPgmVi56iRktHJ4",
+	"rPC1QcncCHM1L1wpdwctAR3KuaIcb3xSpCJtpezcA1n48j+XE+lnuLZ3SqnxE78uqXZduIxewzybRz6f",
+	"5YFaP1DrO6fWa7QagekJ1O2GVHu9imOjV64s6FSpbPVSjqybuAuDWvVeVPtcWV6QrfnEFjzLVqwwgnWT",
+	"sixlsm2ZaVZWmY7VjctMlygfvTK9uSyb21TDuay1XBbvNRHla2YZwl9SXVdqS+vMRDHVMzY9nwWK2GMI",
+	"NIQcYVYIYwjxMV+xZCmXvr0KZU4JC1pxD/Pvg8pEVdneKpV1GUrdCz4TI5oSDwHlLYmkRsUKwQXwQUTw",
+	"9/WBU4c7GpH/sMwH3IhHc+h8g1i9LTNzA+y0Wga/PIUpX8OCYl108dQ8r2sABH6Xel/kAXsyfLzzZDh0",
+	"1VZcli5+sjdgoKjlwsy/xcSUWJlTuXRwcTBHg7Ji9sCXq3bVLnIxzcTEsnp5ar+Tmnjh96XJ7nm9tPua",
+	"sLNeReLUTwzm6ZfbccalCtG2C1NWaKGeH/qEGhjaDmqzO7s7wx1KrNlxWTWDFperm5ffTtpM09y1aUTB",
+	"M//+Ac8PTG+T6ZW5dudrPAiTelJN+T2u5Hs7E7w7g2yF3tHKPo9rnHMdyMRETIlzARI+yvnd8YolFSQ5",
+	"WeQUS2Sa9CLMWSIbKLfAyeRCjAizLQnqzia1+rclarbzVA7YKysWJlaIrsKAtCeE4ZGwLv1FgPsJ2uNM",
+	"74DlSJtUCVLvjHOLAXuJUR8mVhO9GEslWBfI+6Iwli1AhO4N2E86P0UkO7ERaoMwJq5slmcdJS/ezLBa",
+	"87az7v5wtxcxpHje1+73B/nNY4WO8yYy/loaW6HafEHQTlMkljiTujC4Uo/W16arl/xvhaC8drzGHKAC",
+	"MLRUIMZcAL+3V+WoJSz5uQSXjljcoffjzsdkwH4QYskSh1flpZ6pX58SVOh8DhIShljN2iN1XAHjyyJ1",
+	"NlNI4WfCuuF+JoNyqePqnCUcH9JZWj7Ua2NeXrZtYF347aDImvvJzWQTDzzqXPThuf4ZzzHCBF7AzfUd",
+	"vYV/H8Krn1uCqwLMKF+b8VRSqdymjrsiA9txxLUCCVf3AKGLZJBPvWWs1bWKL7V0w1dgCvtDGVNYHag0",
+	"N7Au5QjjmjvjRdclGcN53FKqaQ8lK4spbezQoE7Hlcf4mM8M0bDO1fPuyDIiS+SuSgIuBKG3WNb1yGqt",
+	"O9pINRG1Tm9RXeHz9l1zlQOu2StkEXfQKyRc4UbwukS5E1gN3aqtf3NuTsIvXbrodym8lqdkmxjCaiJ+",
+	"f8Lrrxt1yJsEplC+Cy7ej3S3k3GyRreKeI7r+ULNl4lxCFsPLCIBZXYmz4SKAoR6EsYwntHXaa9Cd1hS",
+	"ORtZN3mjA4mSrvZalNbXPBB4rlJX8SRPtDISRLD75H73cnwvif+DRSzH+3BwrxUYUzcSrk/mr3p+6/Wy",
+	"W0/y21LJCaKh/IE8DHEoA4j1Mn6quhYrwvHWucd+o1i5zSz1fdataouieRCP8cih1svUAdaTJZD8SOdc",
+	"WoxfSUq0q6pj0rC5yEKAO4yRWHC1Yr52NzL8WCFsHVcz4WTJdai8oC4ZVtNw1xThgVFEDTvnq4gZHSvC",
+	"3/NRs70Be6ezjAyG68irIwd76lQbGM+3j4cJKSexqkXe+iG2kLWtSZorHwYTAt9zvi9vjwvASzUTKo3Y",
+	"sP90iFqlr1LQKj5Bc81ayjAoqP80rKc/bKhh9qtSvgeSd8NYQHWnBO5qDaZcWe8297739d1vDVCjSSZ4",
+	"Hp7sR1izpXwUg5X4zJeERJBZB5yNkOULkc9ErJbkqBYLrqycGNIx/vj4m6fo8xFEFoVCyOdkfds6UP/w",
+	"Mjbbx1b/gI+MsEQB0DH0pjsHxMqUhChiiSqyLImVG5K0rIvguGOBgWbJzx9B1uIuXcnVEzEYG518+pyU",
+	"pM+57UEpdeW5yEZSL2qbF8ocIDsgj2/l4C/zccl85TB8Ue5n74tMuKIaIfVrsOpQ+bCIxR0i/Dh4ov1o",
+	"32mgfocOLTgkgXfhli/bf4d7Cw7BZWv3BQ3fq6v/SppYLFNuQ1PH7482/u7yL/ye3oqw3lD62yHM7C8K",
+	"ULoBYW6MZzo0p3WPKVZ71MsW4Q4lzBVV+ApBW/eGey4IqaLskQMvKttBnGJb5MqEtdM3a/1jUm++MLHq",
+	"LnWWOUrlK3O2Tuv/RjFud4iiH4VlE7Z7rJIfxGqseZ7i0ufF0rroJ6p1Tjji1rAznks+BpJpivxMnoke",
+	"lv9EePkyPjJWhMKxzDWWBJrlulgy1EkzMjMGkb793d6a4F4VrYiVK1flhcAWCHzQxIE8Q1/g3wjUdoN1",
+	"tqsk2CYC/RwnuU6ea8Rs736IGfUj487vhIRIpAehfN9d2ysPCFO36De9sf+TFq5JTbkpSfSVMu4mOjOp",
+	"MiPZt2zBL7rVhYgpfd5jf2CuE+MV1o73P5y++y0bJmFZooNYVWnD3nx8fPyaNUaLWJudSDWVSlqBQKMl",
+	"ZrRzPpIHtTHC5Ep/41p2b6w203ujYEBJlckbpvBC31vzdullN9PHx69/q6m7L7Cfx8evfy20l8sT2rzg",
+	"5nGzHmIz/x1Sc2nT1ZwDdESunaC7U9Xi3AnQlVqtgmHQefVqMmDfBdBMlb9bsfGKqjpjUUmpyrKS2erA",
+	"VVitwulIuhpQKUdXHS5EesP62mirUlr1fXdXngDGapssm0wa6zu7uspSVj7YXqv8wPv0oedtdjFfbrvB",
+	"e99UFvou7V/lkF4TrkSrGUzZ/Lajzf5tKMZDgNqGgObclWlwtO49Bi0kZi4d8PqU7AgLXDlVlJ9Tvefr",
+	"A05W5AmrQ5F/xOuVVDNqG3Llx+EA6643c++4xewRFEWuSVX0xArbp2pfdepSRkSMpeK00Gv0q5Gg+JRp",
+	"nM46VXFQk/3vpFlq4A9E0NYkaoItXwhlD7AxoK3feiMhwv8hgzBiBs94g2Fy4LB0UNsFzqK09cXOqMYy",
+	"1omkytJcYU3AJ998/UfaFvDuV98ivOWjR/Sppcgn0FuhQLH2XqmgcHlzkFg5ytdCzWyjYVrZygSBZcNA",
+	"lVf6HM1tDQsglX2632lwoEQPhPqBULdFEjuKgm6FWn2VX4NOl2iFbTAx7RKnQ4KhYUQkGKaBwDYpcoOS",
+	"ZkC80V8zL6n3BgVmHxQmamDyP5Ls7168fnH8oixKa2opIbEq0+zJINaOJ3PvBPz2UEMdvM2DKPhAYbbM",
+	"VXBAQCgp1c/lZeTmenJaXSCLNkQu+nqtMDOhVLcf/qrJBMhEEtbjidAPg/hOWBV+n2ptE2wEPt0GF/4b",
+	"P/kPWN8PFOHOU3bX4MfvRuiIOsviOhRke3TxEoSzxBVuQBZ/wBR/oAUPaf93RkM24NFvmuofaB/F0tuI",
+	"7hafpUZ2kkWRWbnkud0BTb6fcssTr0TgowmQJMu60mIWfqy8JSLwsjugLi+p4KzAWwOGiXeYRLjgK4Ia",
+	"k6pEfXNo7kaoNBB0KOUyE9a4/PVc8IXPmxPwm8vZ3Pp69kElaoydlYaZpdYZ1ZSDNVosdc7zFb3epdRG",
+	"DMaVii3EQuerXt20n1MqkYoVCVmbEtiAvWsg1LnwKT/RGpkmtHJPxYFEsUPFaMkZH+szUvMQQy9/ZPwd",
+	"TIuvvrv7uEmuo2evpPgNK7090f2A3/iVKL7/eBvuC91/UAofyP4dk/0Py62MVZeT/Lk0qHy2OQNeYjyw",
+	"hA4xRywIj8IBvzfgQLom2eG7VweIlk3ZymauiyxFXJeGOLGEdU+Dyg6ziC10XuYm9wbsCIi8z4ePVT2B",
+	"eOlBjRM9nRphkwOC5RLK5ivG09SwBFHH7GopEtb91uVW9QgAa4YVQX1Ms8E0dgwl6/9VSyU8GtiAvSDX",
+	"H9tMi29LH/+Tm99tcqmumUJVDuiWs4i3Td/9UtgRl557olW2uh72yEa/3yHkq/xFRGy3/2S4ZU4G8rPm",
+	"L+8Ow7SMJ8MwL2O3ya2w3iO/U6xm5lQuIzYEJo57Gvsmp0yJGTrO21PbcS+3Z41clihyy2nNW2TpYhrA",
+	"Zdm5+MCVydj/YdnCjj5skyvs6OpD8s31EoWrqF7PmLrQELeSdJDe/eccuo5cnjAccl4HbrzObA8aI66h",
+	"1YQAIIQfc6yIFWJUYkva8CU5wW6XAlFb3Wla8JfztHs4rDQNV6QHwzMPR/XaqcFu+vxRpV37mzmwW2YI",
+	"3/jo1ttPWNext1hRPm9v7Viz8FQ3H9+1o/urno3f56G4pXoQ972lby0tdLvd/O7w+PmfrtzPhi9ErLBw",
+	"FlcpC9ICWV5kwhx4LWzBV2wsPCBz3wjotxUVMDMxLpEiQvM1joRPHts4Fw85kbd40su0yN8nG/wdp0Te",
+	"jM5czv5OhVjyTJ6Ju/EHYN75etU09i1T+pz9geF1XxtjwN6EWICu+FBECIGx8unaQY7RF6TmlcO+j/JL",
+	"l0UZaSX+87jmO20svIEbANSVjMvFjTI5lphoek8Fkehjvt4AWsyczBYgB4vcSAObhr1yWbCU5BrFqsz5",
+	"CLNt0VpENrfn0OKUy6zInZOntZ7NZjFKBDShEgAB3LKP4GsDzyzRl+tZah5JO2ipi7E/1QWM/C7LyiS9",
+	"Mj0uVrXqlxh6eFYSRtdOLYaoF1F+HpXHjNVGbh407qYL55B1HRp0cGOtq9UdqvIJr+ztPCE00Fi5StBw",
+	"A4OlsI7NGtq4NE6TFoh/E2aks64RIlZNxu5eDUVnwnO0FUrrzNReYkrIPB1cg2+eLExCsOS06q7qMCYz",
+	"j7DUQ+LqLqcYlXQusmwQqxqCByF3eBAPxzuqVF/EHS3HLRyM/JPhHsPg/H2foAQ97hJqWaYN6CfOrCAV",
+	"S1JhuczMoDYiQihC7AzunKmu9Aai/7jTUEMq8nmt9WMUEZIG9rI5J9tNj+tGgvWvcsGNr39FR+5kXJhV",
+	"3IliFXfcl07CHruyWhdi0nc1vWpZ6TmccvQXCOiIR9ztHcQKI+lxGg0bi7lUKQsv/bUwllCG7FzIHJPu",
+	"2+pq0LTckZhKjf+KpY/CDlxWTSPERX6ofvTgYb2XehqOIgExvamPNZA/dpDM3aMUclTVW0B+gDH8ybu3",
+	"R8STwq4RNa4p6UFVOocT9/jpcMhMrwYswi3TaiJ8XXmxAWAeK18oeeSpeRKxZIEMC2eEPLHITz68f43s",
+	"47UmYpIQSByTvtTjtigjj4ce2DzEilOaEaJHrEogiwNGUCf+G8EEXQUQk1SQe1yxJMit7/8gVgjARzB2",
+	"ImWmGGNUj1bVVCHetrOHuMSJqqCTVuIR4bZQCQiYImQ4Ho7qSjiCWG1bbZyVxcYtJVppI5iexuryzVKW",
+	"aqyDqjMS4vYjtj8cwv+aJLaIGHbAh5PIl/DAF4O6IvA1zFJx0mQjNMKLklUe4jH7jSIjVPzutVazazHd",
+	"ewKDIce+h39R4ryEgGkFf/HH9SrOW8Ej+xcecvIeWPets+4joLU25N7AvfJCeTVizCensxzX6hbYepUN",
+	"fO/WhXaOnkRsXNhakSbGY/XzEcZ19jGr9sUZdOljd27t0ox2duZ2kQ3MUkwG53Nuz2cDnc92XLDmTOxQ",
+	"SGjfYJYvvjqAN3qxcoGx3kGAdWhB+wx0pWWu04LgFaMAerYSMRz0bKy6u30QNA6cwlTJE1j2EASOx8Mh",
+	"KelfffXM49kLxycGX33FnO6OcLNzvlwKZSrge1Bzaft4QyLq2aU8gxXTMIWbAC0xCyryO0d7nts86SO2",
+	"P9yNYuW53yX2kIjSpxqhhhwfJs7ZotMOSJ3dUGYT1iXDQflcg2Kb9ByGZQlR3KKNBwV9SfpoUMRVWXqr",
+	"WzPC9MphDGEYbROxNqySq3vV+4T6BiOT01oFmKrIF648O24QP0Hs87GLGTfW1QnfGw5dha9YLQRXBmU1",
+	"fAHDpR2Up8T33ZhJLsOd73bfcW3bJXvDIYi2PqP9eLUUIwxB38GXHGzAAZvMeW6E/baw0/7XWH/5OZ/M",
+	"RR9ezHU2Ykr3jdU5VnD+cx8YctZ/VkynIpdqBreTAXuBMY5nrtIblaaGXx4YWoEgT0n4LJOK4AC1EixJ",
+	"ueX+Kdji4VNuyTgbZ1yd4qWBoxOxmvMzATJ0ItMRArC6c++WYYxHq1iA6EDFLzhLpZlopcTERlQliNbP",
+	"GZpQgh2hiJ4jYLVaMVUsxnTEHB0hUuM6Ji74xGaYbEgCaqqVSLBuDAbHkUj+dzcxf6fBJuzvjEQf9vdY",
+	"/b3f75f/wbPu8/D0p7hTt/9ELO5UdJ9+n0rl/nLEy9XaKdH80VD0d5YQZgZqYTiFCfPfS12tb2NTkef+",
+	"01Xd9sFgQNamZS4VqA9wK2Jjn4PQq5o/Fhf11lNpQJg/8SOHluFvaPlT3MGY1R2s7z4qwWTH3Iin+x4c",
+	"wteQ3yE8iKBH0CXOlpm2qNzIyZy5zx0QXoT75XyAJujnd3TnO255rbtkztmcfSwxBd9+DN0JBrDes6eu",
+	"X3BECcoXEdWn6KMe8xxowjInASPoD5mbal1xZXddT/AA4VwIbNbNS84nAuQH+PjPg8Hgo/82MuScSwP7",
+	"H84Dx6QRZ64PvoyiUX3JcBO37j9UYN3fZOV3/fIwlv7n2txFFW/IBW5yEWzc9KTcuhs2ZrrsC8rnhZpw",
+	"fDfc199pJWqjoAPYOgycXbeGVacXwhg+cz8cD6AfTvvC93GBYTYz7WLPgzrzAUqlNKUxuuznS15b51j9",
+	"+OrHF2xcqDQThnWJQvTYKZbHqjYXAl3DL5Bxyh8Lnp+m+lwh1S6PEtbKxx9/XYrglzmb/eFi4YqMbsJc",
+	"E/Ao9CxWWLE/Z3bOVT3/hhJvul+zH+UzIABlrSye5xi6zg1OuEMGizujWIH+CFOIqDIw5W9wqmFt7WpJ",
+	"l/zedaUlBwwICUwg+l1cOnPXuWFihU156OwPf3j58uV3Xgb7QYhlH32lwAUPkfLvPmGGdWkQzAhrMW7D",
+	"q/TcDRsPiEsmRcZwdPQCgz7gHjKtZMRKT2xywOD+Ephn7p23CNf9LtcX6ERRbJprZYECPOOrWGGhOeRN",
+	"yD0pBjHXhRWu79+V/MlA559nuiqvSddBlCihvJ2pqLYBR0xaFEkw4BukBkShcxYtBwae+XK8IaRqYURo",
+	"YrnS3FRi/0pL1eEwMIdZrZnJ9DmzGlgrTxmef9wZFf9tdnNXVhM6LJ3fnNVj3dWwIU/Ve7EeXbCu7YxY",
+	"u5iEp/Qy6cgMtoV1ou3t5KOuEQ47xc/9IxMGqh+4x5ek3pNnF8+DI2FfOfLlpjNimTRWkKftwulivq5P",
+	"CCAVSpVXmVbe6CMQOb/IIoOF9LA3uBSBIHJ1CESTjACdAd645dueIcFryG22e6/ix/Ciy7HY5sWKs3Ro",
+	"3279ZiB8wKvIm7d7s5Im6UWQH7d7sxQU3Yu6sNd+8cHm9mBz28pdFlVme2SDJEre1NqGAO/3FMNDZeGd",
+	"kY3kAMSV90neLBlzM2f9bJK4oI9CLXN5JjMxE2msCiPyAXujVf8XkWsGMvpVoTrrnhxod6rzWK1HRPx7",
+	"RKbQdP7mglPYUVhGwMSK0vO9+Y2GtYGzbtrCNrC1OxKnsO1fMWgj+P5lMRtlRYaHmI0HJnRfTGitHMiX",
+	"s5z7CtvwjKcWtUG0cs3NE/TtIW7jIW7j0riNhr3SHrbRZiFAev+bDqsoOdJDVMVDVMUDc73DqIo1/nrr",
+	"kRUbBOtXVPla+W5DdEWsOLvr6ApgtcZylfI8LcMsVFpdIwR9irwgkLMg2CJWG9EW7PcWbBEsAcVasP3h",
+	"fuRwZ6+OtVhPLGHdZHKO6SNtUYq/kdCGum5KKW9eUa8FUWIURC1qY7swCNYeBRGrhzCIXzEMwocL7JTR",
+	"Ak0REVS4DB7/946IuCTu4cGJfo9O9LfEfaShMs5Sscm8UKeGdbllC/jA4z32g3yGFQiA4bEJaE1AENFg",
+	"xxamFxH+OB7L8cqdsgY39Ig5os0avNBkc+SY/5vzCZw3s8wknEN7LkArOtd45kzZWQTuHtCOGQS1QKXz",
+	"QsMlRhuGdfu75Sl2m5tw1EmV/M/2gTt+hHVjQceN1e/TA47c9U4d4DfXTx/8379b//fNPNc3dkA/eJEf",
+	"bAz/fgb8W/YkW728IyATVJglApMoy6USuTmox8rDzUxPTlF1Sx0ct7F8NWClmRR0qptilsDg7g2uBMa7",
+	"FGkTA3C3/vNgS46oMH8F9uEwam6EXGJFvpCKZ61Ic4dsaUSR6r5/sqpTzzI9k8odpPWUDY22A/aTGB/B",
+	"ZrSx6r5/+Zw93X/ypDdCCHzG2fcvjiuHR7Gc5TwVzC0P64Jy7wTDEftAd1GDd3+P2LkYG2wdlLojMemX",
+	"n3M+lrWL/yNyg63tPk56EYU/SGUsL51UCTXJbUICePkuy+Q45/lqwN4IkZIFz9n0AtCPWHU5K2dqlnNE",
+	"tQbFhGapspjQvR6oIu5pm/PpVE7KiklhbEUtEgDE6cOaNwckagTFMgXPWHLodih5ydyEgo4UsfO5yBH0",
+	"DGXaWHkLkLDVvI9zfQ6Cfy9iyf+2Ekb/LTl0QjHaj3KHnjDJgD1zL6JolYtpYUTKCpUJYxwERfIWcd1Q",
+	"C8JSTlUUMuNZps8N66KNIYhB3rQLup3y1VcOaQY/xTOyzTQb+8ie5MLkY3UulUHT3gHbH+4fXJFFxbql",
+	"da16ZhSruOMnIe5gspOrH+lxazI+OTV+lxyw/b09tJMmE52ZZCeB2Uo8hnSsdvu7w+EQ+vKYJVOdj2Wa",
+	"CpXgK1xVU4dR/zBXIj1ozuw6iNX+3jcs+VuhLT8RF4SmHQ4D473DLnsvna9UP3eJdaBkx8oP0/gPg5Ct",
+	"WHc/XCcY4FOWuMU58SqHG0CFyxOUBasdMPfiQWkNLTu3Ya7kuT0gs+jGM9BxpcszeLBRamyj2UemGmDN",
+	"vAaCfYqmTsV2h7vs6FzayRxI37tcWw2r6PbmS2DiqNc+Q9sB7f+Mr3D/E2ZYysbaztk5X5mISoYAe6Y6",
+	"rmyKDcSKZ/IU6BpM0UoXRCelYaAOgSbiKmD77kbVk7mYCHlGVUqsiZUz3CO+JxNmwpdw0P5WCDURSHY0",
+	"6MwIaI4foWYvLHUlVmgYWy1F3BnFHXoy7kRxB0Ydd0bPo7gD+zfujN5/pvJtZB4iwv90n/0gn7FJpo23",
+	"OARafnd3OPymN0CjxFKqmXHn+PGQmRp8T7ksQC6Wa1u10r75BMuDd5WuQXn1nP8kWF5vF5EKJsedrLku",
+	"8k0TijTU/ZR19/eHX3sy9DzzOPW43nBkqVeOvkt0v+4Oh7s4PGmYmRfYJEv1ucJb3/jJipXVmo3lDC7v",
+	"7tY28hRFceBCZ5zg8g8YdMT3CjovFQ5d2hXe+8bRUzdB59ygHWMp0ohRJUxsz5GJJuHu7VIoz5CugmE+",
+	"riY1tXM0zumsWCgTMSJl22Hkw4ZqRqD/OkTIhwavC5Ff9nAusIKOVAz27PX6B280929v/wv7d8iId1Kw",
+	"xCWsNfIJND77eY3Fx4qY94EzaMLeeDpkhvxyaIvzm0KrbOUxDjM9m/l90DR0+vylpZXXwbB3SYZeE9U3",
+	"CScpLRXxdwd8TZp3gl5DQepK8rui8vPvI0RhCx34pZcIfuOlFPf3nm4xA7SwVZVNeG+LHv43SDQvnEDz",
+	"2zdT1PQ2oK3AboAg5I5llYypWx6F3q9RFXqd4tyN9eKlzplXLkB0kZM5a1BAtArlwhHLhS1ydBs7cmk1",
+	"W3ID4pIJNRSrK8hzP6CkLApQckVyDgF5HLBXFoQH44IZCOxP5I5qgtYWUE3nA1IrYuxebTRznntPxuG7",
+	"V+xUrBinsjWxknbAfhBiyaTFYj56CkSXalx+eP/akJA357m4HEQ2VpdYZKiWpmd2x55or5lmdm/NNLP2",
+	"pRbjPC3Lf0I09i3Bt5u5zm0/k2ciDTY6ir2VJHyJSRKaFJMil3aFB3YseC5yEBQ6o58/gvShz5XI/4TT",
+	"6y7BWSXBlw55kWedUWcHz7D7zicvDSyE5Qj67qsrlUam4GKtUw0SWeWW01Mn9bv8E51v2Egwxd59xilF",
+	"OVcRm+tzTIcVKgXRFtMwxrAaIu050y0dVko0wfwOLBDCZ4gxz1NM8Sg90bHyUSuoG8LxnqMjscy4d3qX",
+	"k80xroUwNr2VwwUjdevILBjx4+KCngwf91xZL6WVQNpjLF8Z9BvzcSYcWgrGX3lAXIqQibzMDrOktI0C",
+	"3LJNMN8DRmUhc7HQsJm8hS1WlXUOKJfO0sZk8FwAjUBF7Y8shR4GWn5EwVVjsdJugl1BDZSoXfk0L6Z6",
+	"8tmtm3Pq1VgcRHiwich8XbvE04VUwMb+vwAAAP//KzvGQSOzAQA=",
 }
 
 // GetSwagger returns the content of the embedded swagger specification file
