@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 // CapabilityTerminal is the runtime capability of an interactive terminal;
@@ -46,8 +47,15 @@ func (s *SandboxService) SandboxCapabilities(ctx context.Context, owner, id stri
 	}
 	var doc map[string]any
 	var keys []string
+	// The cache key names every image of the profile: a browser beside
+	// Ship adds its capability to the same Ship document.
+	var images []string
+	for _, c := range p.ContainerList() {
+		images = append(images, c.Image)
+	}
+	key := strings.Join(images, ",")
 	s.metaMu.Lock()
-	cached, ok := s.docs[p.Image]
+	cached, ok := s.docs[key]
 	s.metaMu.Unlock()
 	if ok && !refresh {
 		doc, keys = cached.doc, cached.keys
@@ -57,7 +65,7 @@ func (s *SandboxService) SandboxCapabilities(ctx context.Context, owner, id stri
 			return nil, err
 		}
 		s.metaMu.Lock()
-		s.docs[p.Image] = runtimeDoc{doc: doc, keys: keys}
+		s.docs[key] = runtimeDoc{doc: doc, keys: keys}
 		s.metaMu.Unlock()
 	}
 	doc = cloneDoc(doc)
@@ -116,7 +124,24 @@ func (s *SandboxService) fetchRuntimeDoc(ctx context.Context, owner, id string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	return doc, caps.Keys(), nil
+	keys := caps.Keys()
+	// The session's other containers (a browser beside Ship) add their
+	// capabilities from their own /meta.
+	for _, c := range sess.Containers {
+		if c.RuntimeType == RuntimeTypeShip || c.Endpoint == "" {
+			continue
+		}
+		more, err := s.runtimeCapabilitiesOf(ctx, c.RuntimeType, Endpoint{URL: c.Endpoint, Token: sess.RuntimeToken})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, k := range more.Keys() {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return doc, keys, nil
 }
 
 // cloneDoc deep-copies a JSON document.

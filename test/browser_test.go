@@ -132,6 +132,11 @@ func TestBrowser_AgentFlow(t *testing.T) {
 			steps := batch["results"].([]any)
 			require.Equal(t, "Sign up", steps[1].(map[string]any)["output"])
 
+			// The capability document counts the browser container's /meta.
+			status, _, caps := b.call("GET", base+"/capabilities", nil)
+			require.Equal(t, 200, status, "%v", caps)
+			require.Contains(t, caps["effective"], "browser")
+
 			// A failed command is a result, not an error.
 			status, _, fail := b.call("POST", base+"/browser/exec", map[string]any{"cmd": "click @e999", "timeout": 2})
 			require.Equal(t, 200, status, "%v", fail)

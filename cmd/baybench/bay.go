@@ -12,7 +12,8 @@ import (
 )
 
 // benchBay is a Bay process started for a benchmark on a fresh SQLite file,
-// with one python-default profile on the given image.
+// with one python-default profile on the given image (launchBay) or the
+// profiles given as BAY_PROFILES JSON (launchBayWith).
 type benchBay struct {
 	base   string
 	client *http.Client
@@ -23,6 +24,10 @@ type benchBay struct {
 }
 
 func launchBay(bin, image string) (*benchBay, error) {
+	return launchBayWith(bin, fmt.Sprintf(`[{"id":"python-default","image":%q,"capabilities":["filesystem","shell","python"],"resources":{"memory":"512m","cpus":1}}]`, image))
+}
+
+func launchBayWith(bin, profiles string) (*benchBay, error) {
 	dir, err := os.MkdirTemp("", "baybench-")
 	if err != nil {
 		return nil, err
@@ -32,7 +37,6 @@ func launchBay(bin, image string) (*benchBay, error) {
 		return nil, err
 	}
 	b := &benchBay{dir: dir, instance: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	profiles := fmt.Sprintf(`[{"id":"python-default","image":%q,"capabilities":["filesystem","shell","python"],"resources":{"memory":"512m","cpus":1}}]`, image)
 	b.cmd = exec.Command(bin, "serve")
 	b.cmd.Env = append(os.Environ(),
 		"BAY_CONFIG_FILE=/nonexistent",

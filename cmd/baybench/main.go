@@ -3,6 +3,10 @@
 //	baybench startup [-bin bin/bay] [-runs 7]
 //	baybench api [-bin bin/bay] [-image ship:latest] [-n 500] [-live 50]
 //	baybench exec [-bin bin/bay] [-image ship:latest] [-n 50] [-lines 100000]
+//	baybench browser [-bin bin/bay] [-image bay-browser:latest] [-runs 5] [-n 20] [-rt 200] [-shots 10]
+//
+// browser prints browser.md §7's performance table: the browser image run
+// directly, then the browser-python profile (Ship + browser) through Bay.
 //
 // startup starts the built binary on a fresh SQLite file again and again and
 // prints the median time from process start to the first 200 on /health, and
@@ -25,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baybench startup|api|exec [flags]")
+		fmt.Fprintln(os.Stderr, "usage: baybench startup|api|exec|browser [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -36,6 +40,8 @@ func main() {
 		err = api(os.Args[2:])
 	case "exec":
 		err = execBench(os.Args[2:])
+	case "browser":
+		err = browserBench(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
