@@ -50,6 +50,16 @@ const (
 )
 
 // shipSide reports whether a package belongs to Ship rather than Bay.
+const (
+	browserWire       = "browser/wire"
+	browserWireClient = "adapters/browserclient"
+)
+
+// browserSide is the browser runtime: it stands apart from Bay as Ship does.
+func browserSide(path string) bool {
+	return path == "browser" || strings.HasPrefix(path, "browser/") || path == "cmd/browserd"
+}
+
 func shipSide(path string) bool {
 	return strings.HasPrefix(path, "ship/") || path == "cmd/ship" || path == "cmd/fakeship"
 }
@@ -59,6 +69,8 @@ func shipSide(path string) bool {
 // only by their own adapter, and Ship stands apart from Bay: Ship imports
 // nothing of Bay, and Bay imports of Ship only the wire contract, from its
 // Ship client, which the contract's package keeps to the standard library.
+// The browser runtime stands apart the same way: it imports nothing of Bay,
+// and Bay imports only its wire contract, from the browser client.
 func TestArchitecture(t *testing.T) {
 	t.Parallel()
 	for _, p := range listPackages(t) {
@@ -69,6 +81,13 @@ func TestArchitecture(t *testing.T) {
 			if own && shipSide(to) && !shipSide(from) {
 				require.True(t, to == shipWire && from == shipWireClient,
 					"%s must not import Ship's %s (only %s imports %s)", from, imp, shipWireClient, shipWire)
+			}
+			if own && browserSide(to) && !browserSide(from) {
+				require.True(t, to == browserWire && from == browserWireClient,
+					"%s must not import the browser runtime's %s (only %s imports %s)", from, imp, browserWireClient, browserWire)
+			}
+			if own && browserSide(from) {
+				require.True(t, browserSide(to), "%s must not import Bay's %s", from, imp)
 			}
 			switch {
 			case from == shipWire:
