@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	osexec "os/exec"
 	"strings"
@@ -175,6 +176,36 @@ func TestBrowser_AgentFlow(t *testing.T) {
 			exec(map[string]any{"command": map[string]any{"action": "navigate", "url": "http://127.0.0.1:18080/form.html"}})
 			state := exec(map[string]any{"command": map[string]any{"action": "evaluate", "expression": "document.cookie + '|' + localStorage.getItem('k')"}})
 			require.Equal(t, `"seen=yes|v"`, state["output"])
+
+			// From inside the sandbox, code reaches the browser runtime on
+			// localhost but cannot drive it: Ship's shells never see the
+			// runtime token.
+			probe := shell(t, b, sb, `curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8124/exec -d '{"cmd":"get url"}'; echo; echo "token=${BAY_RUNTIME_TOKEN:-none}"`, nil)
+			require.Equal(t, "401\ntoken=none", strings.TrimSpace(probe.Output))
+
+			// Its /meta (with the token, as Bay calls it) says Chromium's
+			// sandbox is on.
+			browserID, err := exec2("docker", "ps", "-q", "--filter", "label=bay.sandbox_id="+sb, "--filter", "label=bay.container=browser")
+			require.NoError(t, err)
+			env, err := exec2("docker", "inspect", "-f", `{{range .Config.Env}}{{println .}}{{end}}`, strings.TrimSpace(browserID))
+			require.NoError(t, err)
+			token := ""
+			for _, line := range strings.Split(env, "\n") {
+				if v, ok := strings.CutPrefix(line, "BAY_RUNTIME_TOKEN="); ok {
+					token = v
+				}
+			}
+			require.NotEmpty(t, token)
+			meta := shell(t, b, sb, "curl -s -H 'Authorization: Bearer "+token+"' http://127.0.0.1:8124/meta", nil)
+			var m struct {
+				Capabilities struct {
+					Browser struct {
+						ChromiumSandbox bool `json:"chromium_sandbox"`
+					} `json:"browser"`
+				} `json:"capabilities"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(meta.Output), &m), meta.Output)
+			require.True(t, m.Capabilities.Browser.ChromiumSandbox, meta.Output)
 
 			// The browser runs with Chromium's own sandbox on, non-root,
 			// without capabilities, on a read-only root, in Ship's network.
