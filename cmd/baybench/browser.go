@@ -222,7 +222,7 @@ func dockerRunReady(image string, runs int) (ready, stops []time.Duration, err e
 	defer removeVolumes("label=" + label)
 	defer removeContainers("label=" + label)
 	seccomp := filepath.Join(os.TempDir(), "baybench-seccomp.json")
-	if err := os.WriteFile(seccomp, []byte(browserimage.Seccomp), 0o644); err != nil {
+	if err := os.WriteFile(seccomp, []byte(browserimage.Seccomp), 0o600); err != nil {
 		return nil, nil, err
 	}
 	defer os.Remove(seccomp)
