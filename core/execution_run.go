@@ -31,15 +31,17 @@ func (e RunEvent) Terminal() bool { return e.Name == "done" || e.Name == "fault"
 type Run struct {
 	Execution *Execution
 
-	x      *ExecutionService
-	mu     sync.Mutex
-	queue  []RunEvent
-	bytes  int
-	wake   chan struct{}
-	gone   bool // no client, or it fell behind
-	fold   *fold
-	dirty  bool // output changed since the last progress write
-	cancel context.CancelFunc
+	x     *ExecutionService
+	mu    sync.Mutex
+	queue []RunEvent
+	bytes int
+	wake  chan struct{}
+	gone  bool // no client, or it fell behind
+	// counted: a stream client holds the streams-open gauge until Detach.
+	counted bool
+	fold    *fold
+	dirty   bool // output changed since the last progress write
+	cancel  context.CancelFunc
 }
 
 func (r *Run) push(ev RunEvent) {
@@ -109,6 +111,10 @@ func (r *Run) Detach() {
 	r.mu.Lock()
 	if !r.gone {
 		r.dropClient()
+	}
+	if r.counted {
+		// A client dropped for falling behind left the gauge to here.
+		r.counted = false
 		r.x.o.Metrics.StreamOpen(-1)
 	}
 	r.mu.Unlock()
@@ -165,20 +171,12 @@ func (x *ExecutionService) CheckLongTimeout(timeout int) error {
 // (timeout + 10 s) or Bay's shutdown. A stream client reads the returned
 // Run's events; an async caller Detaches at once.
 func (x *ExecutionService) Start(ctx context.Context, owner, sandboxID string, mode ExecutionMode, in ExecInput) (*Run, error) {
-	if in.Received.IsZero() {
-		in.Received = x.o.Clock.Now()
-	}
 	if err := x.CheckLongTimeout(in.Timeout); err != nil {
 		return nil, err
 	}
-	if err := prepareInput(&in); err != nil {
+	validate, err := x.prepareInput(&in)
+	if err != nil {
 		return nil, err
-	}
-	var validate func() error
-	if in.Cwd != nil {
-		cwd := *in.Cwd
-		in.Cwd = &cwd
-		validate = pathValidator("cwd", in.Cwd)
 	}
 	x.mu.Lock()
 	if x.closing {
@@ -201,7 +199,12 @@ func (x *ExecutionService) Start(ctx context.Context, owner, sandboxID string, m
 		if err != nil {
 			return nil, err
 		}
-		x.o.Metrics.StreamOpen(1)
+		if mode == ModeStream { // an async caller never attaches
+			run.mu.Lock()
+			run.counted = true
+			run.mu.Unlock()
+			x.o.Metrics.StreamOpen(1)
+		}
 		return run, nil
 	case <-ctx.Done():
 		// The client left before the row existed; the execution may still

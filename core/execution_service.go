@@ -133,17 +133,26 @@ func execCapability(k ExecutionKind) string {
 	return CapabilityPython
 }
 
-// prepare validates the annotation fields of in.
-func prepareInput(in *ExecInput) error {
+// prepareInput fills in when the request arrived, checks the annotation
+// fields and returns the validator of the working directory, if any.
+func (x *ExecutionService) prepareInput(in *ExecInput) (validate func() error, err error) {
+	if in.Received.IsZero() {
+		in.Received = x.o.Clock.Now()
+	}
 	if err := CheckDescription(in.Description); err != nil {
-		return err
+		return nil, err
 	}
-	tags, err := NormalizeTags(in.Tags)
-	if err != nil {
-		return err
+	if in.Tags, err = NormalizeTags(in.Tags); err != nil {
+		return nil, err
 	}
-	in.Tags = tags
-	return nil
+	if in.Cwd != nil {
+		// The validator normalizes the path in place: on a copy, not the
+		// caller's string.
+		cwd := *in.Cwd
+		in.Cwd = &cwd
+		validate = pathValidator("cwd", in.Cwd)
+	}
+	return validate, nil
 }
 
 // newRow builds the running row of an execution about to reach Ship.
@@ -175,21 +184,13 @@ func (x *ExecutionService) checkKernelFree(ctx context.Context, sandboxID string
 // Exec runs a sync execution: the capability pipeline, the row, Ship's
 // call, the result written to the row.
 func (x *ExecutionService) Exec(ctx context.Context, owner, sandboxID string, in ExecInput) (*ExecOutcome, error) {
-	if in.Received.IsZero() {
-		in.Received = x.o.Clock.Now()
-	}
-	if err := prepareInput(&in); err != nil {
+	validate, err := x.prepareInput(&in)
+	if err != nil {
 		return nil, err
-	}
-	var validate func() error
-	if in.Cwd != nil {
-		cwd := *in.Cwd
-		in.Cwd = &cwd
-		validate = pathValidator("cwd", in.Cwd)
 	}
 	var row *Execution
 	out := &ExecOutcome{}
-	err := x.sb.call(ctx, owner, sandboxID, execCapability(in.Kind), time.Duration(in.Timeout)*time.Second+callMargin, validate,
+	err = x.sb.call(ctx, owner, sandboxID, execCapability(in.Kind), time.Duration(in.Timeout)*time.Second+callMargin, validate,
 		func(ctx context.Context, ep Endpoint) error {
 			if row == nil { // a retry on a fresh container reuses the row
 				r, err := x.insertRow(ctx, owner, sandboxID, ModeSync, in)

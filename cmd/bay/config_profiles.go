@@ -465,16 +465,17 @@ func (d networkDocument) policy() (core.NetworkPolicy, []string) {
 
 var memoryRE = regexp.MustCompile(`^(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)b?\s*$`)
 
-// parseSize parses a size as parseMemory does, without Docker's memory
-// minimum (for /dev/shm).
-func parseSize(s string) (int64, error) {
+// parseBytes parses a number with an optional k, m or g suffix (binary
+// multiples, fractions allowed, case-insensitive, an optional trailing b);
+// a plain number is bytes. what and example name the setting in errors.
+func parseBytes(s, what, example string) (float64, error) {
 	m := memoryRE.FindStringSubmatch(s)
 	if m == nil {
-		return 0, fmt.Errorf("cannot parse size %q (want e.g. 256m, 1g)", s)
+		return 0, fmt.Errorf("cannot parse %s %q (want e.g. %s)", what, s, example)
 	}
 	f, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
-		return 0, fmt.Errorf("cannot parse size %q", s)
+		return 0, fmt.Errorf("cannot parse %s %q", what, s)
 	}
 	switch strings.ToLower(m[2]) {
 	case "k":
@@ -483,6 +484,16 @@ func parseSize(s string) (int64, error) {
 		f *= 1 << 20
 	case "g":
 		f *= 1 << 30
+	}
+	return f, nil
+}
+
+// parseSize parses a size as parseMemory does, without Docker's memory
+// minimum (for /dev/shm).
+func parseSize(s string) (int64, error) {
+	f, err := parseBytes(s, "size", "256m, 1g")
+	if err != nil {
+		return 0, err
 	}
 	if f < 1 || f > math.MaxInt64/2 {
 		return 0, fmt.Errorf("size %q is out of range", s)
@@ -490,25 +501,12 @@ func parseSize(s string) (int64, error) {
 	return int64(f), nil
 }
 
-// parseMemory parses a memory string: a number with an optional k, m or g
-// suffix (binary multiples, fractions allowed, case-insensitive, an optional
-// trailing b); a plain number is bytes.
+// parseMemory parses a memory string (see parseBytes) of at least Docker's
+// minimum of 6m.
 func parseMemory(s string) (int64, error) {
-	m := memoryRE.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("cannot parse memory %q (want e.g. 512m, 1.5g, 1073741824)", s)
-	}
-	f, err := strconv.ParseFloat(m[1], 64)
+	f, err := parseBytes(s, "memory", "512m, 1.5g, 1073741824")
 	if err != nil {
-		return 0, fmt.Errorf("cannot parse memory %q", s)
-	}
-	switch strings.ToLower(m[2]) {
-	case "k":
-		f *= 1 << 10
-	case "m":
-		f *= 1 << 20
-	case "g":
-		f *= 1 << 30
+		return 0, err
 	}
 	if f < 6<<20 {
 		return 0, fmt.Errorf("memory %q is below Docker's minimum of 6m", s)
