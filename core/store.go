@@ -10,6 +10,8 @@ type Store interface {
 	Lockers() LockerStore
 	Idempotency() IdempotencyStore
 	Executions() ExecutionStore
+	// WarmPool persists the warm pool of started runtimes.
+	WarmPool() PoolStore
 
 	// InTx runs fn in one transaction. The Store passed to fn is bound to
 	// that transaction: everything fn writes through it is committed when fn

@@ -48,7 +48,7 @@ func TestStore_MigrateDownAndUp(t *testing.T) {
 	require.NoError(t, err)
 	v, err := p.GetDBVersion(ctx)
 	require.NoError(t, err)
-	require.EqualValues(t, 4, v, "every migration applied")
+	require.EqualValues(t, 5, v, "every migration applied")
 	_, err = p.DownTo(ctx, 0)
 	require.NoError(t, err)
 	v, err = p.GetDBVersion(ctx)

@@ -29,6 +29,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("LockerStore", func(t *testing.T) { RunLockerStore(t, h) })
 	t.Run("IdempotencyStore", func(t *testing.T) { RunIdempotencyStore(t, h) })
 	t.Run("ExecutionStore", func(t *testing.T) { RunExecutionStore(t, h) })
+	t.Run("PoolStore", func(t *testing.T) { RunPoolStore(t, h) })
 	t.Run("Transactions", func(t *testing.T) { RunTransactions(t, h) })
 }
 

@@ -66,6 +66,14 @@ SELECT id FROM sandboxes
 WHERE deleted_at IS NULL AND idle_expires_at IS NOT NULL AND idle_expires_at < @now
 ORDER BY id;
 
+-- name: SandboxListPauseDue :many
+SELECT sb.id FROM sandboxes sb
+JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.profile_id = @profile_id AND sb.deleted_at IS NULL
+  AND ss.observed_state = 'running'
+  AND sb.idle_expires_at IS NOT NULL AND sb.idle_expires_at <= @before
+ORDER BY sb.id;
+
 -- name: SandboxListExpiredDue :many
 SELECT id FROM sandboxes
 WHERE deleted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @now

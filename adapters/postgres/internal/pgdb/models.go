@@ -67,6 +67,21 @@ type Locker struct {
 	LastAccessedAt     time.Time
 }
 
+type PoolEntry struct {
+	ID           string
+	ProfileID    string
+	ProfileKey   string
+	SandboxID    string
+	SessionID    string
+	LockerID     string
+	RuntimeToken string
+	Containers   string
+	State        string
+	InstanceID   string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
 type Sandbox struct {
 	ID               string
 	Owner            string

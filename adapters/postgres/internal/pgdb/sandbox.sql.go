@@ -445,6 +445,40 @@ func (q *Queries) SandboxListIdleDue(ctx context.Context, now *time.Time) ([]str
 	return items, nil
 }
 
+const sandboxListPauseDue = `-- name: SandboxListPauseDue :many
+SELECT sb.id FROM sandboxes sb
+JOIN sessions ss ON ss.id = sb.current_session_id
+WHERE sb.profile_id = $1 AND sb.deleted_at IS NULL
+  AND ss.observed_state = 'running'
+  AND sb.idle_expires_at IS NOT NULL AND sb.idle_expires_at <= $2
+ORDER BY sb.id
+`
+
+type SandboxListPauseDueParams struct {
+	ProfileID string
+	Before    *time.Time
+}
+
+func (q *Queries) SandboxListPauseDue(ctx context.Context, arg SandboxListPauseDueParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, sandboxListPauseDue, arg.ProfileID, arg.Before)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sandboxUpdate = `-- name: SandboxUpdate :execrows
 UPDATE sandboxes SET
     profile_id = $1,

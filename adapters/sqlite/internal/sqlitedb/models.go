@@ -63,6 +63,21 @@ type Locker struct {
 	LastAccessedAt     string
 }
 
+type PoolEntry struct {
+	ID           string
+	ProfileID    string
+	ProfileKey   string
+	SandboxID    string
+	SessionID    string
+	LockerID     string
+	RuntimeToken string
+	Containers   string
+	State        string
+	InstanceID   string
+	CreatedAt    string
+	UpdatedAt    string
+}
+
 type Sandbox struct {
 	ID               string
 	Owner            string
