@@ -90,7 +90,7 @@ func ProfileKey(p *Profile) string {
 	// What decides when a runtime stops or how many are kept does not
 	// shape the runtime itself.
 	shape := *p
-	shape.IdleTimeout, shape.WarmPool = 0, 0
+	shape.IdleTimeout, shape.IdlePause, shape.WarmPool = 0, 0, 0
 	raw, err := json.Marshal(shape)
 	if err != nil {
 		// A profile is plain data: Marshal does not fail on it. Were it to,

@@ -53,8 +53,13 @@ type Profile struct {
 	PidsLimit    int64
 	Capabilities []string
 	IdleTimeout  time.Duration
-	Env          map[string]string
-	AllowSudo    bool
+	// IdlePause is how long a running sandbox stays idle before its
+	// containers are paused (frozen, memory kept) until the next call; zero
+	// never pauses. When set it is shorter than IdleTimeout, which still
+	// reclaims the paused containers.
+	IdlePause time.Duration
+	Env       map[string]string
+	AllowSudo bool
 	// Network is the profile's egress policy; the zero value is
 	// DefaultNetworkMode with nothing extra allowed. One policy holds for
 	// the whole session: its containers share one network namespace.
@@ -63,6 +68,9 @@ type Profile struct {
 	// is the network owner. Empty means the single container of the
 	// fields above.
 	Containers []ContainerProfile
+	// WarmPool is how many runtimes of the profile Bay keeps started ahead
+	// of any sandbox (warm_pool.size); zero keeps none.
+	WarmPool int
 }
 
 // ContainerProfile is one container of a profile (browser.md §1.1).
