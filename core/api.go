@@ -7,8 +7,11 @@ import (
 
 // SandboxInfo is a sandbox as clients see it (bay-api.md §6.1).
 type SandboxInfo struct {
-	ID      string
-	Status  SandboxStatus
+	ID     string
+	Status SandboxStatus
+	// Paused is true while the current session is paused (idle_pause):
+	// Status is then idle, and the next call resumes the runtime as it was.
+	Paused  bool
 	Profile string
 	// LockerID is the locker mounted at /workspace.
 	LockerID string
@@ -31,8 +34,8 @@ type ContainerStatus struct {
 	Name        string
 	RuntimeType string
 	// Status is the state of the session it belongs to (pending,
-	// starting, running, stopping, failed), or stopped when there is no
-	// session.
+	// starting, running, paused, stopping, failed), or stopped when there
+	// is no session.
 	Status string
 }
 

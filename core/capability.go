@@ -65,6 +65,8 @@ func (s *SandboxService) admit(sb *Sandbox, owner, capability string) (*Profile,
 // capability.
 func (s *SandboxService) call(ctx context.Context, owner, id, capability string, busy time.Duration,
 	validate func() error, fn func(ctx context.Context, ep Endpoint) error) error {
+	// A sandbox with a call in flight here is never paused (pause.go).
+	defer s.calls.enter(id)()
 	validated := validate == nil // validate normalizes paths in place: run it once
 	admit := func(sb *Sandbox) (*Profile, error) {
 		p, err := s.admit(sb, owner, capability)
@@ -87,6 +89,7 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		return p, nil
 	}
 	for attempt := 0; ; attempt++ {
+		began := s.clock.Now()
 		sess, p, err := s.ensureRunning(ctx, id, busy, admit)
 		if err != nil {
 			return err
@@ -108,8 +111,10 @@ func (s *SandboxService) call(ctx context.Context, owner, id, capability string,
 		// The claim set the idle deadline to now + max(idle timeout, busy).
 		// Only when the call's possible length exceeded the idle timeout
 		// does the deadline need bringing back to its end + idle timeout; in
-		// the common case it is already right, and a write is saved.
-		if busy > p.IdleTimeout {
+		// the common case it is already right, and a write is saved. A call
+		// that lasted idle_pause or longer moves it too: the pause counts
+		// from the end of the last call (pause.go).
+		if busy > p.IdleTimeout || (p.IdlePause > 0 && s.clock.Now().Sub(began) >= p.IdlePause) {
 			s.rearmIdle(ctx, id, p)
 		}
 		return err
@@ -170,7 +175,9 @@ func nonNilStrings(s []string) []string {
 // recoverDead handles a call that could not reach the session's runtime: if
 // any of the session's containers is gone or stopped, every one is removed
 // and the session reset so that the next ensureRunning starts them anew
-// (browser.md §1.5), and true is returned.
+// (browser.md §1.5), and true is returned. Containers found paused under
+// the running session (a crash between a resume's commit and its thaw) are
+// thawed, and true is returned too.
 func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr error) bool {
 	var unreachable *ErrUnreachable
 	if !errors.As(callErr, &unreachable) {
@@ -179,10 +186,15 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 	ids := sess.ContainerIDs()
 	var dead string
 	var state ContainerState
+	var paused []string
 	for _, cid := range ids {
 		st, err := s.runtime.ContainerState(ctx, cid)
 		if err != nil {
 			return false
+		}
+		if st == ContainerPaused {
+			paused = append(paused, cid)
+			continue
 		}
 		if st != ContainerRunning {
 			dead, state = cid, st
@@ -190,11 +202,31 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 		}
 	}
 	if dead == "" {
-		return false
+		if len(paused) == 0 {
+			return false
+		}
+		slices.Reverse(paused) // thaw takes them in the order they were frozen
+		s.thaw(ctx, sess.ID, paused)
+		s.log.InfoContext(ctx, "thawed containers paused under a running session", "session_id", sess.ID, "count", len(paused))
+		return true
 	}
 	s.forgetMeta(sess.Endpoints()...)
 	s.removeContainers(ctx, sess.ID, ids, "remove container of a dead session")
-	err := s.store.InTx(ctx, func(tx Store) error {
+	if err := s.resetDead(ctx, sess); err != nil {
+		s.log.WarnContext(ctx, "reset dead session", "session_id", sess.ID, "err", err)
+		return false
+	}
+	s.log.InfoContext(ctx, "runtime container was gone; starting new ones", "session_id", sess.ID, "container_id", dead, "state", string(state))
+	return true
+}
+
+// resetDead records that the session's containers are gone (removed by
+// the caller): the session returns to pending without containers, so the
+// next claim starts new ones, and its sandbox records the stop reason
+// error. A session reset or removed by someone else meanwhile is left
+// alone.
+func (s *SandboxService) resetDead(ctx context.Context, sess *Session) error {
+	return s.store.InTx(ctx, func(tx Store) error {
 		sb, err := tx.Sandboxes().GetForUpdate(ctx, sess.SandboxID)
 		if err != nil {
 			return err
@@ -217,12 +249,6 @@ func (s *SandboxService) recoverDead(ctx context.Context, sess *Session, callErr
 		sb.UpdatedAt = now
 		return tx.Sandboxes().Save(ctx, sb)
 	})
-	if err != nil {
-		s.log.WarnContext(ctx, "reset dead session", "session_id", sess.ID, "err", err)
-		return false
-	}
-	s.log.InfoContext(ctx, "runtime container was gone; starting new ones", "session_id", sess.ID, "container_id", dead, "state", string(state))
-	return true
 }
 
 // rearmIdle sets the idle deadline to now + idle timeout after a call.

@@ -12,9 +12,10 @@ import (
 type startDecision int
 
 const (
-	decideReady startDecision = iota // the session is running: use it
-	decideStart                      // this caller claimed the start: do it
-	decideWait                       // another caller is starting it: wait
+	decideReady  startDecision = iota // the session is running: use it
+	decideStart                       // this caller claimed the start: do it
+	decideWait                        // another caller is starting it: wait
+	decideResume                      // the session was paused: thaw it, then use it
 )
 
 // claimMargin is added to the readiness timeout before a start claim by a
@@ -51,6 +52,15 @@ func (s *SandboxService) ensureRunning(ctx context.Context, sandboxID string, bu
 		case decideStart:
 			sess, err := s.start(ctx, sandboxID, sess, locker, p, busy)
 			return sess, p, err
+		case decideResume:
+			resumed, err := s.resume(ctx, sandboxID, sess)
+			if err != nil {
+				return nil, nil, err
+			}
+			if resumed {
+				return sess, p, nil
+			}
+			continue // its container was gone: the next claim starts new ones
 		}
 		if waited && sess.ObservedState == SessionFailed {
 			return nil, nil, notReady(sandboxID, nil)
@@ -138,6 +148,17 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, busy time.
 		switch {
 		case sess.ObservedState == SessionRunning && sess.Endpoint != "" && sess.RuntimeToken != "":
 			decision = decideReady
+		case sess.ObservedState == SessionPaused && sess.Endpoint != "" && sess.RuntimeToken != "":
+			// Marked running before the thaw, which runs after the commit:
+			// a pause in flight then sees it resumed and thaws again
+			// (pause.go).
+			decision = decideResume
+			sess.ObservedState = SessionRunning
+			sess.LastObservedAt = &now
+			sess.UpdatedAt = now
+			if err := tx.Sessions().Save(ctx, sess); err != nil {
+				return err
+			}
 		case sess.ObservedState == SessionStarting && !s.claimAbandoned(sess, now):
 			decision = decideWait
 		default:

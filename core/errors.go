@@ -7,7 +7,7 @@ import (
 
 // Code is a stable, machine-readable error code. The set copies the table of
 // the API contract (bay-api.md §3.2) exactly, plus upgrade_required
-// (agent-reach.md §0).
+// (agent-reach.md §0) and service_unavailable (start-up).
 type Code string
 
 // Error codes of the API contract.
@@ -31,6 +31,9 @@ const (
 	CodeShipError              Code = "ship_error"
 	CodeSessionNotReady        Code = "session_not_ready"
 	CodeTimeout                Code = "timeout"
+	// CodeServiceUnavailable: Bay is starting and does not serve the API
+	// yet (its database is not migrated); only GET /health answers.
+	CodeServiceUnavailable Code = "service_unavailable"
 )
 
 // Codes lists every code, in the order of the contract's table.
@@ -39,7 +42,7 @@ var Codes = []Code{
 	CodeForbidden, CodeNotFound, CodeFileNotFound, CodeMethodNotAllowed, CodeConflict,
 	CodeSandboxExpired, CodeSandboxTTLInfinite, CodePayloadTooLarge, CodeGCRunning,
 	CodeUpgradeRequired, CodeQuotaExceeded, CodeInternal, CodeShipError, CodeSessionNotReady,
-	CodeTimeout,
+	CodeTimeout, CodeServiceUnavailable,
 }
 
 // Error is Bay's one error type. Code selects the HTTP status at the boundary;

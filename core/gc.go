@@ -324,6 +324,13 @@ func (g *GC) strictOrphan(ctx context.Context, c ContainerInfo) bool {
 	if l[LabelManaged] != "true" || l[LabelInstanceID] != g.o.InstanceID || l[LabelSessionID] == "" {
 		return false
 	}
+	// A warm pool entry's containers carry the session id it reserved,
+	// which has no row until a claim. A claim deletes the entry and
+	// inserts the session in one transaction: read in this order, one of
+	// the two is always found.
+	if _, err := g.o.Store.WarmPool().GetBySession(ctx, l[LabelSessionID]); CodeOf(err) != CodeNotFound {
+		return false
+	}
 	_, err := g.o.Store.Sessions().Get(ctx, l[LabelSessionID])
 	return CodeOf(err) == CodeNotFound
 }

@@ -74,7 +74,9 @@ type PoolStore interface {
 	// one does not wait for an entry another has claimed but not yet
 	// committed, it takes the next.
 	Claim(ctx context.Context, profileID, profileKey string) (*PoolEntry, error)
-	// Delete removes the entry; a missing entry is not an error.
+	// Delete removes the entry. Returns not_found when it is gone (claimed
+	// or dropped by someone else): only the caller that deleted an entry
+	// may remove its containers and volume.
 	Delete(ctx context.Context, id string) error
 	// List returns every entry, oldest first.
 	List(ctx context.Context) ([]*PoolEntry, error)

@@ -15,6 +15,7 @@ type ContainerState string
 // Container states (lifecycle.md §13.3).
 const (
 	ContainerRunning  ContainerState = "running"
+	ContainerPaused   ContainerState = "paused"
 	ContainerCreated  ContainerState = "created"
 	ContainerExited   ContainerState = "exited"
 	ContainerRemoving ContainerState = "removing"
@@ -67,6 +68,12 @@ const DefaultPidsLimit = 512
 // images. The error's code is internal_error: the configuration names an
 // image the operator has not provided.
 var ErrImageMissing = errors.New("runtime image missing")
+
+// ErrPauseUnsupported is in the chain of the error PauseContainer returns
+// when the runtime cannot freeze a container (a runtime without a freezer,
+// such as a Kubernetes pod): the caller leaves the session running. The
+// error's code is internal_error.
+var ErrPauseUnsupported = errors.New("runtime cannot pause containers")
 
 // ContainerSpec describes one runtime container of one session: the
 // profile's container Container, or its first when Container is nil.
@@ -295,14 +302,26 @@ type Runtime interface {
 	// runtimePort.
 	StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error)
 	// StopContainer stops the container, killing it once grace has passed; a
-	// missing or stopped container is not an error.
+	// missing or stopped container is not an error, and a paused one is
+	// stopped too.
 	StopContainer(ctx context.Context, containerID string, grace time.Duration) error
-	// RemoveContainer force-removes the container, killing it if it runs; a
-	// missing container is not an error. Volumes are kept. A session's
+	// RemoveContainer force-removes the container, killing it if it runs
+	// or is paused; a missing container is not an error. Volumes are kept. A session's
 	// other containers are removed before its network owner.
 	RemoveContainer(ctx context.Context, containerID string) error
-	// ContainerState returns the container's state; ContainerNotFound with a
-	// nil error when it does not exist.
+	// PauseContainer freezes every process of the container: they keep
+	// their memory and give up the CPU until UnpauseContainer. Pausing a
+	// paused container is not an error. A missing container is not_found; a
+	// container that is not running is conflict; a runtime that cannot
+	// pause returns internal_error with ErrPauseUnsupported in the chain.
+	PauseContainer(ctx context.Context, containerID string) error
+	// UnpauseContainer thaws a paused container. Unpausing a container that
+	// is not paused (running or stopped) is not an error; a missing one is
+	// not_found.
+	UnpauseContainer(ctx context.Context, containerID string) error
+	// ContainerState returns the container's state (ContainerPaused for a
+	// paused one); ContainerNotFound with a nil error when it does not
+	// exist.
 	ContainerState(ctx context.Context, containerID string) (ContainerState, error)
 	// ListContainers returns every container, running or not, carrying all
 	// the given labels (key and value), in no particular order.

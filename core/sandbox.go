@@ -85,7 +85,7 @@ func liveStatus(expired bool, session SessionState) SandboxStatus {
 		return StatusStarting
 	case SessionFailed:
 		return StatusFailed
-	default: // no session, stopping, stopped
+	default: // no session, paused, stopping, stopped
 		return StatusIdle
 	}
 }
@@ -229,6 +229,10 @@ type SandboxStore interface {
 	// ListIdleDue returns the ids of live sandboxes whose idle deadline is
 	// before now, ordered by id.
 	ListIdleDue(ctx context.Context, now time.Time) ([]string, error)
+	// ListPauseDue returns the ids of the profile's live sandboxes whose
+	// current session is observed running and whose idle deadline is at or
+	// before before, ordered by id: the candidates for idle_pause.
+	ListPauseDue(ctx context.Context, profileID string, before time.Time) ([]string, error)
 	// ListExpiredDue returns the ids of live sandboxes whose hard TTL is
 	// before now, ordered by id.
 	ListExpiredDue(ctx context.Context, now time.Time) ([]string, error)

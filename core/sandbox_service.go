@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +44,8 @@ type SandboxServiceOptions struct {
 	Logger    *slog.Logger
 	// Metrics, when set, counts session starts and runtime errors.
 	Metrics Metrics
+	// PoolMetrics, when set, counts warm pool claims and refills.
+	PoolMetrics PoolMetrics
 }
 
 // Metrics receives the events of the sandbox service worth counting.
@@ -52,12 +55,19 @@ type Metrics interface {
 	SessionStart(d time.Duration, err error)
 	// RuntimeError records a failed runtime operation.
 	RuntimeError(op string)
+	// SessionPaused records a session paused for idleness (idle_pause).
+	SessionPaused()
+	// SessionResumed records a paused session resumed by a call, with how
+	// long its containers took to thaw.
+	SessionResumed(d time.Duration)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) SessionStart(time.Duration, error) {}
 func (noMetrics) RuntimeError(string)               {}
+func (noMetrics) SessionPaused()                    {}
+func (noMetrics) SessionResumed(time.Duration)      {}
 
 // SandboxService holds every rule about sandboxes and their sessions:
 // create, lookup, TTLs, stop, delete, and running capability calls on a
@@ -82,6 +92,15 @@ type SandboxService struct {
 	docs   map[string]runtimeDoc          // runtime documents, per image
 
 	terminals terminalRegistry // terminals open in this process (terminal.go)
+
+	// calls counts the capability calls in flight in this process, and
+	// pauseUnsupported is set once the runtime declined to pause (pause.go).
+	calls            callCounter
+	pauseUnsupported atomic.Bool
+
+	// poolKeys is the ProfileKey of every profile; poolKick wakes PoolLoop.
+	poolKeys map[string]string
+	poolKick chan struct{}
 }
 
 // NewSandboxService returns a SandboxService.
@@ -101,6 +120,9 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 	if o.Metrics == nil {
 		o.Metrics = noMetrics{}
 	}
+	if o.PoolMetrics == nil {
+		o.PoolMetrics = noPoolMetrics{}
+	}
 	if o.StartedAt.IsZero() {
 		o.StartedAt = o.Clock.Now()
 	}
@@ -113,9 +135,14 @@ func NewSandboxService(o SandboxServiceOptions) *SandboxService {
 			clients[t] = c
 		}
 	}
+	keys := make(map[string]string, len(o.Profiles))
+	for i := range o.Profiles {
+		keys[o.Profiles[i].ID] = ProfileKey(&o.Profiles[i])
+	}
 	return &SandboxService{
 		store: o.Store, runtime: o.Runtime, ship: o.Ship, clients: clients, clock: o.Clock, ids: o.IDs,
 		profiles: o.Profiles, opts: o, log: o.Logger, meta: map[string]RuntimeCapabilities{}, docs: map[string]runtimeDoc{},
+		poolKeys: keys, poolKick: make(chan struct{}, 1),
 	}
 }
 
@@ -142,7 +169,8 @@ func (s *SandboxService) info(sb *Sandbox, now time.Time) *SandboxInfo {
 		caps = append(caps, p.Capabilities...)
 	}
 	return &SandboxInfo{
-		ID: sb.ID, Status: sb.Status(now), Profile: sb.ProfileID, LockerID: sb.LockerID,
+		ID: sb.ID, Status: sb.Status(now), Paused: sb.CurrentSessionState == SessionPaused,
+		Profile: sb.ProfileID, LockerID: sb.LockerID,
 		Capabilities: caps, CreatedAt: sb.CreatedAt, ExpiresAt: sb.ExpiresAt,
 		IdleExpiresAt: sb.IdleExpiresAt, StopReason: sb.StopReason,
 	}
@@ -184,6 +212,15 @@ func (s *SandboxService) Create(ctx context.Context, owner string, in CreateSand
 			return nil, Invalid("ttl is too large").WithDetails(map[string]any{"ttl": in.TTL})
 		}
 		sb.ExpiresAt = &exp
+	}
+
+	if p := s.profile(in.Profile); p.WarmPool > 0 && in.LockerID == "" {
+		// A runtime already started, if the pool has one: the first call
+		// then waits for no container and no kernel.
+		info, ok, err := s.createFromPool(ctx, p, sb)
+		if err != nil || ok {
+			return info, err
+		}
 	}
 
 	quota := s.opts.Quotas.For(owner)
@@ -320,6 +357,21 @@ func (s *SandboxService) CountByStatus(ctx context.Context) (map[SandboxStatus]i
 		return nil, err
 	}
 	return StatusCounts(counts), nil
+}
+
+// CountPaused counts the live sandboxes whose current session is paused.
+func (s *SandboxService) CountPaused(ctx context.Context) (int64, error) {
+	counts, err := s.store.Sandboxes().CountByState(ctx, s.clock.Now())
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range counts {
+		if c.SessionState == SessionPaused {
+			n += c.N
+		}
+	}
+	return n, nil
 }
 
 // ExtendTTL moves the hard TTL of a finite, unexpired sandbox by extendBy

@@ -16,6 +16,10 @@ const (
 	SessionPending  SessionState = "pending"
 	SessionStarting SessionState = "starting"
 	SessionRunning  SessionState = "running"
+	// SessionPaused is a running session whose containers are frozen
+	// (idle_pause): still active, it shows as idle and the next call thaws
+	// it with the runtime's memory intact.
+	SessionPaused   SessionState = "paused"
 	SessionStopping SessionState = "stopping"
 	SessionStopped  SessionState = "stopped"
 	SessionFailed   SessionState = "failed"
@@ -23,7 +27,7 @@ const (
 
 // SessionStates lists every state a session can be in.
 var SessionStates = []SessionState{
-	SessionPending, SessionStarting, SessionRunning, SessionStopping, SessionStopped, SessionFailed,
+	SessionPending, SessionStarting, SessionRunning, SessionPaused, SessionStopping, SessionStopped, SessionFailed,
 }
 
 // Session is one start of a sandbox's runtime containers, running or not.

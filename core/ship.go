@@ -31,6 +31,10 @@ type Ship interface {
 	// Python runs code; execID, when not empty, names the execution so
 	// that Cancel can reach it.
 	Python(ctx context.Context, ep Endpoint, code string, timeout int, execID string) (*PythonResult, error)
+	// WarmKernel returns once the runtime's Python kernel answers: it runs
+	// a silent, empty cell, which leaves no trace in the kernel's history
+	// or execution count, within timeout seconds.
+	WarmKernel(ctx context.Context, ep Endpoint, timeout int) error
 	Shell(ctx context.Context, ep Endpoint, in ShellInput) (*ShellResult, error)
 	// PythonStream runs code through Ship's streaming endpoint, handing
 	// each event to sink as it arrives (sink must not block), and returns

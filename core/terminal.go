@@ -169,9 +169,14 @@ func (l *TerminalLease) IdleTimeout() time.Duration {
 }
 
 // RearmInterval is how often an open terminal re-arms the idle deadline:
-// min(60 s, idle timeout / 2), at least one second.
+// min(60 s, idle timeout / 2, idle pause / 2), at least one second. The
+// idle pause counts from the deadline too: another instance must not pause
+// the runtime under a terminal open here.
 func (l *TerminalLease) RearmInterval() time.Duration {
 	d := min(time.Minute, l.IdleTimeout()/2)
+	if l.profile != nil && l.profile.IdlePause > 0 {
+		d = min(d, l.profile.IdlePause/2)
+	}
 	return max(d, time.Second)
 }
 
@@ -232,6 +237,13 @@ func (r *terminalRegistry) reserve(svc *SandboxService, sandboxID string, max in
 	l := &TerminalLease{svc: svc, sandboxID: sandboxID, gone: make(chan struct{}), held: true}
 	set[l] = struct{}{}
 	return l, nil
+}
+
+// has reports whether a terminal is open (or opening) on the sandbox.
+func (r *terminalRegistry) has(sandboxID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.open[sandboxID]) > 0
 }
 
 // start marks the lease as one whose runtime is being started.

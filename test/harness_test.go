@@ -181,8 +181,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startBay starts Bay and waits for /health. Every container and volume the
-// test leaves behind is removed when t ends.
+// startBay starts Bay and waits until it has started (see launch). Every
+// container and volume the test leaves behind is removed when t ends.
 func startBay(t *testing.T, o bayOpts) *bay {
 	t.Helper()
 	if o.db == "" {
@@ -257,25 +257,33 @@ func (b *bay) launch(o bayOpts) {
 	require.NoError(t, err)
 	b.C = c
 
+	// /health answers as soon as Bay listens; the API once the database
+	// is migrated, and /ready's startup check is ok once reconcile has
+	// made its first pass, which is what tests of a restart look at.
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(b.URL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	for !b.started() {
 		select {
 		case <-b.done:
-			t.Fatalf("bay exited before answering /health:\n%s", tail(b.logs.String(), 4000))
+			t.Fatalf("bay exited before it started:\n%s", tail(b.logs.String(), 4000))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("bay did not answer /health within 60s:\n%s", tail(b.logs.String(), 4000))
+			t.Fatalf("bay did not start within 60s:\n%s", tail(b.logs.String(), 4000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// started reports whether /ready says start-up is over (its startup check
+// is ok), whatever the other checks say.
+func (b *bay) started() bool {
+	resp, err := http.Get(b.URL + "/ready")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r oapigen.Readiness
+	return json.NewDecoder(resp.Body).Decode(&r) == nil && r.Checks["startup"] == "ok"
 }
 
 // stop ends Bay with SIGTERM (SIGKILL after 20 s).

@@ -103,7 +103,7 @@ func TestE2E_HealthDuringDatabaseOutage(t *testing.T) {
 
 	code, body := getJSON(t, b.URL+"/ready")
 	require.Equal(t, http.StatusOK, code, "body %v", body)
-	require.Equal(t, map[string]any{"database": "ok", "runtime": "ok"}, body["checks"])
+	require.Equal(t, map[string]any{"database": "ok", "runtime": "ok", "startup": "ok"}, body["checks"])
 
 	proxy.cut()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

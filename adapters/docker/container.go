@@ -463,8 +463,13 @@ func notRunning(containerID string, info container.InspectResponse) error {
 }
 
 // StopContainer stops the container, giving it grace (rounded up to whole
-// seconds, the unit of Docker's API) before it is killed.
+// seconds, the unit of Docker's API) before it is killed. A paused
+// container is thawed first: frozen, it could not act on the stop signal
+// within its grace (Docker thaws only for the final kill).
 func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace time.Duration) error {
+	if err := r.UnpauseContainer(ctx, containerID); core.CodeOf(err) == core.CodeNotFound {
+		return nil
+	}
 	secs := max(int(math.Ceil(grace.Seconds())), 0)
 	err := r.cli.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs})
 	if cerrdefs.IsNotFound(err) {
@@ -493,6 +498,37 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	return translate(ctx, err, "remove container "+containerID)
 }
 
+// PauseContainer freezes the container's processes (docker pause: the
+// cgroup freezer). Docker answers 409 both for a container that is paused
+// already and for one that is not running; an inspect tells them apart.
+// The guard needs nothing: the network namespace and its rules stay.
+func (r *Runtime) PauseContainer(ctx context.Context, containerID string) error {
+	err := r.cli.ContainerPause(ctx, containerID)
+	if err != nil && !cerrdefs.IsNotFound(err) {
+		if st, serr := r.ContainerState(ctx, containerID); serr == nil && st == core.ContainerPaused {
+			return nil
+		}
+	}
+	return translate(ctx, err, "pause container "+containerID)
+}
+
+// UnpauseContainer thaws the container. A container that is not paused is
+// not an error here; Docker refuses it with 409, or (20.10) with a 500, so
+// any refusal is checked with an inspect.
+func (r *Runtime) UnpauseContainer(ctx context.Context, containerID string) error {
+	err := r.cli.ContainerUnpause(ctx, containerID)
+	if err == nil || cerrdefs.IsNotFound(err) {
+		return translate(ctx, err, "unpause container "+containerID)
+	}
+	if st, serr := r.ContainerState(ctx, containerID); serr == nil && st != core.ContainerPaused {
+		if st == core.ContainerNotFound {
+			return core.NotFound("container %s not found", containerID)
+		}
+		return nil
+	}
+	return translate(ctx, err, "unpause container "+containerID)
+}
+
 // ContainerState inspects the container (lifecycle.md §13.3).
 func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.ContainerState, error) {
 	info, err := r.cli.ContainerInspect(ctx, containerID)
@@ -505,8 +541,8 @@ func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.
 	return stateOf(info.State), nil
 }
 
-// stateOf maps Docker's state: dead and anything unknown (paused,
-// restarting) count as exited.
+// stateOf maps Docker's state: dead and anything unknown (restarting)
+// count as exited.
 func stateOf(s *container.State) core.ContainerState {
 	if s == nil {
 		return core.ContainerExited
@@ -514,6 +550,8 @@ func stateOf(s *container.State) core.ContainerState {
 	switch s.Status {
 	case container.StateRunning:
 		return core.ContainerRunning
+	case container.StatePaused:
+		return core.ContainerPaused
 	case container.StateCreated:
 		return core.ContainerCreated
 	case container.StateRemoving:

@@ -36,6 +36,7 @@ var statusOf = map[core.Code]int{
 	core.CodeShipError:              http.StatusBadGateway,
 	core.CodeSessionNotReady:        http.StatusServiceUnavailable,
 	core.CodeTimeout:                http.StatusGatewayTimeout,
+	core.CodeServiceUnavailable:     http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status of an error code; unknown codes are 500.
@@ -116,7 +117,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		detail = gcRunningDetail
 	case core.CodeUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="bay"`)
-	case core.CodeSessionNotReady:
+	case core.CodeSessionNotReady, core.CodeServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.FormatInt(retryAfterSeconds(ce.Details), 10))
 	}
 	if status >= 500 {

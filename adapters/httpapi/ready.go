@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"time"
@@ -16,6 +17,14 @@ const (
 	readyTimeout  = time.Second
 	readyCacheFor = time.Second
 )
+
+// Pending is what a readiness check returns while the thing it checks is
+// still being prepared (Bay's start-up): GET /ready reports it as
+// "pending: <what>" instead of "unreachable: …", and an answer holding one
+// is not cached, so that readiness shows as soon as it is over.
+type Pending string
+
+func (p Pending) Error() string { return string(p) }
 
 // readiness runs the dependency checks of GET /ready and caches the answer.
 type readiness struct {
@@ -36,7 +45,8 @@ func newReadiness(checks map[string]func(ctx context.Context) error, now func() 
 
 // check returns the cached answer if it is fresh, else runs every check
 // concurrently, each bounded by readyTimeout. Concurrent callers wait for
-// one run instead of starting their own.
+// one run instead of starting their own. An answer with a pending check is
+// not cached: start-up ends once, and probes during it are few.
 func (r *readiness) check(ctx context.Context) oapigen.Readiness {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -48,15 +58,21 @@ func (r *readiness) check(ctx context.Context) oapigen.Readiness {
 	ctx = context.WithoutCancel(ctx)
 	out := oapigen.Readiness{Status: oapigen.ReadinessReady, Checks: make(map[string]string, len(r.checks))}
 	var (
-		wg sync.WaitGroup
-		mu sync.Mutex
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		pending bool
 	)
 	for name, fn := range r.checks {
 		wg.Go(func() {
 			cctx, cancel := context.WithTimeout(ctx, readyTimeout)
 			defer cancel()
 			res := "ok"
-			if err := fn(cctx); err != nil {
+			err := fn(cctx)
+			var p Pending
+			switch {
+			case errors.As(err, &p):
+				res = "pending: " + string(p)
+			case err != nil:
 				res = "unreachable: " + err.Error()
 			}
 			mu.Lock()
@@ -64,11 +80,14 @@ func (r *readiness) check(ctx context.Context) oapigen.Readiness {
 			if res != "ok" {
 				out.Status = oapigen.ReadinessNotReady
 			}
+			pending = pending || p != ""
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	r.at, r.last = r.now(), out
+	if !pending {
+		r.at, r.last = r.now(), out
+	}
 	return copyReadiness(out)
 }
 

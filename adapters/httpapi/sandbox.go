@@ -52,6 +52,7 @@ func (s *Server) ListProfiles(ctx context.Context, _ oapigen.ListProfilesRequest
 			Resources:    oapigen.ProfileResources{Cpus: p.CPUs, Memory: p.Memory},
 			Capabilities: nonNil(p.Capabilities),
 			IdleTimeout:  int64(p.IdleTimeout / time.Second),
+			IdlePause:    int64(p.IdlePause / time.Second),
 			Network:      oapigen.ProfileNetwork(p.NetworkMode()),
 			Containers:   containers,
 		})
@@ -173,6 +174,7 @@ func sandboxOut(in *core.SandboxInfo) oapigen.Sandbox {
 	out := oapigen.Sandbox{
 		Id:            in.ID,
 		Status:        oapigen.SandboxStatus(in.Status),
+		Paused:        in.Paused,
 		Profile:       in.Profile,
 		LockerId:      optional(in.LockerID),
 		Capabilities:  nonNil(in.Capabilities),

@@ -16,6 +16,7 @@ import (
 type sandboxJSON struct {
 	ID            string   `json:"id"`
 	Status        string   `json:"status"`
+	Paused        bool     `json:"paused"`
 	Profile       string   `json:"profile"`
 	LockerID      *string  `json:"locker_id"`
 	Capabilities  []string `json:"capabilities"`
@@ -27,7 +28,7 @@ type sandboxJSON struct {
 
 func toSandbox(in *core.SandboxInfo) sandboxJSON {
 	out := sandboxJSON{
-		ID: in.ID, Status: string(in.Status), Profile: in.Profile, LockerID: optional(in.LockerID),
+		ID: in.ID, Status: string(in.Status), Paused: in.Paused, Profile: in.Profile, LockerID: optional(in.LockerID),
 		Capabilities: nonNil(in.Capabilities), CreatedAt: core.FormatTime(in.CreatedAt),
 		ExpiresAt: timePtr(in.ExpiresAt), IdleExpiresAt: timePtr(in.IdleExpiresAt),
 		StopReason: optional(string(in.StopReason)),
@@ -48,6 +49,7 @@ type profileJSON struct {
 	Resources    profileResources `json:"resources"`
 	Capabilities []string         `json:"capabilities"`
 	IdleTimeout  int64            `json:"idle_timeout"`
+	IdlePause    int64            `json:"idle_pause"`
 	Network      string           `json:"network"`
 }
 
@@ -66,7 +68,7 @@ func toProfiles(profiles []core.Profile) profileListJSON {
 		out.Items = append(out.Items, profileJSON{
 			ID: p.ID, Image: p.Image, Resources: profileResources{CPUs: p.CPUs, Memory: p.Memory},
 			Capabilities: nonNil(p.Capabilities), IdleTimeout: int64(p.IdleTimeout / time.Second),
-			Network: string(p.NetworkMode()),
+			IdlePause: int64(p.IdlePause / time.Second), Network: string(p.NetworkMode()),
 		})
 	}
 	return out

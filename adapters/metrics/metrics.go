@@ -58,6 +58,16 @@ func New() *Registry {
 	r.declare("bay_session_start_duration_seconds", "Time from claiming a session start to its runtime answering /health.", histogramKind,
 		[]float64{0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120}, "outcome")
 	r.declare("bay_runtime_errors_total", "Errors from the container runtime by operation.", counterKind, nil, "op")
+	r.declare("bay_sessions_paused_total", "Sessions paused for idleness (idle_pause).", counterKind, nil)
+	r.declare("bay_sessions_resumed_total", "Paused sessions resumed by a call.", counterKind, nil)
+	r.declare("bay_session_resume_duration_seconds", "Time to thaw a paused session's containers.", histogramKind,
+		[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5})
+	r.declare("bay_sessions_paused", "Sessions paused now, read at scrape time.", gaugeKind, nil)
+	r.declare("bay_pool_size", "Ready warm pool entries by profile, read at scrape time.", gaugeKind, nil, "profile")
+	r.declare("bay_pool_claims_total", "Sandbox creates of a profile with a warm pool, by result (hit: served from the pool; miss: started lazily).",
+		counterKind, nil, "profile", "result")
+	r.declare("bay_pool_refill_seconds", "Time to start one warm pool entry, from its reservation to its kernel answering, by outcome.",
+		histogramKind, []float64{0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 120}, "profile", "outcome")
 	r.declare("bay_gc_runs_total", "Garbage collection cycles.", counterKind, nil)
 	r.declare("bay_gc_cleaned_total", "Items cleaned by garbage collection, by task.", counterKind, nil, "task")
 	r.declare("bay_gc_skipped_total", "Items skipped by garbage collection, by task.", counterKind, nil, "task")
@@ -160,6 +170,61 @@ func (r *Registry) SessionStart(d time.Duration, err error) {
 
 // RuntimeError records a failed runtime operation.
 func (r *Registry) RuntimeError(op string) { r.add("bay_runtime_errors_total", 1, op) }
+
+// SessionPaused counts a session paused for idleness.
+func (r *Registry) SessionPaused() { r.add("bay_sessions_paused_total", 1) }
+
+// SessionResumed counts a paused session resumed and how long its thaw
+// took.
+func (r *Registry) SessionResumed(d time.Duration) {
+	r.add("bay_sessions_resumed_total", 1)
+	r.observe("bay_session_resume_duration_seconds", d.Seconds())
+}
+
+// CollectPaused makes every scrape read how many sessions are paused.
+func (r *Registry) CollectPaused(count func(ctx context.Context) (int64, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.collect = append(r.collect, func(ctx context.Context, r *Registry) {
+		if n, err := count(ctx); err == nil {
+			r.set("bay_sessions_paused", float64(n))
+		}
+	})
+}
+
+// PoolClaim counts a create of a profile with a warm pool.
+func (r *Registry) PoolClaim(profile string, hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	r.add("bay_pool_claims_total", 1, profile, result)
+}
+
+// PoolRefill records the start of one warm pool entry.
+func (r *Registry) PoolRefill(profile string, d time.Duration, err error) {
+	outcome := "success"
+	if err != nil {
+		outcome = "failure"
+	}
+	r.observe("bay_pool_refill_seconds", d.Seconds(), profile, outcome)
+}
+
+// CollectPool makes every scrape read the ready warm pool entries of every
+// profile that keeps a pool.
+func (r *Registry) CollectPool(count func(ctx context.Context) (map[string]int64, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.collect = append(r.collect, func(ctx context.Context, r *Registry) {
+		counts, err := count(ctx)
+		if err != nil {
+			return
+		}
+		for profile, n := range counts {
+			r.set("bay_pool_size", float64(n), profile)
+		}
+	})
+}
 
 // GCCycle records one garbage collection cycle.
 func (r *Registry) GCCycle(rep *core.GCReport) {

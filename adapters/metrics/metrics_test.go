@@ -28,6 +28,10 @@ func TestRegistry_Exposition(t *testing.T) {
 	r.CollectSandboxes(func(context.Context) (map[core.SandboxStatus]int64, error) {
 		return map[core.SandboxStatus]int64{core.StatusReady: 3, core.StatusIdle: 1}, nil
 	})
+	r.SessionPaused()
+	r.SessionPaused()
+	r.SessionResumed(20 * time.Millisecond)
+	r.CollectPaused(func(context.Context) (int64, error) { return 1, nil })
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
@@ -46,6 +50,10 @@ func TestRegistry_Exposition(t *testing.T) {
 		`bay_gc_errors_total{task="idle_session"} 1`,
 		`bay_sandboxes{status="ready"} 3`,
 		`bay_sandboxes{status="expired"} 0`,
+		`bay_sessions_paused_total 2`,
+		`bay_sessions_resumed_total 1`,
+		`bay_session_resume_duration_seconds_bucket{le="0.025"} 1`,
+		`bay_sessions_paused 1`,
 		"# TYPE bay_http_request_duration_seconds histogram",
 	} {
 		require.Contains(t, body, want)

@@ -54,7 +54,14 @@ func (st poolStore) Claim(ctx context.Context, profileID, profileKey string) (*c
 }
 
 func (st poolStore) Delete(ctx context.Context, id string) error {
-	return translate(st.s.q.PoolEntryDelete(ctx, id))
+	n, err := st.s.q.PoolEntryDelete(ctx, id)
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return notFound("Pool entry", id)
+	}
+	return nil
 }
 
 func (st poolStore) List(ctx context.Context) ([]*core.PoolEntry, error) {

@@ -110,6 +110,11 @@ func (st sandboxStore) ListIdleDue(ctx context.Context, now time.Time) ([]string
 	return ids, translate(err)
 }
 
+func (st sandboxStore) ListPauseDue(ctx context.Context, profileID string, before time.Time) ([]string, error) {
+	ids, err := st.s.q.SandboxListPauseDue(ctx, pgdb.SandboxListPauseDueParams{ProfileID: profileID, Before: tsPtr(&before)})
+	return ids, translate(err)
+}
+
 func (st sandboxStore) ListExpiredDue(ctx context.Context, now time.Time) ([]string, error) {
 	ids, err := st.s.q.SandboxListExpiredDue(ctx, tsPtr(&now))
 	return ids, translate(err)

@@ -119,6 +119,24 @@ func (c *Client) Python(ctx context.Context, ep core.Endpoint, code string, time
 	return res, nil
 }
 
+// WarmKernel implements core.Ship with a silent execution of "pass".
+func (c *Client) WarmKernel(ctx context.Context, ep core.Endpoint, timeout int) error {
+	var out wire.PythonExecResponse
+	silent := true
+	body := wire.PythonExecRequest{Code: "pass", Timeout: &timeout, Silent: &silent}
+	if err := c.postJSON(ctx, ep, wire.PathPythonExec, execTimeout(timeout), body, &out); err != nil {
+		return err
+	}
+	if !out.Success {
+		msg := ""
+		if out.Error != nil {
+			msg = *out.Error
+		}
+		return core.Errorf(core.CodeShipError, "kernel warm-up failed: %s", msg)
+	}
+	return nil
+}
+
 // execTimeout is the client's deadline for an execution of timeout
 // seconds: Ship answers at the timeout, the margin covers the rest.
 func execTimeout(timeout int) time.Duration { return time.Duration(timeout)*time.Second + execMargin }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bayhq/bay/adapters/browserclient"
@@ -32,6 +34,11 @@ type app struct {
 	api       *httpapi.Server // CloseTerminals on shutdown
 	handler   http.Handler
 	log       *slog.Logger
+	// started is set once reconcile has made its first pass: until then
+	// GET /ready reports the startup check pending.
+	started *atomic.Bool
+	// background is the work background started, which close waits for.
+	background sync.WaitGroup
 }
 
 // newApp wires the adapters to the ports. It opens the store (without
@@ -80,7 +87,7 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		RuntimeClients:      map[string]core.RuntimeMeta{core.RuntimeTypeBrowser: browserclient.New()},
 		DefaultLockerSizeMB: cfg.Locker.DefaultSizeLimitMB, InstanceID: instanceID, Quotas: cfg.Quotas,
 		EnforceLockerSizes: core.SizeEnforcement(cfg.Locker.EnforceSizeLimits),
-		Logger:             logger, Metrics: reg,
+		Logger:             logger, Metrics: reg, PoolMetrics: reg,
 	})
 	execs := core.NewExecutionService(core.ExecutionOptions{
 		Store: store, Ship: ship, Clock: clock, Sandboxes: sandboxes,
@@ -115,6 +122,15 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	lockers := core.NewLockerService(store, rt, clock, ids, cfg.Locker.DefaultSizeLimitMB, cfg.Server.MaxBodyBytes).WithQuotas(cfg.Quotas).
 		WithEnforcedSizes(core.SizeEnforcement(cfg.Locker.EnforceSizeLimits))
 	reg.CollectSandboxes(sandboxes.CountByStatus)
+	reg.CollectPaused(sandboxes.CountPaused)
+	reg.CollectPool(sandboxes.PoolSizes)
+	started := new(atomic.Bool)
+	startup := func(context.Context) error {
+		if !started.Load() {
+			return httpapi.Pending("reconcile")
+		}
+		return nil
+	}
 
 	api := httpapi.New(httpapi.Options{
 		Sandboxes: sandboxes, Executions: execs, Lockers: lockers, GC: gc, Idempotency: idem,
@@ -124,7 +140,9 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 		IdempotencyEnabled: cfg.Idempotency.Enabled,
 		Logger:             logger.With("component", "http"),
 		Metrics:            reg,
-		Ready:              map[string]func(context.Context) error{"database": store.Ping, "runtime": rt.Ping},
+		Ready: map[string]func(context.Context) error{
+			"database": store.Ping, "runtime": rt.Ping, httpapi.StartupCheck: startup,
+		},
 		Terminal: httpapi.TerminalOptions{
 			MaxPerSandbox: cfg.Terminal.MaxPerSandbox, AllowedOrigins: cfg.Terminal.AllowedOrigins,
 			IdleClose: time.Duration(cfg.Terminal.IdleCloseSeconds) * time.Second,
@@ -135,20 +153,25 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	mux.Handle("/", api)
 	if cfg.MCP.Enabled {
 		// MCP (agent-reach.md §4): the API's authentication and envelope
-		// first, then the SDK's stateless handler.
-		server := mcp.New(mcp.Options{
-			Sandboxes: sandboxes, Executions: execs, Lockers: lockers, Authenticate: api.Authenticate,
-			Version: version, MaxTextChars: cfg.MCP.MaxTextChars, DefaultTTL: cfg.MCP.DefaultTTL,
-			MaxWriteBytes: cfg.MCP.MaxWriteBytes, MaxResourceBytes: cfg.MCP.MaxResourceBytes,
-			MaxBodyBytes: cfg.Server.MaxBodyBytes, DisableLocalhostProtection: cfg.MCP.DisableLocalhostProtection,
-			Logger: logger.With("component", "mcp"), Metrics: reg,
+		// first, then the SDK's stateless handler, made on the first
+		// request: its tools' schemas cost start-up time and memory that a
+		// Bay no agent talks to should not pay.
+		server := sync.OnceValue(func() http.Handler {
+			return mcp.New(mcp.Options{
+				Sandboxes: sandboxes, Executions: execs, Lockers: lockers, Authenticate: api.Authenticate,
+				Version: version, MaxTextChars: cfg.MCP.MaxTextChars, DefaultTTL: cfg.MCP.DefaultTTL,
+				MaxWriteBytes: cfg.MCP.MaxWriteBytes, MaxResourceBytes: cfg.MCP.MaxResourceBytes,
+				MaxBodyBytes: cfg.Server.MaxBodyBytes, DisableLocalhostProtection: cfg.MCP.DisableLocalhostProtection,
+				Logger: logger.With("component", "mcp"), Metrics: reg,
+			}).Handler()
 		})
-		mux.Handle("/mcp", api.Guard("POST /mcp", []string{http.MethodPost}, server.Handler()))
+		mux.Handle("/mcp", api.Guard("POST /mcp", []string{http.MethodPost},
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { server().ServeHTTP(w, r) })))
 	}
 
 	return &app{
 		store: store, runtime: rt, ship: ship, sandboxes: sandboxes, execs: execs, lockers: lockers, gc: gc,
-		idem: idem, metrics: reg, api: api, handler: mux, log: logger,
+		idem: idem, metrics: reg, api: api, handler: mux, log: logger, started: started,
 	}, nil
 }
 
@@ -169,13 +192,12 @@ func browserSeccomp(path string, logger *slog.Logger) string {
 	return string(raw)
 }
 
-// prepare migrates the database, repairs what a crash of this instance left
-// and runs the start-up GC cycle, all before serving.
-func (a *app) prepare(ctx context.Context, cfg Config) error {
+// prepare migrates the database and marks the executions this instance
+// left running lost: what must be done before the API answers.
+func (a *app) prepare(ctx context.Context) error {
 	if err := applyMigrations(ctx, a.store, a.log); err != nil {
 		return err
 	}
-	a.warnMissingImages(ctx, cfg)
 	// Rows this instance left running when it last stopped can never
 	// finish: say so before anyone reads them.
 	if n, err := a.execs.RecoverLost(ctx); err != nil {
@@ -183,37 +205,63 @@ func (a *app) prepare(ctx context.Context, cfg Config) error {
 	} else if n > 0 {
 		a.log.InfoContext(ctx, "executions of the previous run marked lost", "count", n)
 	}
-	fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
-	if err != nil {
-		// Docker may be down: Bay still starts, the next cycle retries.
-		a.log.WarnContext(ctx, "reconcile after restart", "err", err)
-	} else if fixed > 0 {
-		a.log.InfoContext(ctx, "reconciled leftovers of a previous run", "fixed", fixed)
-	}
-	if cfg.GC.Enabled && cfg.GC.RunOnStartup {
-		a.gc.RunCycle(ctx)
-	}
 	return nil
 }
 
-// background runs the GC loop (which purges expired idempotency keys
-// beside it) until ctx ends, and mounts size-limited lockers again.
-func (a *app) background(ctx context.Context, cfg Config) {
-	go a.gc.Loop(ctx)
+// startBackground does, beside serving and until ctx ends, what start-up leaves
+// to after the API opens: reconcile (GET /ready waits for its first pass),
+// the check for missing images and the start-up GC cycle, then the GC loop
+// (which purges expired idempotency keys beside it). It mounts
+// size-limited lockers again too. beforeReconcile, if set, runs first (a
+// test's hook). close waits for all of it.
+func (a *app) startBackground(ctx context.Context, cfg Config, beforeReconcile func(context.Context)) {
+	a.background.Go(func() {
+		if beforeReconcile != nil {
+			beforeReconcile(ctx)
+		}
+		fixed, err := a.gc.Reconcile(ctx, cfg.GC.OrphanContainer)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			// Docker may be down: Bay serves anyway, the next cycle retries.
+			a.log.WarnContext(ctx, "reconcile after restart", "err", err)
+		case fixed > 0:
+			a.log.InfoContext(ctx, "reconciled leftovers of a previous run", "fixed", fixed)
+		}
+		a.started.Store(true)
+		a.warnMissingImages(ctx, cfg)
+		if cfg.GC.Enabled && cfg.GC.RunOnStartup && ctx.Err() == nil {
+			a.gc.RunCycle(ctx)
+		}
+		a.gc.Loop(ctx)
+	})
 	// Size-limited lockers are file systems mounted on the Docker host; a
 	// reboot unmounts them, and their sandboxes refuse to start until they
 	// are mounted again. Mounting takes a helper container per locker
 	// (about 0.25 s each), so it runs beside serving, not before it.
-	go func() {
+	a.background.Go(func() {
 		if n, err := a.runtime.RestoreVolumes(ctx); err != nil && ctx.Err() == nil {
 			a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
 		} else if n > 0 {
 			a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
 		}
-	}()
+	})
+	// Profiles with a warm_pool: their runtimes started ahead of any
+	// sandbox, refilled after each claim and checked every 10 s; entries
+	// a crash or a configuration change left are dropped first.
+	a.background.Go(func() { a.sandboxes.PoolLoop(ctx, 10*time.Second) })
+	// Profiles with idle_pause: their idle runtimes are paused until the
+	// next call (core/pause.go).
+	if every := core.PauseInterval(cfg.Profiles); every > 0 {
+		a.background.Go(func() { a.sandboxes.PauseLoop(ctx, every) })
+	}
 }
 
+// close waits for the background work (its context must have ended) and
+// releases the clients and the store.
 func (a *app) close() {
+	a.background.Wait()
 	a.ship.Close()
 	_ = a.runtime.Close()
 	if err := a.store.Close(); err != nil {
@@ -221,14 +269,14 @@ func (a *app) close() {
 	}
 }
 
-// warnMissingImages names, once at start-up, every configured image the
+// warnMissingImages names, once after start-up, every configured image the
 // Docker host lacks and how to provide it: Bay does not pull images, and a
 // sandbox of such a profile fails on its first call with the same advice.
 func (a *app) warnMissingImages(ctx context.Context, cfg Config) {
 	for _, img := range cfg.neededImages(true) {
 		ok, err := a.runtime.ImagePresent(ctx, img)
 		if err != nil {
-			return // Docker is down: Bay starts anyway and says so on use
+			return // Docker is down (or Bay stops): it says so on use
 		}
 		if !ok {
 			a.log.WarnContext(ctx, "image missing; sandboxes that need it fail until it is there",

@@ -25,8 +25,11 @@ type profileDocument struct {
 	Resources    resourcesDocument `yaml:"resources"`
 	Capabilities []string          `yaml:"capabilities"`
 	IdleTimeout  int64             `yaml:"idle_timeout"`
-	Env          map[string]string `yaml:"env"`
-	AllowSudo    bool              `yaml:"allow_sudo"`
+	IdlePause    int64             `yaml:"idle_pause"` // 0 (the default) never pauses
+	// WarmPool keeps runtimes started ahead of any sandbox; none by default.
+	WarmPool  warmPoolDocument  `yaml:"warm_pool"`
+	Env       map[string]string `yaml:"env"`
+	AllowSudo bool              `yaml:"allow_sudo"`
 	// Network is nil when the entry sets none.
 	Network *networkDocument `yaml:"network"`
 	// Containers, when the entry gives them, replace the single-image keys.
@@ -34,6 +37,14 @@ type profileDocument struct {
 	// given holds the keys the entry gave (UnmarshalYAML).
 	given map[string]bool
 }
+
+// warmPoolDocument is a profile's warm_pool.
+type warmPoolDocument struct {
+	Size int `yaml:"size"`
+}
+
+// maxWarmPool bounds warm_pool.size: each entry holds a started runtime.
+const maxWarmPool = 256
 
 type resourcesDocument struct {
 	CPUs   float64 `yaml:"cpus"`
@@ -229,7 +240,8 @@ func (d profileDocument) profile() (core.Profile, []string) {
 		RuntimePort: core.RuntimePortOrDefault(d.RuntimePort),
 		CPUs:        d.Resources.CPUs, Memory: d.Resources.Memory, PidsLimit: d.Resources.Pids,
 		Capabilities: d.Capabilities, IdleTimeout: time.Duration(d.IdleTimeout) * time.Second,
-		Env: d.Env, AllowSudo: d.AllowSudo,
+		Env: d.Env, AllowSudo: d.AllowSudo, IdlePause: time.Duration(d.IdlePause) * time.Second,
+		WarmPool: d.WarmPool.Size,
 	}
 	if p.Capabilities == nil {
 		p.Capabilities = []string{}
@@ -242,6 +254,15 @@ func (d profileDocument) profile() (core.Profile, []string) {
 	}
 	if d.IdleTimeout < 1 {
 		bad("idle_timeout", "want a positive number of seconds, got %d", d.IdleTimeout)
+	}
+	switch {
+	case d.IdlePause < 0:
+		bad("idle_pause", "want a number of seconds, 0 (never) or more, got %d", d.IdlePause)
+	case d.IdlePause > 0 && d.IdlePause >= d.IdleTimeout:
+		bad("idle_pause", "%d is not less than idle_timeout (%d): the runtime would be reclaimed before it is paused", d.IdlePause, d.IdleTimeout)
+	}
+	if d.WarmPool.Size < 0 || d.WarmPool.Size > maxWarmPool {
+		bad("warm_pool.size", "want 0 (no pool) to %d, got %d", maxWarmPool, d.WarmPool.Size)
 	}
 	if d.Network != nil {
 		var nerrs []string

@@ -187,6 +187,33 @@ profiles:
 	require.Equal(t, 443, listed.Allow[0].Port)
 }
 
+func TestLoadConfig_ProfileIdlePause(t *testing.T) {
+	t.Parallel()
+	c, _, err := LoadConfig(writeFile(t, `
+profiles:
+  - {id: plain}
+  - {id: pausing, idle_pause: 60, idle_timeout: 600}
+`), nil)
+	require.NoError(t, err)
+	require.Zero(t, c.Profiles[0].IdlePause, "off unless a profile sets it")
+	require.Equal(t, time.Minute, c.Profiles[1].IdlePause)
+	require.Equal(t, 10*time.Minute, c.Profiles[1].IdleTimeout)
+
+	_, _, err = LoadConfig(writeFile(t, `
+profiles:
+  - {id: a, idle_pause: -1}
+  - {id: b, idle_pause: 600, idle_timeout: 600}
+  - {id: c, idle_pause: 1800}
+  - {id: d, idle_pause: 0, idle_timeout: 5}
+`), nil)
+	require.Error(t, err)
+	msg := err.Error()
+	require.Contains(t, msg, "[0]: idle_pause: want a number of seconds")
+	require.Contains(t, msg, "[1]: idle_pause: 600 is not less than idle_timeout (600)")
+	require.Contains(t, msg, "[2]: idle_pause: 1800 is not less than idle_timeout (1800)", "the default idle_timeout counts")
+	require.NotContains(t, msg, "[3]")
+}
+
 func TestLoadConfig_RefusesWhatBayDoesNotEnforce(t *testing.T) {
 	t.Parallel()
 	p := writeFile(t, `

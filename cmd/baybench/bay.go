@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -56,10 +57,11 @@ func launchBayWith(bin, profiles string) (*benchBay, error) {
 	}
 	b.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	b.client = &http.Client{Timeout: 120 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	// /health answers as soon as Bay listens; the benchmarks wait for the
+	// end of start-up (/ready's startup check), as the e2e tests do.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if resp, err := b.client.Get(b.base + "/health"); err == nil {
-			resp.Body.Close()
+		if b.started() {
 			return b, nil
 		}
 		if time.Now().After(deadline) {
@@ -68,6 +70,19 @@ func launchBayWith(bin, profiles string) (*benchBay, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// started reports whether /ready's startup check is ok.
+func (b *benchBay) started() bool {
+	resp, err := b.client.Get(b.base + "/ready")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Checks map[string]string `json:"checks"`
+	}
+	return json.NewDecoder(resp.Body).Decode(&r) == nil && r.Checks["startup"] == "ok"
 }
 
 // stop ends Bay and removes its containers and its database.

@@ -58,7 +58,7 @@ func RunPoolStore(t *testing.T, h Harness) {
 		requireCode(t, core.CodeNotFound, s.WarmPool().Save(ctx, newPoolEntry("p", "k", core.PoolReady, at(0))))
 		_, err = s.WarmPool().Claim(ctx, "p", "k")
 		requireCode(t, core.CodeNotFound, err)
-		require.NoError(t, s.WarmPool().Delete(ctx, "pool-ffffffffffff"), "deleting a missing entry is not an error")
+		requireCode(t, core.CodeNotFound, s.WarmPool().Delete(ctx, "pool-ffffffffffff"))
 	})
 
 	t.Run("Claim/OldestReadyOfProfileAndKeyOnly", func(t *testing.T) {
@@ -85,7 +85,8 @@ func RunPoolStore(t *testing.T, h Harness) {
 		require.Len(t, list, 3, "claimed entries are gone")
 
 		require.NoError(t, s.WarmPool().Delete(ctx, otherKey.ID))
-		requireCode(t, core.CodeNotFound, s.WarmPool().Save(ctx, otherKey)) // a deleted entry cannot be saved back
+		requireCode(t, core.CodeNotFound, s.WarmPool().Delete(ctx, otherKey.ID)) // only one caller deletes it
+		requireCode(t, core.CodeNotFound, s.WarmPool().Save(ctx, otherKey))      // a deleted entry cannot be saved back
 	})
 
 	t.Run("Claim/RolledBackClaimKeepsTheEntry", func(t *testing.T) {

@@ -196,6 +196,69 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		require.Empty(t, infos)
 	})
 
+	t.Run("Container/PauseAndUnpause", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		spec := f.spec()
+		f.volume(spec.LockerID)
+		id := f.create(spec)
+		// A container that is not running cannot be paused.
+		requireCode(t, core.CodeConflict, f.rt.PauseContainer(f.ctx, id))
+		require.NoError(t, f.rt.UnpauseContainer(f.ctx, id), "unpausing one that is not paused is not an error")
+		ep := f.start(id)
+
+		err := f.rt.PauseContainer(f.ctx, id)
+		if errors.Is(err, core.ErrPauseUnsupported) {
+			requireCode(t, core.CodeInternal, err)
+			t.Skip("the runtime cannot pause containers")
+		}
+		require.NoError(t, err)
+		f.requireState(id, core.ContainerPaused)
+		require.NoError(t, f.rt.PauseContainer(f.ctx, id), "pausing a paused container is not an error")
+		f.requireState(id, core.ContainerPaused)
+		infos, err := f.rt.ListContainers(f.ctx, map[string]string{core.LabelSessionID: spec.SessionID})
+		require.NoError(t, err)
+		require.Len(t, infos, 1)
+		require.Equal(t, core.ContainerPaused, infos[0].State)
+
+		require.NoError(t, f.rt.UnpauseContainer(f.ctx, id))
+		f.requireState(id, core.ContainerRunning)
+		require.NoError(t, f.rt.UnpauseContainer(f.ctx, id), "unpausing a running container is not an error")
+		if f.h.Probe != nil {
+			require.NoError(t, pollProbe(f.ctx, f.h.Probe, ep, time.Minute), "the runtime answers again at its endpoint")
+		}
+
+		missing := "bay-conformance-missing-" + core.RandomIDs{}.New("")
+		requireCode(t, core.CodeNotFound, f.rt.PauseContainer(f.ctx, missing))
+		requireCode(t, core.CodeNotFound, f.rt.UnpauseContainer(f.ctx, missing))
+	})
+
+	t.Run("Container/StopAndRemoveWhilePaused", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		spec := f.spec()
+		f.volume(spec.LockerID)
+		id := f.create(spec)
+		f.start(id)
+		err := f.rt.PauseContainer(f.ctx, id)
+		if errors.Is(err, core.ErrPauseUnsupported) {
+			t.Skip("the runtime cannot pause containers")
+		}
+		require.NoError(t, err)
+		began := time.Now()
+		require.NoError(t, f.rt.StopContainer(f.ctx, id, 30*time.Second))
+		f.requireState(id, core.ContainerExited)
+		t.Logf("stop of a paused container took %s", time.Since(began))
+
+		f.start(id)
+		require.NoError(t, f.rt.PauseContainer(f.ctx, id))
+		require.NoError(t, f.rt.RemoveContainer(f.ctx, id))
+		f.requireState(id, core.ContainerNotFound)
+		infos, err := f.rt.ListContainers(f.ctx, map[string]string{core.LabelSessionID: spec.SessionID})
+		require.NoError(t, err)
+		require.Empty(t, infos)
+	})
+
 	t.Run("Container/DefaultPidsLimit", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

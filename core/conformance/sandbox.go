@@ -233,6 +233,47 @@ func RunSandboxStore(t *testing.T, h Harness) {
 		require.Empty(t, idle)
 	})
 
+	t.Run("ListPauseDue/RunningCurrentSessionsOfTheProfile", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		before := at(time.Minute)
+		mk := func(profile string, observed core.SessionState, idle *time.Time, deleted bool) *core.Sandbox {
+			sb := createSandbox(t, s, "alice")
+			if observed != "" {
+				sess := newSession(sb.ID, core.SessionRunning, observed)
+				require.NoError(t, s.Sessions().Insert(ctx, sess))
+				sb.CurrentSessionID = sess.ID
+			}
+			sb.ProfileID = profile
+			sb.IdleExpiresAt = idle
+			if deleted {
+				sb.DeletedAt = ptr(base)
+			}
+			require.NoError(t, s.Sandboxes().Save(ctx, sb))
+			return sb
+		}
+		want := []string{
+			mk("p", core.SessionRunning, ptr(at(time.Second)), false).ID,
+			mk("p", core.SessionRunning, ptr(before), false).ID, // at the bound: due
+		}
+		mk("p", core.SessionRunning, ptr(before.Add(time.Microsecond)), false)
+		mk("p", core.SessionRunning, nil, false)
+		mk("p", core.SessionPaused, ptr(at(time.Second)), false)
+		mk("p", core.SessionStarting, ptr(at(time.Second)), false)
+		mk("p", core.SessionStopping, ptr(at(time.Second)), false)
+		mk("p", "", ptr(at(time.Second)), false)
+		mk("p", core.SessionRunning, ptr(at(time.Second)), true)
+		mk("q", core.SessionRunning, ptr(at(time.Second)), false)
+		slices.Sort(want)
+
+		got, err := s.Sandboxes().ListPauseDue(ctx, "p", before.In(time.FixedZone("west", -8*3600)))
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		got, err = s.Sandboxes().ListPauseDue(ctx, "none", before)
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
+
 	t.Run("ListByLocker/OnlyLiveSandboxes", func(t *testing.T) {
 		t.Parallel()
 		s := h.New(t)
@@ -319,7 +360,7 @@ func RunSandboxStore(t *testing.T, h Harness) {
 		want := map[core.SandboxStatus][]string{
 			core.StatusIdle: {
 				mk("", atNow).ID, mk("", never).ID, mk(core.SessionStopped, atNow).ID,
-				mk(core.SessionStopping, never).ID,
+				mk(core.SessionStopping, never).ID, mk(core.SessionPaused, never).ID,
 			},
 			core.StatusReady:    {mk(core.SessionRunning, atNow).ID, mk(core.SessionRunning, never).ID},
 			core.StatusStarting: {mk(core.SessionStarting, atNow).ID, mk(core.SessionPending, atNow).ID},
@@ -327,6 +368,7 @@ func RunSandboxStore(t *testing.T, h Harness) {
 			core.StatusExpired: {
 				mk(core.SessionRunning, expired).ID, mk("", expired).ID, mk(core.SessionFailed, expired).ID,
 				mk(core.SessionStopped, expired).ID, mk(core.SessionPending, expired).ID,
+				mk(core.SessionPaused, expired).ID,
 			},
 			core.StatusDeleted: nil,
 		}
@@ -334,7 +376,7 @@ func RunSandboxStore(t *testing.T, h Harness) {
 		gone := mk(core.SessionRunning, atNow)
 		gone.DeletedAt = ptr(base)
 		require.NoError(t, s.Sandboxes().Save(ctx, gone))
-		const live = 14
+		const live = 16
 
 		all, err := s.Sandboxes().List(ctx, core.SandboxFilter{Owner: "alice", Limit: 50, Now: now})
 		require.NoError(t, err)

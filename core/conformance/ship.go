@@ -315,6 +315,24 @@ func RunShip(t *testing.T, h ShipHarness) {
 		requireShipStatus(t, 400, err, "a directory is not a file")
 	})
 
+	// Not parallel: the runtime may be shared, and the counts below must
+	// be the kernel's alone (parallel subtests wait until this one ends).
+	t.Run("Python/WarmKernelLeavesNoTrace", func(t *testing.T) {
+		f := newFixture(t)
+		f.require(core.CapabilityPython)
+		before, err := f.ship.Python(f.ctx, f.ep, "1", 30, "")
+		require.NoError(t, err)
+		require.NotNil(t, before.ExecutionCount)
+		require.NoError(t, f.ship.WarmKernel(f.ctx, f.ep, 30))
+		require.NoError(t, f.ship.WarmKernel(f.ctx, f.ep, 30))
+		after, err := f.ship.Python(f.ctx, f.ep, "2", 30, "")
+		require.NoError(t, err)
+		require.NotNil(t, after.ExecutionCount)
+		require.Equal(t, *before.ExecutionCount+1, *after.ExecutionCount, "a warm-up is not counted")
+		err = f.ship.WarmKernel(f.ctx, core.Endpoint{URL: f.ep.URL, Token: "wrong"}, 30)
+		require.Error(t, err, "a warm-up needs the runtime token like any call")
+	})
+
 	t.Run("Python/ResultShape", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

@@ -213,6 +213,12 @@ func (s *Ship) Python(ctx context.Context, ep core.Endpoint, code string, timeou
 	}, nil
 }
 
+// WarmKernel implements core.Ship: it reaches the runtime as Python does
+// and leaves its execution count alone.
+func (s *Ship) WarmKernel(ctx context.Context, ep core.Endpoint, timeout int) error {
+	return s.call(ep, "WarmKernel", "/ipython/exec")
+}
+
 // PythonStream implements core.Ship: the events are those of Python's
 // answer, as Ship streams them (no start: shipclient drops it).
 func (s *Ship) PythonStream(ctx context.Context, ep core.Endpoint, code string, timeout int, execID string, sink func(core.StreamEvent)) (*core.StreamEnd, error) {

@@ -17,14 +17,16 @@ type Op string
 
 // Runtime operations.
 const (
-	OpCreateVolume    Op = "CreateVolume"
-	OpDeleteVolume    Op = "DeleteVolume"
-	OpCreateContainer Op = "CreateContainer"
-	OpStartContainer  Op = "StartContainer"
-	OpStopContainer   Op = "StopContainer"
-	OpRemoveContainer Op = "RemoveContainer"
-	OpContainerState  Op = "ContainerState"
-	OpListContainers  Op = "ListContainers"
+	OpCreateVolume     Op = "CreateVolume"
+	OpDeleteVolume     Op = "DeleteVolume"
+	OpCreateContainer  Op = "CreateContainer"
+	OpStartContainer   Op = "StartContainer"
+	OpStopContainer    Op = "StopContainer"
+	OpRemoveContainer  Op = "RemoveContainer"
+	OpContainerState   Op = "ContainerState"
+	OpPauseContainer   Op = "PauseContainer"
+	OpUnpauseContainer Op = "UnpauseContainer"
+	OpListContainers   Op = "ListContainers"
 )
 
 // RuntimeOptions configures a fake Runtime.
@@ -266,6 +268,9 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 	if c == nil {
 		return "", core.NotFound("container %s not found", containerID)
 	}
+	if c.State == core.ContainerPaused {
+		return "", core.Conflict("cannot start a paused container %s", containerID)
+	}
 	host := c
 	if c.NetworkOwner != "" {
 		host = r.containers[c.NetworkOwner]
@@ -326,7 +331,7 @@ func (r *Runtime) RuntimeToken(endpoint string) string {
 	return ""
 }
 
-// StopContainer marks the container exited.
+// StopContainer marks the container exited, a paused one too.
 func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -334,8 +339,46 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace t
 		return err
 	}
 	r.stops = append(r.stops, Stop{ContainerID: containerID, Grace: grace})
-	if c := r.containers[containerID]; c != nil && c.State == core.ContainerRunning {
+	if c := r.containers[containerID]; c != nil && (c.State == core.ContainerRunning || c.State == core.ContainerPaused) {
 		c.State = core.ContainerExited
+	}
+	return nil
+}
+
+// PauseContainer marks a running container paused. A paused one stays
+// paused; a missing one is not_found, any other conflict, as on Docker.
+func (r *Runtime) PauseContainer(ctx context.Context, containerID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpPauseContainer); err != nil {
+		return err
+	}
+	c := r.containers[containerID]
+	switch {
+	case c == nil:
+		return core.NotFound("container %s not found", containerID)
+	case c.State == core.ContainerRunning:
+		c.State = core.ContainerPaused
+	case c.State != core.ContainerPaused:
+		return core.Conflict("container %s is not running", containerID)
+	}
+	return nil
+}
+
+// UnpauseContainer marks a paused container running; any other state is
+// left alone. A missing container is not_found.
+func (r *Runtime) UnpauseContainer(ctx context.Context, containerID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.begin(ctx, OpUnpauseContainer); err != nil {
+		return err
+	}
+	c := r.containers[containerID]
+	if c == nil {
+		return core.NotFound("container %s not found", containerID)
+	}
+	if c.State == core.ContainerPaused {
+		c.State = core.ContainerRunning
 	}
 	return nil
 }

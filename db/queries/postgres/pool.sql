@@ -22,7 +22,7 @@ DELETE FROM pool_entries WHERE id = (
 )
 RETURNING *;
 
--- name: PoolEntryDelete :exec
+-- name: PoolEntryDelete :execrows
 DELETE FROM pool_entries WHERE id = @id;
 
 -- name: PoolEntryList :many

@@ -45,13 +45,16 @@ func (q *Queries) PoolEntryClaim(ctx context.Context, arg PoolEntryClaimParams) 
 	return i, err
 }
 
-const poolEntryDelete = `-- name: PoolEntryDelete :exec
+const poolEntryDelete = `-- name: PoolEntryDelete :execrows
 DELETE FROM pool_entries WHERE id = ?1
 `
 
-func (q *Queries) PoolEntryDelete(ctx context.Context, id string) error {
-	_, err := q.db.ExecContext(ctx, poolEntryDelete, id)
-	return err
+func (q *Queries) PoolEntryDelete(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, poolEntryDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
 }
 
 const poolEntryGetBySession = `-- name: PoolEntryGetBySession :one
