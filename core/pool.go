@@ -13,10 +13,13 @@ type PoolEntryState string
 
 // Pool entry states: an entry is inserted filling (its ids reserved, its
 // containers being started) and becomes ready once its runtimes answer and
-// the kernel is warm. Only ready entries are claimed.
+// the kernel is warm. Only ready entries are claimed. An entry being
+// dropped is retired to dropping first, and its row deleted only once its
+// containers and volume are gone, so a failed removal is retried.
 const (
-	PoolFilling PoolEntryState = "filling"
-	PoolReady   PoolEntryState = "ready"
+	PoolFilling  PoolEntryState = "filling"
+	PoolReady    PoolEntryState = "ready"
+	PoolDropping PoolEntryState = "dropping"
 )
 
 // PoolEntryIDPrefix starts the id of every warm-pool entry.
@@ -66,17 +69,19 @@ type PoolStore interface {
 	// Insert adds a new entry.
 	Insert(ctx context.Context, e *PoolEntry) error
 	// Save writes the entry's containers, state and updated_at. Returns
-	// not_found when the entry is gone (claimed or dropped meanwhile).
+	// not_found when the entry is gone (claimed meanwhile) or retired.
 	Save(ctx context.Context, e *PoolEntry) error
+	// Retire sets the entry dropping (no claim takes it any more) at now.
+	// Returns not_found when it is gone or dropping already: only the
+	// caller that retired an entry removes its containers and volume.
+	Retire(ctx context.Context, id string, now time.Time) error
 	// Claim deletes and returns the oldest ready entry of the profile with
 	// the given key, or not_found when there is none. Two transactions,
 	// in this process or another, never claim the same entry; on Postgres
 	// one does not wait for an entry another has claimed but not yet
 	// committed, it takes the next.
 	Claim(ctx context.Context, profileID, profileKey string) (*PoolEntry, error)
-	// Delete removes the entry. Returns not_found when it is gone (claimed
-	// or dropped by someone else): only the caller that deleted an entry
-	// may remove its containers and volume.
+	// Delete removes the entry's row; not_found when it is gone.
 	Delete(ctx context.Context, id string) error
 	// List returns every entry, oldest first.
 	List(ctx context.Context) ([]*PoolEntry, error)

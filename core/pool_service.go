@@ -215,7 +215,10 @@ func (s *SandboxService) fillOne(ctx context.Context, p *Profile) (bool, error) 
 	err = s.startEntry(ctx, p, e)
 	s.opts.PoolMetrics.PoolRefill(p.ID, time.Since(began), err)
 	if err != nil {
-		s.dropEntry(context.WithoutCancel(ctx), e)
+		// What this fill created goes first: the entry may have been
+		// retired by someone else meanwhile, who did not see it.
+		s.removeContainers(context.WithoutCancel(ctx), e.SessionID, e.ContainerIDs(), "remove container of a failed pool fill")
+		s.dropEntry(ctx, e)
 		return false, err
 	}
 	return true, nil
@@ -333,34 +336,53 @@ func (s *SandboxService) startEntry(ctx context.Context, p *Profile, e *PoolEntr
 	return s.store.WarmPool().Save(ctx, e)
 }
 
-// dropEntry deletes the entry's row, then removes its containers (found
-// by id and by their session label) and its volume. Only the caller whose
-// delete removed the row goes on: an entry claimed meanwhile is a
-// sandbox's now.
+// dropEntry retires the entry (no claim takes it any more), removes its
+// containers (found by id and by their session label) and its volume,
+// then deletes its row. Only the caller that retired the entry goes on: an
+// entry claimed meanwhile is a sandbox's now. When a removal fails the
+// row stays, dropping, and ReconcilePool tries again later.
 func (s *SandboxService) dropEntry(ctx context.Context, e *PoolEntry) {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.WarmPool().Delete(ctx, e.ID); err != nil {
-		if CodeOf(err) != CodeNotFound {
-			s.log.WarnContext(ctx, "drop warm pool entry", "entry", e.ID, "err", err)
+	if e.State != PoolDropping {
+		if err := s.store.WarmPool().Retire(ctx, e.ID, s.clock.Now()); err != nil {
+			if CodeOf(err) != CodeNotFound {
+				s.log.WarnContext(ctx, "drop warm pool entry", "entry", e.ID, "err", err)
+			}
+			return
 		}
-		return
 	}
 	s.forgetMeta(sessionEndpoints(e.Containers)...)
 	// The recorded ones (the network owner first), then those found only
 	// by label (a crash before their id was recorded); removeContainers
 	// goes from the end, so the owner is removed last.
 	ids := e.ContainerIDs()
-	if found, err := s.runtime.ListContainers(ctx, map[string]string{LabelSessionID: e.SessionID}); err == nil {
-		for _, c := range found {
-			if !slices.Contains(ids, c.ID) {
-				ids = append(ids, c.ID)
-			}
+	found, err := s.runtime.ListContainers(ctx, map[string]string{LabelSessionID: e.SessionID})
+	if err != nil {
+		s.log.WarnContext(ctx, "list containers of a dropped pool entry", "entry", e.ID, "err", err)
+		return
+	}
+	for _, c := range found {
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
 		}
 	}
 	s.removeContainers(ctx, e.SessionID, ids, "remove container of a dropped pool entry")
-	if err := s.runtime.DeleteVolume(ctx, e.LockerID); err != nil {
-		s.opts.Metrics.RuntimeError("delete_volume")
-		s.log.WarnContext(ctx, "remove volume of a dropped pool entry", "locker_id", e.LockerID, "err", err)
+	// A removal another caller started (GC's orphan task) may still hold
+	// the volume for a moment.
+	for attempt := 0; ; attempt++ {
+		err := s.runtime.DeleteVolume(ctx, e.LockerID)
+		if err == nil {
+			break
+		}
+		if CodeOf(err) != CodeConflict || attempt == 20 {
+			s.opts.Metrics.RuntimeError("delete_volume")
+			s.log.WarnContext(ctx, "remove volume of a dropped pool entry; retried later", "locker_id", e.LockerID, "err", err)
+			return
+		}
+		_ = sleep(ctx, 250*time.Millisecond)
+	}
+	if err := s.store.WarmPool().Delete(ctx, e.ID); err != nil && CodeOf(err) != CodeNotFound {
+		s.log.WarnContext(ctx, "delete dropped warm pool entry", "entry", e.ID, "err", err)
 	}
 }
 
@@ -375,8 +397,8 @@ func sessionEndpoints(list []SessionContainer) []string {
 // ReconcilePool drops the entries nothing may hand out: those of a profile
 // no longer configured or configured otherwise; those this instance was
 // filling before it (re)started, or anyone's filling longer than a start
-// can take; and ready ones whose runtime is gone. It returns how many it
-// dropped.
+// can take; and ready ones whose runtime is gone. It finishes the drops
+// left half done. It returns how many it dropped.
 func (s *SandboxService) ReconcilePool(ctx context.Context) (int, error) {
 	list, err := s.store.WarmPool().List(ctx)
 	if err != nil {
@@ -394,9 +416,15 @@ func (s *SandboxService) ReconcilePool(ctx context.Context) (int, error) {
 	return dropped, nil
 }
 
+// dropRetryAfter is how long a dropping entry is left to the caller that
+// retired it before ReconcilePool finishes its removal.
+const dropRetryAfter = time.Minute
+
 func (s *SandboxService) entryStale(ctx context.Context, e *PoolEntry, now time.Time) bool {
 	p := s.profile(e.ProfileID)
 	switch {
+	case e.State == PoolDropping:
+		return now.Sub(e.UpdatedAt) > dropRetryAfter || (e.InstanceID == s.opts.InstanceID && e.UpdatedAt.Before(s.opts.StartedAt))
 	case p == nil || p.WarmPool == 0 || s.poolKeys[p.ID] != e.ProfileKey:
 		return true
 	case e.State == PoolFilling:

@@ -35,11 +35,13 @@ func poolContainers(t *testing.T, instance string) []string {
 	return strings.Fields(string(out))
 }
 
-// label reads one label of a container.
+// label reads one label of a container; "" when it is gone.
 func label(t *testing.T, id, key string) string {
 	t.Helper()
 	out, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "`+key+`"}}`, id).Output()
-	require.NoError(t, err)
+	if err != nil {
+		return ""
+	}
 	return strings.TrimSpace(string(out))
 }
 
@@ -90,6 +92,9 @@ func removePoolVolumes(t *testing.T) func(ids []string) {
 	return func(ids []string) {
 		for _, id := range ids {
 			l := label(t, id, "bay.locker_id")
+			if l == "" {
+				continue
+			}
 			mu.Lock()
 			lockers = append(lockers, l)
 			mu.Unlock()
@@ -217,4 +222,122 @@ func TestWarmPool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// running reports whether a container runs.
+func running(id string) bool {
+	out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", id).Output()
+	return err == nil && strings.TrimSpace(string(out)) == "true"
+}
+
+func TestWarmPoolCrashRecovery(t *testing.T) {
+	requireImages(t, "ship:latest")
+	for _, engine := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			track := removePoolVolumes(t)
+			opts := bayOpts{engine: engine, env: []string{"BAY_PROFILES=" + poolProfiles(2)}}
+			b := startBay(t, opts)
+			opts.db, opts.instance = b.DB, b.Instance
+
+			// Killed while filling: the entry's container exists, its
+			// kernel is not warm yet.
+			require.Eventually(t, func() bool { return len(poolContainers(t, b.Instance)) > 0 }, 60*time.Second, 5*time.Millisecond)
+			b.kill()
+			leftovers := poolContainers(t, b.Instance)
+			track(leftovers)
+			b.launch(opts)
+			b.waitPool(2)
+			now := poolContainers(t, b.Instance)
+			track(now)
+			require.Len(t, now, 2, "the fill the crash interrupted was dropped, not left beside the new entries")
+			for _, id := range leftovers {
+				if !slices.Contains(now, id) {
+					require.False(t, running(id), "a leftover container of the crashed fill is removed")
+				}
+			}
+
+			// A ready entry whose container died while Bay was down is
+			// dropped and refilled, never handed out.
+			dead := now[0]
+			b.kill()
+			require.NoError(t, exec.Command("docker", "rm", "-f", dead).Run())
+			b.launch(opts)
+			b.waitPool(2)
+			now = poolContainers(t, b.Instance)
+			track(now)
+			require.NotContains(t, now, dead)
+			require.Len(t, now, 2)
+
+			// One that dies while Bay runs is found at the claim.
+			require.NoError(t, exec.Command("docker", "rm", "-f", now[0]).Run())
+			for range 2 {
+				sb := b.newSandbox("pooled")
+				status, _, out := b.call("POST", "/v1/sandboxes/"+sb+"/python/exec", map[string]any{"code": "print('alive')"})
+				require.Equal(t, http.StatusOK, status, "%v", out)
+				require.Equal(t, "alive", strings.TrimSpace(out["output"].(string)))
+				require.NotContains(t, containersOf(t, sb), now[0])
+			}
+			b.waitPool(2)
+			track(poolContainers(t, b.Instance))
+		})
+	}
+}
+
+func TestWarmPoolTwoInstances(t *testing.T) {
+	requireImages(t, "ship:latest")
+	if len(engines(t)) < 2 {
+		return
+	}
+	track := removePoolVolumes(t)
+	env := []string{"BAY_PROFILES=" + poolProfiles(3)}
+	a := startBay(t, bayOpts{engine: "postgres", env: env})
+	c := startBay(t, bayOpts{engine: "postgres", db: a.DB, env: env})
+	c.Owner = a.Owner
+	a.waitPool(3)
+	all := func() []string { return append(poolContainers(t, a.Instance), poolContainers(t, c.Instance)...) }
+	// Both instances refill one pool: it is never filled twice over.
+	time.Sleep(2 * time.Second)
+	require.Len(t, all(), 3, "two instances keep one pool of 3")
+	track(all())
+
+	// Creates through both instances at once: no entry is handed out twice.
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		ids []string
+	)
+	for i := range 6 {
+		via := a
+		if i%2 == 1 {
+			via = c
+		}
+		wg.Go(func() {
+			status, _, out := via.call("POST", "/v1/sandboxes", map[string]any{"profile": "pooled"})
+			if status != http.StatusCreated {
+				t.Errorf("create: %d %v", status, out)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, out["id"].(string))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	require.Len(t, ids, 6)
+	hits := a.metric(`bay_pool_claims_total{profile="pooled",result="hit"}`) + c.metric(`bay_pool_claims_total{profile="pooled",result="hit"}`)
+	require.LessOrEqual(t, hits, float64(3))
+	require.GreaterOrEqual(t, hits, float64(1))
+	seen := map[string]string{}
+	for _, id := range ids {
+		status, _, out := a.call("POST", "/v1/sandboxes/"+id+"/python/exec", map[string]any{"code": "import os; print(os.environ['BAY_SANDBOX_ID'])"})
+		require.Equal(t, http.StatusOK, status, "%v", out)
+		require.Equal(t, id, strings.TrimSpace(out["output"].(string)), "each sandbox runs on its own runtime")
+		for _, cid := range containersOf(t, id) {
+			require.Empty(t, seen[cid], "container %s serves %s and %s", cid, seen[cid], id)
+			seen[cid] = id
+		}
+	}
+	a.waitPool(3)
+	track(all())
 }

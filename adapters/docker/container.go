@@ -98,7 +98,7 @@ func (r *Runtime) createContainer(ctx context.Context, spec core.ContainerSpec, 
 			}
 			wait *= 2
 		}
-		resp, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
+		resp, err := r.api().ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
 		switch {
 		case err == nil:
 			return resp.ID, nil
@@ -121,7 +121,7 @@ func (r *Runtime) createContainer(ctx context.Context, spec core.ContainerSpec, 
 // for a missing image but also for a network that vanished since it was
 // checked, so the image is looked up to tell which.
 func (r *Runtime) missingImage(ctx context.Context, image string, createErr error, name string) error {
-	_, err := r.cli.ImageInspect(ctx, image)
+	_, err := r.api().ImageInspect(ctx, image)
 	if err == nil || !cerrdefs.IsNotFound(err) {
 		return translate(ctx, createErr, "create container "+name)
 	}
@@ -141,7 +141,7 @@ func BuildHint(image string) string {
 
 // ImagePresent reports whether the image is on the Docker host.
 func (r *Runtime) ImagePresent(ctx context.Context, image string) (bool, error) {
-	_, err := r.cli.ImageInspect(ctx, image)
+	_, err := r.api().ImageInspect(ctx, image)
 	switch {
 	case err == nil:
 		return true, nil
@@ -157,7 +157,7 @@ func (r *Runtime) ImagePresent(ctx context.Context, image string) (bool, error) 
 // the same network owner, and can still run. Otherwise it removes the
 // container and returns "" so the caller creates it anew.
 func (r *Runtime) adopt(ctx context.Context, name string, spec core.ContainerSpec) (string, error) {
-	info, err := r.cli.ContainerInspect(ctx, name)
+	info, err := r.api().ContainerInspect(ctx, name)
 	if cerrdefs.IsNotFound(err) {
 		return "", nil // removed meanwhile; create again
 	}
@@ -313,7 +313,7 @@ func (r *Runtime) resolveNetwork(ctx context.Context) (string, error) {
 		return r.netName, nil
 	}
 	if r.opts.Network != "" && r.opts.ConnectMode != ConnectHostPort {
-		_, err := r.cli.NetworkInspect(ctx, r.opts.Network, network.InspectOptions{})
+		_, err := r.api().NetworkInspect(ctx, r.opts.Network, network.InspectOptions{})
 		switch {
 		case err == nil:
 			r.netName, r.netChecked = r.opts.Network, true
@@ -348,7 +348,7 @@ func (r *Runtime) forgetNetwork() {
 // the others are removed.
 func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 	for attempt := 0; ; attempt++ {
-		list, err := r.cli.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", SandboxNetwork))})
+		list, err := r.api().NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", SandboxNetwork))})
 		if err != nil {
 			return "", translate(ctx, err, "list networks")
 		}
@@ -361,7 +361,7 @@ func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 				return strings.Compare(a.ID, b.ID)
 			})
 			for _, extra := range list[1:] {
-				_ = r.cli.NetworkRemove(ctx, extra.ID) // in use by a racing create: it stays, harmless
+				_ = r.api().NetworkRemove(ctx, extra.ID) // in use by a racing create: it stays, harmless
 			}
 			return list[0].ID, nil
 		}
@@ -369,12 +369,12 @@ func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 			return "", core.Errorf(core.CodeInternal, "network %s vanished right after its creation", SandboxNetwork)
 		}
 		opts := map[string]string{"com.docker.network.bridge.enable_icc": "false"}
-		if br, err := r.cli.NetworkInspect(ctx, "bridge", network.InspectOptions{}); err == nil {
+		if br, err := r.api().NetworkInspect(ctx, "bridge", network.InspectOptions{}); err == nil {
 			if mtu := br.Options["com.docker.network.driver.mtu"]; mtu != "" {
 				opts["com.docker.network.driver.mtu"] = mtu
 			}
 		}
-		_, err = r.cli.NetworkCreate(ctx, SandboxNetwork, network.CreateOptions{
+		_, err = r.api().NetworkCreate(ctx, SandboxNetwork, network.CreateOptions{
 			Driver: "bridge", Options: opts, Labels: map[string]string{core.LabelManaged: "true"},
 		})
 		if err != nil && !cerrdefs.IsConflict(err) {
@@ -392,7 +392,7 @@ func (r *Runtime) ensureSandboxNetwork(ctx context.Context) (string, error) {
 // owner: its address, or the owner's binding of runtimePort.
 func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtimePort int) (string, error) {
 	runtimePort = core.RuntimePortOrDefault(runtimePort)
-	if err := r.cli.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
+	if err := r.api().ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
 		return "", translate(ctx, err, "start container "+containerID)
 	}
 	// Each start gives the container a fresh network namespace: seal it
@@ -407,7 +407,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 		}
 		return ep, jerr
 	}
-	info, err := r.cli.ContainerInspect(ctx, containerID)
+	info, err := r.api().ContainerInspect(ctx, containerID)
 	if err != nil {
 		return "", translate(ctx, err, "inspect container "+containerID)
 	}
@@ -420,7 +420,7 @@ func (r *Runtime) StartContainer(ctx context.Context, containerID string, runtim
 // joinedEndpoint returns the endpoint of a started container that joined
 // another's network namespace, and false if it did not join one.
 func (r *Runtime) joinedEndpoint(ctx context.Context, containerID string, runtimePort int) (string, bool, error) {
-	info, err := r.cli.ContainerInspect(ctx, containerID)
+	info, err := r.api().ContainerInspect(ctx, containerID)
 	if err != nil {
 		return "", true, translate(ctx, err, "inspect container "+containerID)
 	}
@@ -431,7 +431,7 @@ func (r *Runtime) joinedEndpoint(ctx context.Context, containerID string, runtim
 		return "", true, err
 	}
 	owner := info.HostConfig.NetworkMode.ConnectedContainer()
-	oinfo, err := r.cli.ContainerInspect(ctx, owner)
+	oinfo, err := r.api().ContainerInspect(ctx, owner)
 	if err != nil {
 		return "", true, translate(ctx, err, "inspect network owner "+owner+" of "+containerID)
 	}
@@ -471,7 +471,7 @@ func (r *Runtime) StopContainer(ctx context.Context, containerID string, grace t
 		return nil
 	}
 	secs := max(int(math.Ceil(grace.Seconds())), 0)
-	err := r.cli.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs})
+	err := r.api().ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs})
 	if cerrdefs.IsNotFound(err) {
 		return nil
 	}
@@ -484,7 +484,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 	if err := r.removeGuard(ctx, containerID); err != nil {
 		return err
 	}
-	err := r.cli.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true})
+	err := r.api().ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true})
 	switch {
 	case err == nil, cerrdefs.IsNotFound(err):
 		return nil
@@ -503,7 +503,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, containerID string) error
 // already and for one that is not running; an inspect tells them apart.
 // The guard needs nothing: the network namespace and its rules stay.
 func (r *Runtime) PauseContainer(ctx context.Context, containerID string) error {
-	err := r.cli.ContainerPause(ctx, containerID)
+	err := r.api().ContainerPause(ctx, containerID)
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		if st, serr := r.ContainerState(ctx, containerID); serr == nil && st == core.ContainerPaused {
 			return nil
@@ -516,7 +516,7 @@ func (r *Runtime) PauseContainer(ctx context.Context, containerID string) error 
 // not an error here; Docker refuses it with 409, or (20.10) with a 500, so
 // any refusal is checked with an inspect.
 func (r *Runtime) UnpauseContainer(ctx context.Context, containerID string) error {
-	err := r.cli.ContainerUnpause(ctx, containerID)
+	err := r.api().ContainerUnpause(ctx, containerID)
 	if err == nil || cerrdefs.IsNotFound(err) {
 		return translate(ctx, err, "unpause container "+containerID)
 	}
@@ -531,7 +531,7 @@ func (r *Runtime) UnpauseContainer(ctx context.Context, containerID string) erro
 
 // ContainerState inspects the container (lifecycle.md §13.3).
 func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.ContainerState, error) {
-	info, err := r.cli.ContainerInspect(ctx, containerID)
+	info, err := r.api().ContainerInspect(ctx, containerID)
 	if cerrdefs.IsNotFound(err) {
 		return core.ContainerNotFound, nil
 	}
@@ -570,7 +570,7 @@ func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) 
 	for k, v := range labels {
 		f.Add("label", k+"="+v)
 	}
-	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	list, err := r.api().ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		return nil, translate(ctx, err, "list containers")
 	}
@@ -579,7 +579,7 @@ func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) 
 		if _, guard := c.Labels[LabelGuard]; guard {
 			continue
 		}
-		info, err := r.cli.ContainerInspect(ctx, c.ID)
+		info, err := r.api().ContainerInspect(ctx, c.ID)
 		if cerrdefs.IsNotFound(err) {
 			continue
 		}

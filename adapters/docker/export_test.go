@@ -5,7 +5,7 @@ import "context"
 // DetachDisk unmounts a limited locker's file system and frees its loop
 // device, as a reboot of the Docker host does.
 func (r *Runtime) DetachDisk(ctx context.Context, lockerID string) error {
-	dv, err := r.cli.VolumeInspect(ctx, diskVolumeName(lockerID))
+	dv, err := r.api().VolumeInspect(ctx, diskVolumeName(lockerID))
 	if err != nil {
 		return translate(ctx, err, "inspect disk volume")
 	}

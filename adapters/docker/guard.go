@@ -241,7 +241,7 @@ func (r *Runtime) policyFor(ctx context.Context, p *core.Profile) (guardPolicy, 
 	if p.Network.AllowBayAPI {
 		pol.BayAPIPort = r.opts.BayAPIPort
 	}
-	nets, err := r.cli.NetworkList(ctx, network.ListOptions{})
+	nets, err := r.api().NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return guardPolicy{}, nil, translate(ctx, err, "list docker networks")
 	}
@@ -339,7 +339,7 @@ func (r *Runtime) createGuard(ctx context.Context, id string, spec core.Containe
 		CapAdd:      []string{"NET_ADMIN"},
 		SecurityOpt: []string{"no-new-privileges:true"},
 	}
-	_, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
+	_, err := r.api().ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return r.missingImage(ctx, r.opts.GuardImage, err, name)
@@ -356,7 +356,7 @@ func (r *Runtime) createGuard(ctx context.Context, id string, spec core.Containe
 func (r *Runtime) runGuard(ctx context.Context, id string) error {
 	began := time.Now()
 	name := guardName(id)
-	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+	if err := r.api().ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return &core.Error{Code: core.CodeInternal, Err: errNoGuard,
 				Message: fmt.Sprintf("container %s has no network guard (created by an older Bay?); it cannot be started safely", id)}
@@ -376,7 +376,7 @@ func (r *Runtime) runGuard(ctx context.Context, id string) error {
 func (r *Runtime) waitExit(ctx context.Context, name, what string) error {
 	// not-running after the start: it answers at once if the container has
 	// exited already, and waits otherwise.
-	waitC, errC := r.cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	waitC, errC := r.api().ContainerWait(ctx, name, container.WaitConditionNotRunning)
 	select {
 	case w := <-waitC:
 		if w.Error != nil && w.Error.Message != "" {
@@ -393,7 +393,7 @@ func (r *Runtime) waitExit(ctx context.Context, name, what string) error {
 
 // guardOutput returns the end of what a failed one-shot container printed.
 func (r *Runtime) guardOutput(ctx context.Context, name string) string {
-	rc, err := r.cli.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "20"})
+	rc, err := r.api().ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "20"})
 	if err != nil {
 		return "(no output: " + err.Error() + ")"
 	}
@@ -405,7 +405,7 @@ func (r *Runtime) guardOutput(ctx context.Context, name string) string {
 
 // removeGuard removes the guard of the sandbox container id, if any.
 func (r *Runtime) removeGuard(ctx context.Context, id string) error {
-	err := r.cli.ContainerRemove(ctx, guardName(id), container.RemoveOptions{Force: true})
+	err := r.api().ContainerRemove(ctx, guardName(id), container.RemoveOptions{Force: true})
 	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
 		return nil // a conflict is a removal already in progress
 	}

@@ -100,7 +100,7 @@ func diskVolumeName(lockerID string) string { return core.VolumeName(lockerID) +
 // DeleteVolume removes.
 func (r *Runtime) createLimitedVolume(ctx context.Context, v core.VolumeSpec) error {
 	name := core.VolumeName(v.LockerID)
-	existing, err := r.cli.VolumeInspect(ctx, name)
+	existing, err := r.api().VolumeInspect(ctx, name)
 	switch {
 	case err == nil:
 		if _, limited := existing.Labels[LabelSizeLimit]; !limited {
@@ -121,14 +121,14 @@ func (r *Runtime) createLimitedVolume(ctx context.Context, v core.VolumeSpec) er
 	diskLabels := maps.Clone(own)
 	diskLabels[LabelLockerDisk] = v.LockerID
 	disk := diskVolumeName(v.LockerID)
-	dv, err := r.cli.VolumeCreate(ctx, volume.CreateOptions{Name: disk, Labels: r.labels(diskLabels)})
+	dv, err := r.api().VolumeCreate(ctx, volume.CreateOptions{Name: disk, Labels: r.labels(diskLabels)})
 	if err != nil {
 		return translate(ctx, err, "create volume "+disk)
 	}
 	if err := r.runDiskHelper(ctx, v.LockerID, dv.Mountpoint, "attach", v.SizeLimitMB); err != nil {
 		return err
 	}
-	_, err = r.cli.VolumeCreate(ctx, volume.CreateOptions{
+	_, err = r.api().VolumeCreate(ctx, volume.CreateOptions{
 		Name:       name,
 		Driver:     "local",
 		DriverOpts: map[string]string{"type": "none", "o": "bind", "device": path.Join(dv.Mountpoint, diskWorkspace)},
@@ -145,7 +145,7 @@ func (r *Runtime) createLimitedVolume(ctx context.Context, v core.VolumeSpec) er
 // must exist.
 func (r *Runtime) attachDisk(ctx context.Context, lockerID string, mb int64) error {
 	disk := diskVolumeName(lockerID)
-	dv, err := r.cli.VolumeInspect(ctx, disk)
+	dv, err := r.api().VolumeInspect(ctx, disk)
 	if err != nil {
 		return translate(ctx, err, "inspect volume "+disk)
 	}
@@ -159,7 +159,7 @@ func (r *Runtime) attachDisk(ctx context.Context, lockerID string, mb int64) err
 // into a mount as well.
 func (r *Runtime) deleteDisk(ctx context.Context, lockerID string) error {
 	disk := diskVolumeName(lockerID)
-	dv, err := r.cli.VolumeInspect(ctx, disk)
+	dv, err := r.api().VolumeInspect(ctx, disk)
 	if cerrdefs.IsNotFound(err) {
 		return nil
 	}
@@ -169,7 +169,7 @@ func (r *Runtime) deleteDisk(ctx context.Context, lockerID string) error {
 	if err := r.runDiskHelper(ctx, lockerID, dv.Mountpoint, "delete", 0); err != nil {
 		return err
 	}
-	err = translate(ctx, r.cli.VolumeRemove(ctx, disk, false), "delete volume "+disk)
+	err = translate(ctx, r.api().VolumeRemove(ctx, disk, false), "delete volume "+disk)
 	if core.CodeOf(err) == core.CodeNotFound {
 		return nil
 	}
@@ -183,7 +183,7 @@ func (r *Runtime) deleteDisk(ctx context.Context, lockerID string) error {
 // CreateVolume of the locker) has run, a container of such a locker does
 // not start.
 func (r *Runtime) RestoreVolumes(ctx context.Context) (int, error) {
-	list, err := r.cli.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelLockerDisk))})
+	list, err := r.api().VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelLockerDisk))})
 	if err != nil {
 		return 0, translate(ctx, err, "list locker disk volumes")
 	}
@@ -219,11 +219,11 @@ func (r *Runtime) RestoreVolumes(ctx context.Context) (int, error) {
 
 // diskGone says whether the locker's disk volume is gone or being deleted.
 func (r *Runtime) diskGone(ctx context.Context, lockerID string) bool {
-	_, err := r.cli.VolumeInspect(ctx, diskVolumeName(lockerID))
+	_, err := r.api().VolumeInspect(ctx, diskVolumeName(lockerID))
 	if cerrdefs.IsNotFound(err) {
 		return true
 	}
-	_, err = r.cli.VolumeInspect(ctx, core.VolumeName(lockerID))
+	_, err = r.api().VolumeInspect(ctx, core.VolumeName(lockerID))
 	return cerrdefs.IsNotFound(err)
 }
 
@@ -268,7 +268,7 @@ func (r *Runtime) runDiskHelper(ctx context.Context, lockerID, mountpoint, op st
 			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRShared},
 		}},
 	}
-	if _, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name); err != nil {
+	if _, err := r.api().ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return r.missingImage(ctx, r.opts.GuardImage, err, name)
 		}
@@ -277,11 +277,11 @@ func (r *Runtime) runDiskHelper(ctx context.Context, lockerID, mountpoint, op st
 	defer func() {
 		rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := r.cli.ContainerRemove(rmCtx, name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if err := r.api().ContainerRemove(rmCtx, name, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			r.log.WarnContext(ctx, "remove locker disk helper", "container", name, "err", err)
 		}
 	}()
-	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+	if err := r.api().ContainerStart(ctx, name, container.StartOptions{}); err != nil {
 		return translate(ctx, err, "start locker disk helper of "+lockerID)
 	}
 	if err := r.waitExit(ctx, name, op+" the disk of locker "+lockerID); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/client"
 
@@ -91,6 +92,7 @@ type Options struct {
 
 // Runtime is core.Runtime on Docker.
 type Runtime struct {
+	// cli is reached through api(), which settles the API version first.
 	cli  *client.Client
 	host string // the daemon's address, with its scheme
 	opts Options
@@ -105,6 +107,34 @@ type Runtime struct {
 	// there is none. seccompWarn warns once that it is missing.
 	seccomp     string
 	seccompWarn sync.Once
+
+	// apiMu guards the one negotiation of the API version (api).
+	apiMu      sync.Mutex
+	negotiated bool
+}
+
+// negotiateTimeout bounds the ping that settles the API version.
+const negotiateTimeout = 5 * time.Second
+
+// api returns the Docker client, its API version settled by one ping
+// first: the daemon may be older than the client (Docker 20.10 speaks API
+// 1.41), and negotiation picks the highest version both know. The client's
+// own lazy negotiation is off: it writes the version unguarded, a race
+// when the first requests run concurrently. Until a ping succeeds, each
+// call tries again and requests use the client's own version.
+func (r *Runtime) api() *client.Client {
+	r.apiMu.Lock()
+	defer r.apiMu.Unlock()
+	if !r.negotiated {
+		ctx, cancel := context.WithTimeout(context.Background(), negotiateTimeout)
+		ping, err := r.cli.Ping(ctx)
+		cancel()
+		if err == nil {
+			r.cli.NegotiateAPIVersionPing(ping)
+			r.negotiated = true
+		}
+	}
+	return r.cli
 }
 
 var _ core.Runtime = (*Runtime)(nil)
@@ -134,9 +164,8 @@ func Open(opts Options) (*Runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The daemon may be older than the client (Docker 20.10 speaks API 1.41):
-	// negotiation picks the highest version both know, on the first request.
-	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	// The API version is settled on first use (api).
+	cli, err := client.NewClientWithOpts(client.WithHost(host))
 	if err != nil {
 		return nil, core.Wrap(err, core.CodeValidation, fmt.Sprintf("docker host %q", opts.Host))
 	}
@@ -196,9 +225,16 @@ func hostURL(host string) (string, error) {
 
 // Ping checks that the daemon answers.
 func (r *Runtime) Ping(ctx context.Context) error {
-	if _, err := r.cli.Ping(ctx); err != nil {
+	ping, err := r.cli.Ping(ctx) // a ping names no API version
+	if err != nil {
 		return translate(ctx, err, "ping docker")
 	}
+	r.apiMu.Lock()
+	if !r.negotiated {
+		r.cli.NegotiateAPIVersionPing(ping)
+		r.negotiated = true
+	}
+	r.apiMu.Unlock()
 	return nil
 }
 

@@ -27,7 +27,7 @@ func (r *Runtime) CreateVolume(ctx context.Context, v core.VolumeSpec) error {
 		core.LabelLockerID: v.LockerID,
 		core.LabelManaged:  strconv.FormatBool(v.Managed),
 	})
-	if _, err := r.cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
+	if _, err := r.api().VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels}); err != nil {
 		return translate(ctx, err, "create volume "+name)
 	}
 	return nil
@@ -38,7 +38,7 @@ func (r *Runtime) CreateVolume(ctx context.Context, v core.VolumeSpec) error {
 // 409 for one still referenced by a container; the disk stays mounted then.
 func (r *Runtime) DeleteVolume(ctx context.Context, lockerID string) error {
 	name := core.VolumeName(lockerID)
-	err := translate(ctx, r.cli.VolumeRemove(ctx, name, false), "delete volume "+name)
+	err := translate(ctx, r.api().VolumeRemove(ctx, name, false), "delete volume "+name)
 	if err != nil && core.CodeOf(err) != core.CodeNotFound {
 		return err
 	}

@@ -53,7 +53,7 @@ func (r *Runtime) withVolume(ctx context.Context, lockerID string, fn func(id st
 		Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: core.VolumeName(lockerID), Target: core.MountPath}},
 		NetworkMode: "none",
 	}
-	resp, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
+	resp, err := r.api().ContainerCreate(ctx, cfg, hostCfg, &network.NetworkingConfig{}, nil, name)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return r.missingImage(ctx, r.opts.HelperImage, err, name)
@@ -78,7 +78,7 @@ func (r *Runtime) checkNoLinks(ctx context.Context, id, rel string) (bool, fs.Fi
 	cur := core.MountPath
 	for i, p := range parts {
 		cur = path.Join(cur, p)
-		st, err := r.cli.ContainerStatPath(ctx, id, cur)
+		st, err := r.api().ContainerStatPath(ctx, id, cur)
 		if cerrdefs.IsNotFound(err) {
 			return false, 0, nil
 		}
@@ -121,7 +121,7 @@ func (r *Runtime) ReadVolumeFile(ctx context.Context, lockerID, rel string, maxB
 // readFile reads the regular file rel of the helper container id's locker.
 // A file larger than maxBytes is validation_error.
 func (r *Runtime) readFile(ctx context.Context, id, rel string, maxBytes int64) ([]byte, error) {
-	rc, _, err := r.cli.CopyFromContainer(ctx, id, path.Join(core.MountPath, rel))
+	rc, _, err := r.api().CopyFromContainer(ctx, id, path.Join(core.MountPath, rel))
 	if err != nil {
 		return nil, translate(ctx, err, "read "+rel)
 	}
@@ -202,7 +202,7 @@ func (r *Runtime) WriteVolumeFile(ctx context.Context, lockerID, rel string, con
 		if err := tw.Close(); err != nil {
 			return err
 		}
-		err = r.cli.CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
+		err = r.api().CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
 		if err == nil {
 			return nil
 		}
@@ -237,13 +237,13 @@ func (r *Runtime) putFile(ctx context.Context, id, rel string, content []byte, a
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	return r.cli.CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
+	return r.api().CopyToContainer(ctx, id, core.MountPath, &buf, container.CopyToContainerOptions{})
 }
 
 // lockerLimit returns the details of a full locker: its limit in bytes when
 // it has one.
 func (r *Runtime) lockerLimit(ctx context.Context, lockerID string) map[string]any {
-	v, err := r.cli.VolumeInspect(ctx, core.VolumeName(lockerID))
+	v, err := r.api().VolumeInspect(ctx, core.VolumeName(lockerID))
 	if err != nil {
 		return nil
 	}

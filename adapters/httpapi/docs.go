@@ -25,7 +25,11 @@ import (
 //go:embed docs.html.tmpl
 var docsFS embed.FS
 
-var docsTemplate = template.Must(template.ParseFS(docsFS, "docs.html.tmpl"))
+// docsTemplate is parsed with the page, on its first request (see docs):
+// parsing it when the package loads cost every start-up.
+func docsTemplate() (*template.Template, error) {
+	return template.ParseFS(docsFS, "docs.html.tmpl")
+}
 
 // docsCSP is the Content-Security-Policy of the /docs page, the tightest
 // Swagger UI works under: its script, styles and the spec come from Bay
@@ -138,7 +142,11 @@ func renderDocs() *docs {
 	if spec.Info != nil {
 		view.Title, view.Version = spec.Info.Title, spec.Info.Version
 	}
-	if err := docsTemplate.Execute(&buf, view); err != nil {
+	tmpl, err := docsTemplate()
+	if err != nil {
+		return &docs{err: fmt.Errorf("parse docs template: %w", err)}
+	}
+	if err := tmpl.Execute(&buf, view); err != nil {
 		return &docs{err: fmt.Errorf("render docs: %w", err)}
 	}
 	d.html = buf.Bytes()

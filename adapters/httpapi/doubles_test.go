@@ -46,7 +46,7 @@ func testProfiles() []core.Profile {
 			Capabilities: []string{"filesystem", "shell", "python"}, IdleTimeout: 30 * time.Minute},
 		{ID: "python-only", Image: "ship:latest", RuntimeType: core.RuntimeTypeShip, RuntimePort: 8123,
 			CPUs: 0.5, Memory: "512m", MemoryBytes: 512 << 20,
-			Capabilities: []string{"python"}, IdleTimeout: time.Minute,
+			Capabilities: []string{"python"}, IdleTimeout: time.Minute, IdlePause: 20 * time.Second,
 			Network: core.NetworkPolicy{Mode: core.NetworkAllowlist, Allow: []core.NetworkRule{{Host: "internal.example", Port: 443}}}},
 	}
 }

@@ -83,3 +83,33 @@ func TestServer_ReadyWhenEverythingAnswers(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.StatusCode())
 	require.Equal(t, oapigen.Readiness{Status: oapigen.ReadinessReady, Checks: map[string]string{"database": "ok", "runtime": "ok"}}, *r.JSON200)
 }
+
+func TestServer_ReadyPendingWhileStarting(t *testing.T) {
+	t.Parallel()
+	var started atomic.Bool
+	ok := func(context.Context) error { return nil }
+	b := setup(t, func(o *Options) {
+		o.Now = func() time.Time { return testNow } // a clock that never moves: only the cache decides
+		o.Ready = map[string]func(context.Context) error{"database": ok, "runtime": ok,
+			StartupCheck: func(context.Context) error {
+				if !started.Load() {
+					return Pending("reconcile")
+				}
+				return nil
+			}}
+	})
+	ctx := context.Background()
+
+	r, err := b.client.GetReadyWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, r.StatusCode())
+	require.Equal(t, oapigen.Readiness{Status: oapigen.ReadinessNotReady,
+		Checks: map[string]string{"database": "ok", "runtime": "ok", StartupCheck: "pending: reconcile"}}, *r.JSON503)
+
+	// A pending answer is not cached: ready shows as soon as start-up ends.
+	started.Store(true)
+	r, err = b.client.GetReadyWithResponse(ctx)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, r.StatusCode())
+	require.Equal(t, "ok", r.JSON200.Checks[StartupCheck])
+}

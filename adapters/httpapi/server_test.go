@@ -191,6 +191,7 @@ func TestServer_ErrorCodes(t *testing.T) {
 		core.CodeSandboxTTLInfinite: 409, core.CodePayloadTooLarge: 413, core.CodeGCRunning: 423,
 		core.CodeQuotaExceeded: 429, core.CodeInternal: 500, core.CodeShipError: 502,
 		core.CodeSessionNotReady: 503, core.CodeTimeout: 504, core.CodeUpgradeRequired: 426,
+		core.CodeServiceUnavailable: 503,
 	}
 	require.Len(t, want, len(core.Codes))
 	b := setup(t)
@@ -210,7 +211,7 @@ func TestServer_ErrorCodes(t *testing.T) {
 			case core.CodeInternal:
 				require.Equal(t, "An internal error occurred", env.Error.Message)
 				require.Nil(t, env.Error.Details)
-			case core.CodeSessionNotReady:
+			case core.CodeSessionNotReady, core.CodeServiceUnavailable:
 				require.Equal(t, "2", resp.HTTPResponse.Header.Get("Retry-After"))
 				require.Equal(t, id, env.Error.Details["sandbox_id"])
 			case core.CodeGCRunning:
@@ -542,6 +543,7 @@ func TestServer_Sandboxes(t *testing.T) {
 	require.Nil(t, raw["idle_expires_at"])
 	require.Nil(t, raw["stop_reason"])
 	require.Contains(t, raw, "stop_reason")
+	require.Equal(t, false, raw["paused"], "always present")
 	sb := created.JSON201
 	require.Equal(t, oapigen.SandboxStatusIdle, sb.Status)
 	require.Equal(t, "python-default", sb.Profile)
@@ -593,6 +595,8 @@ func TestServer_Sandboxes(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, prof.JSON200.Items, 2)
 	require.EqualValues(t, 1800, prof.JSON200.Items[0].IdleTimeout)
+	require.Zero(t, prof.JSON200.Items[0].IdlePause)
+	require.EqualValues(t, 20, prof.JSON200.Items[1].IdlePause)
 	require.Equal(t, "1g", prof.JSON200.Items[0].Resources.Memory)
 	require.Equal(t, oapigen.NetworkOpen, prof.JSON200.Items[0].Network, "open when the profile sets nothing")
 	require.Equal(t, oapigen.NetworkAllowlist, prof.JSON200.Items[1].Network)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/bayhq/bay/adapters/sqlite/internal/sqlitedb"
 	"github.com/bayhq/bay/core"
@@ -41,6 +42,17 @@ func (st poolStore) Save(ctx context.Context, e *core.PoolEntry) error {
 	}
 	if n == 0 {
 		return notFound("Pool entry", e.ID)
+	}
+	return nil
+}
+
+func (st poolStore) Retire(ctx context.Context, id string, now time.Time) error {
+	n, err := st.s.q.PoolEntryRetire(ctx, sqlitedb.PoolEntryRetireParams{ID: id, UpdatedAt: timeString(now)})
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return notFound("Pool entry", id)
 	}
 	return nil
 }

@@ -51,6 +51,12 @@ func applyMigrations(ctx context.Context, s core.Store, logger *slog.Logger) err
 		return err
 	}
 	defer release()
+	// At a restart the database is usually up to date: one look at the
+	// version table, without the migration lock (an advisory lock on
+	// Postgres), says so. On any doubt Up decides, under the lock.
+	if pending, err := p.HasPending(ctx); err == nil && !pending {
+		return nil
+	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", err)

@@ -89,6 +89,24 @@ func RunPoolStore(t *testing.T, h Harness) {
 		requireCode(t, core.CodeNotFound, s.WarmPool().Save(ctx, otherKey))      // a deleted entry cannot be saved back
 	})
 
+	t.Run("Retire/NoClaimNoSave", func(t *testing.T) {
+		t.Parallel()
+		s := h.New(t)
+		e := newPoolEntry("p", "k", core.PoolReady, at(0))
+		require.NoError(t, s.WarmPool().Insert(ctx, e))
+		require.NoError(t, s.WarmPool().Retire(ctx, e.ID, at(time.Minute)))
+		requireCode(t, core.CodeNotFound, s.WarmPool().Retire(ctx, e.ID, at(time.Minute))) // one caller retires it
+		requireCode(t, core.CodeNotFound, s.WarmPool().Save(ctx, e))                       // a fill cannot bring it back
+		_, err := s.WarmPool().Claim(ctx, "p", "k")
+		requireCode(t, core.CodeNotFound, err)
+		got, err := s.WarmPool().GetBySession(ctx, e.SessionID)
+		require.NoError(t, err)
+		require.Equal(t, core.PoolDropping, got.State)
+		require.Equal(t, at(time.Minute), got.UpdatedAt)
+		require.NoError(t, s.WarmPool().Delete(ctx, e.ID))
+		requireCode(t, core.CodeNotFound, s.WarmPool().Retire(ctx, e.ID, at(time.Minute)))
+	})
+
 	t.Run("Claim/RolledBackClaimKeepsTheEntry", func(t *testing.T) {
 		t.Parallel()
 		s := h.New(t)

@@ -9,7 +9,11 @@ INSERT INTO pool_entries (
 
 -- name: PoolEntrySave :execrows
 UPDATE pool_entries SET containers = @containers, state = @state, updated_at = @updated_at
-WHERE id = @id;
+WHERE id = @id AND state <> 'dropping';
+
+-- name: PoolEntryRetire :execrows
+UPDATE pool_entries SET state = 'dropping', updated_at = @updated_at
+WHERE id = @id AND state <> 'dropping';
 
 -- name: PoolEntryClaim :one
 -- SKIP LOCKED: a claim another transaction holds is passed over, not

@@ -163,9 +163,27 @@ func (q *Queries) PoolEntryList(ctx context.Context) ([]PoolEntry, error) {
 	return items, nil
 }
 
+const poolEntryRetire = `-- name: PoolEntryRetire :execrows
+UPDATE pool_entries SET state = 'dropping', updated_at = $1
+WHERE id = $2 AND state <> 'dropping'
+`
+
+type PoolEntryRetireParams struct {
+	UpdatedAt time.Time
+	ID        string
+}
+
+func (q *Queries) PoolEntryRetire(ctx context.Context, arg PoolEntryRetireParams) (int64, error) {
+	result, err := q.db.Exec(ctx, poolEntryRetire, arg.UpdatedAt, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const poolEntrySave = `-- name: PoolEntrySave :execrows
 UPDATE pool_entries SET containers = $1, state = $2, updated_at = $3
-WHERE id = $4
+WHERE id = $4 AND state <> 'dropping'
 `
 
 type PoolEntrySaveParams struct {
