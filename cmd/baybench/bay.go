@@ -29,6 +29,12 @@ func launchBay(bin, image string) (*benchBay, error) {
 }
 
 func launchBayWith(bin, profiles string) (*benchBay, error) {
+	return launchBayOn(bin, profiles, "")
+}
+
+// launchBayOn is launchBayWith on the database at dbURL ("" is a fresh
+// SQLite file), with extra environment entries.
+func launchBayOn(bin, profiles, dbURL string, env ...string) (*benchBay, error) {
 	dir, err := os.MkdirTemp("", "baybench-")
 	if err != nil {
 		return nil, err
@@ -37,19 +43,23 @@ func launchBayWith(bin, profiles string) (*benchBay, error) {
 	if err != nil {
 		return nil, err
 	}
+	if dbURL == "" {
+		dbURL = "sqlite:///" + filepath.Join(dir, "bay.db")
+	}
 	b := &benchBay{dir: dir, instance: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	b.cmd = exec.Command(bin, "serve")
 	b.cmd.Env = append(os.Environ(),
 		"BAY_CONFIG_FILE=/nonexistent",
 		"BAY_SERVER__HOST=127.0.0.1",
 		"BAY_SERVER__PORT="+strconv.Itoa(port),
-		"BAY_DATABASE__URL=sqlite:///"+filepath.Join(dir, "bay.db"),
+		"BAY_DATABASE__URL="+dbURL,
 		"BAY_DRIVER__DOCKER__CONNECT_MODE=host_port",
 		"BAY_GC__ENABLED=false",
 		"BAY_GC__INSTANCE_ID="+b.instance,
 		"BAY_LOG__LEVEL=warn",
 		"BAY_PROFILES="+profiles,
 	)
+	b.cmd.Env = append(b.cmd.Env, env...)
 	b.cmd.Stderr = os.Stderr
 	if err := b.cmd.Start(); err != nil {
 		os.RemoveAll(dir)

@@ -4,6 +4,13 @@
 //	baybench api [-bin bin/bay] [-image ship:latest] [-n 500] [-live 50]
 //	baybench exec [-bin bin/bay] [-image ship:latest] [-n 50] [-lines 100000]
 //	baybench browser [-bin bin/bay] [-image bay-browser:latest] [-runs 5] [-n 20] [-rt 200] [-shots 10]
+//	baybench density [-bin bin/bay] [-postgres URL] [-runs 20] [-live 100] [-pool 2] [-execs 2000]
+//
+// density prints, for SQLite and (given a Postgres URL, or
+// $BAY_TEST_POSTGRES_URL) Postgres, create → first Python result cold,
+// from the warm pool and after a resume from pause, then 100 live
+// sandboxes: how many answer, Bay's RSS, exec latency with 16 clients and
+// host memory per sandbox.
 //
 // browser prints browser.md §7's performance table: the browser image run
 // directly, then the browser-python profile (Ship + browser) through Bay.
@@ -33,7 +40,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: baybench startup|api|exec|browser [flags]")
+		fmt.Fprintln(os.Stderr, "usage: baybench startup|api|exec|browser|density [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -46,6 +53,8 @@ func main() {
 		err = execBench(os.Args[2:])
 	case "browser":
 		err = browserBench(os.Args[2:])
+	case "density":
+		err = density(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown benchmark %q", os.Args[1])
 	}
