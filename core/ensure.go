@@ -209,8 +209,15 @@ func (s *SandboxService) claim(ctx context.Context, sandboxID string, busy time.
 
 // idleSlack is how far a ready sandbox's idle deadline may stand from
 // where a call would move it before the call writes it: a hundredth of the
-// idle timeout, at most a second.
-func idleSlack(p *Profile) time.Duration { return min(time.Second, p.IdleTimeout/100) }
+// idle timeout, at most a second, and at most a tenth of the idle pause,
+// which counts from the deadline too (pause.go).
+func idleSlack(p *Profile) time.Duration {
+	d := min(time.Second, p.IdleTimeout/100)
+	if p.IdlePause > 0 {
+		d = min(d, p.IdlePause/10)
+	}
+	return d
+}
 
 func absDuration(d time.Duration) time.Duration {
 	if d < 0 {

@@ -15,12 +15,13 @@ import (
 //
 // A sandbox's last activity is its idle deadline less the idle timeout:
 // every call's claim sets the deadline to now + max(idle timeout, busy), a
-// call longer than the idle timeout moves it again when it ends, and open
-// terminals re-arm it. So a sandbox is due for a pause when
+// call that outlasted the idle timeout or idle_pause moves it again when it
+// ends, and open terminals re-arm it. So a sandbox is due for a pause when
 // idle_expires_at - idle_timeout + idle_pause <= now. A call still in
 // flight that started longer ago than idle_pause is kept from its pause by
 // this process's count of calls in flight (and open terminals), and
-// across instances by the execution rows still running.
+// across instances by the execution rows still running; a long call of
+// another kind served by another instance is not seen.
 //
 // Pausing runs in three steps, none holding a transaction across the
 // runtime: (a) under the sandbox's row lock, check again that it is due
@@ -85,8 +86,10 @@ func (s *SandboxService) PauseLoop(ctx context.Context, every time.Duration) {
 
 // PauseIdle pauses the runtime of every sandbox due for it now (its
 // profile's idle_pause has passed since its last activity) and returns how
-// many it paused. A sandbox that fails is left running and retried on the
-// next round; the errors are joined.
+// many it froze (a call may have resumed some of them already). A sandbox
+// that fails is left running and retried on the next round; the errors
+// are joined. Once the runtime declined to pause (ErrPauseUnsupported) it
+// does nothing.
 func (s *SandboxService) PauseIdle(ctx context.Context) (int, error) {
 	if s.pauseUnsupported.Load() {
 		return 0, nil
@@ -141,7 +144,7 @@ func (s *SandboxService) inUse(sandboxID string) bool {
 }
 
 // pause runs the three steps of a pause on one sandbox and reports whether
-// it paused it.
+// it froze its containers (a call may have thawed them again since).
 func (s *SandboxService) pause(ctx context.Context, id string, p *Profile) (bool, error) {
 	ctx = context.WithoutCancel(ctx) // half a pause is worse than none
 	var sess *Session
@@ -186,6 +189,12 @@ func (s *SandboxService) pause(ctx context.Context, id string, p *Profile) (bool
 	var frozen []string
 	var pauseErr error
 	for i := len(ids) - 1; i >= 0; i-- {
+		if s.inUse(id) {
+			// A call came in after (a): give the pause up rather than
+			// freeze the runtime under it.
+			pauseErr = errPauseGivenUp
+			break
+		}
 		if pauseErr = s.runtime.PauseContainer(ctx, ids[i]); pauseErr != nil {
 			s.opts.Metrics.RuntimeError("pause_container")
 			break
@@ -197,13 +206,15 @@ func (s *SandboxService) pause(ctx context.Context, id string, p *Profile) (bool
 	if pauseErr == nil {
 		thaw = nil
 	}
+	overtaken := false // resumed, stopped or destroyed since (a)
 	err = s.store.InTx(ctx, func(tx Store) error {
 		if _, err := tx.Sandboxes().GetForUpdate(ctx, id); err != nil {
 			return err
 		}
 		cur, err := tx.Sessions().Get(ctx, sess.ID)
 		if CodeOf(err) == CodeNotFound {
-			return nil // destroyed meanwhile, with its containers
+			overtaken = true // destroyed meanwhile, with its containers
+			return nil
 		}
 		if err != nil {
 			return err
@@ -211,6 +222,7 @@ func (s *SandboxService) pause(ctx context.Context, id string, p *Profile) (bool
 		if cur.ObservedState != SessionPaused {
 			// Resumed (or stopped) meanwhile: its thaw may have come before
 			// the freeze.
+			overtaken = true
 			thaw = frozen
 			return nil
 		}
@@ -224,18 +236,23 @@ func (s *SandboxService) pause(ctx context.Context, id string, p *Profile) (bool
 		return tx.Sessions().Save(ctx, cur)
 	})
 	s.thaw(ctx, sess.ID, thaw)
-	if pauseErr != nil {
+	switch {
+	case errors.Is(pauseErr, errPauseGivenUp),
+		pauseErr != nil && overtaken && !errors.Is(pauseErr, ErrPauseUnsupported):
+		// A call or a stop got there first: nothing failed that matters
+		// (a container removed under the freeze, say).
+		return false, err
+	case pauseErr != nil:
 		return false, pauseErr
 	}
-	if err != nil {
-		return false, err
-	}
-	if len(thaw) > 0 {
-		return false, nil
-	}
+	// Frozen, even if a call thawed it again at once: it counts.
 	s.opts.Metrics.SessionPaused()
-	return true, nil
+	return true, err
 }
+
+// errPauseGivenUp stops a pause whose sandbox a call of this process
+// started to use meanwhile.
+var errPauseGivenUp = errors.New("pause given up: the sandbox is in use")
 
 // thaw unpauses containers of one session, the network owner first (ids
 // are in the order they were frozen: reversed). Failures are logged: a

@@ -285,7 +285,7 @@ func TestPause_ResumeRacingThePause(t *testing.T) {
 					r.afterPause = hook
 				}
 			})
-			require.Zero(t, pauseIdle(t, svc, b), "resumed meanwhile: not counted as paused")
+			require.Equal(t, 1, pauseIdle(t, svc, b), "frozen, and thawed again at once")
 			require.NoError(t, callErr)
 			require.Equal(t, []core.ContainerState{core.ContainerRunning}, containerStates(t, b, sb.ID),
 				"thawed again after the freeze")
@@ -457,4 +457,19 @@ func TestPause_EveryContainerOfTheSession(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.NoError(t, svc.Stop(b.ctx, "alice", sb.ID), "a paused browser container is stopped and removed too")
 	require.Empty(t, listSession(t, b, sessionID))
+}
+
+func TestPause_OpenTerminalIsNotPaused(t *testing.T) {
+	t.Parallel()
+	svc, b := pauseSetup(t)
+	sb := runningSandbox(t, svc, b, "pausing")
+	lease, err := svc.OpenTerminal(b.ctx, "alice", sb.ID, core.TerminalRequest{Max: 2})
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, lease.RearmInterval(), "re-armed often enough for other instances to see it")
+	b.clock.Advance(5 * time.Minute)
+	require.Zero(t, pauseIdle(t, svc, b), "a terminal is open here")
+	lease.Release()
+	require.Zero(t, pauseIdle(t, svc, b), "its close re-armed the deadline")
+	b.clock.Advance(time.Minute)
+	require.Equal(t, 1, pauseIdle(t, svc, b))
 }

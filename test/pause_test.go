@@ -79,7 +79,9 @@ func TestPause_ResumeKeepsTheKernel(t *testing.T) {
 				out := python(t, b, sb.Id, "print(x)")
 				took = append(took, time.Since(began))
 				require.Equal(t, "42", out.Output)
-				require.False(t, dockerPaused(t, cid))
+				// A call that lands while a pause is under way may see the
+				// freeze land after it; the pause then thaws at once.
+				require.Eventually(t, func() bool { return !dockerPaused(t, cid) }, 10*time.Second, 20*time.Millisecond)
 			}
 			slices.Sort(took)
 			t.Logf("resume + first python result: min %s, p50 %s, max %s", took[0], took[len(took)/2], took[len(took)-1])
@@ -88,12 +90,6 @@ func TestPause_ResumeKeepsTheKernel(t *testing.T) {
 			require.Equal(t, oapigen.SandboxStatus("ready"), resumed.JSON200.Status)
 			require.False(t, resumed.JSON200.Paused)
 			require.Equal(t, []string{cid}, containersOf(t, sb.Id))
-			t.Logf("DEBUG paused=%v resumed=%v starts=%v", b.metric("bay_sessions_paused_total"), b.metric("bay_sessions_resumed_total"), b.metric(`bay_session_starts_total{outcome="success"}`))
-			for _, l := range strings.Split(b.logs.String(), "\n") {
-				if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") || strings.Contains(l, "paus") {
-					t.Logf("DEBUG %s", l)
-				}
-			}
 			require.GreaterOrEqual(t, b.metric("bay_sessions_paused_total"), 5.0)
 			require.GreaterOrEqual(t, b.metric("bay_sessions_resumed_total"), 5.0)
 
@@ -110,7 +106,7 @@ func TestPause_ResumeKeepsTheKernel(t *testing.T) {
 			require.Equal(t, oapigen.SandboxStatus("idle"), got.Status)
 			require.Equal(t, "42", python(t, b, sb.Id, "print(x)").Output)
 			require.Equal(t, []string{cid}, containersOf(t, sb.Id), "the same container")
-			require.False(t, dockerPaused(t, cid))
+			require.Eventually(t, func() bool { return !dockerPaused(t, cid) }, 10*time.Second, 20*time.Millisecond)
 
 			// Stop works on a paused sandbox.
 			waitPaused(t, b, sb.Id)

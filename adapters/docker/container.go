@@ -514,20 +514,39 @@ func (r *Runtime) PauseContainer(ctx context.Context, containerID string) error 
 
 // UnpauseContainer thaws the container. A container that is not paused is
 // not an error here; Docker refuses it with 409, or (20.10) with a 500, so
-// any refusal is checked with an inspect.
+// any refusal is checked with an inspect. One found paused by then is
+// being paused by a concurrent call: while the daemon finishes that pause
+// its inspect already says paused but an unpause still says it is not, so
+// the thaw is tried again, for up to unpauseRetry.
 func (r *Runtime) UnpauseContainer(ctx context.Context, containerID string) error {
-	err := r.api().ContainerUnpause(ctx, containerID)
-	if err == nil || cerrdefs.IsNotFound(err) {
-		return translate(ctx, err, "unpause container "+containerID)
-	}
-	if st, serr := r.ContainerState(ctx, containerID); serr == nil && st != core.ContainerPaused {
-		if st == core.ContainerNotFound {
-			return core.NotFound("container %s not found", containerID)
+	deadline := time.Now().Add(unpauseRetry)
+	delay := 5 * time.Millisecond
+	for {
+		err := r.api().ContainerUnpause(ctx, containerID)
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return translate(ctx, err, "unpause container "+containerID)
 		}
-		return nil
+		st, serr := r.ContainerState(ctx, containerID)
+		switch {
+		case serr != nil || (st == core.ContainerPaused && time.Now().After(deadline)):
+			return translate(ctx, err, "unpause container "+containerID)
+		case st == core.ContainerNotFound:
+			return core.NotFound("container %s not found", containerID)
+		case st != core.ContainerPaused:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return translate(ctx, ctx.Err(), "unpause container "+containerID)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 100*time.Millisecond)
 	}
-	return translate(ctx, err, "unpause container "+containerID)
 }
+
+// unpauseRetry bounds how long UnpauseContainer waits for a concurrent
+// pause to settle.
+const unpauseRetry = 2 * time.Second
 
 // ContainerState inspects the container (lifecycle.md §13.3).
 func (r *Runtime) ContainerState(ctx context.Context, containerID string) (core.ContainerState, error) {

@@ -8,7 +8,7 @@
 // streaming uploads and downloads, Server-Sent Events, the terminal's
 // WebSocket relay, access logs, /openapi.json and the /docs explorer.
 //
-// It imports core, ./oapigen, the standard library, the oapi-codegen runtime
-// and kin-openapi (the spec's body rules), coder/websocket and the embedded
-// Swagger UI assets; never another adapter.
+// It imports core, ./oapigen (whose embedded spec gives the body rules), the
+// standard library, the oapi-codegen runtime, coder/websocket and the
+// embedded Swagger UI assets; never another adapter.
 package httpapi

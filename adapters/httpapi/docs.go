@@ -126,22 +126,23 @@ type docsView struct {
 }
 
 func renderDocs() *docs {
-	spec, err := oapigen.GetSwagger()
-	if err != nil {
-		return &docs{err: fmt.Errorf("load embedded spec: %w", err)}
+	raw := oapigen.Spec()
+	var spec struct {
+		Info struct {
+			Title   string `json:"title"`
+			Version string `json:"version"`
+		} `json:"info"`
 	}
-	d := &docs{}
-	if d.json, err = json.Marshal(spec); err != nil {
-		return &docs{err: fmt.Errorf("encode spec: %w", err)}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		return &docs{err: fmt.Errorf("decode embedded spec: %w", err)}
 	}
+	d := &docs{json: raw}
+	var err error
 	if d.version, err = docsAssetsVersion(); err != nil {
 		return &docs{err: err}
 	}
 	var buf bytes.Buffer
-	view := docsView{Spec: "/openapi.json", Assets: "/docs/", V: d.version}
-	if spec.Info != nil {
-		view.Title, view.Version = spec.Info.Title, spec.Info.Version
-	}
+	view := docsView{Spec: "/openapi.json", Assets: "/docs/", V: d.version, Title: spec.Info.Title, Version: spec.Info.Version}
 	tmpl, err := docsTemplate()
 	if err != nil {
 		return &docs{err: fmt.Errorf("parse docs template: %w", err)}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +22,9 @@ const (
 
 // Pending is what a readiness check returns while the thing it checks is
 // still being prepared (Bay's start-up): GET /ready reports it as
-// "pending: <what>" instead of "unreachable: …", and an answer holding one
-// is not cached, so that readiness shows as soon as it is over.
+// "pending: <what>" instead of "unreachable: …", and looks at that check
+// again on every call, so that readiness shows as soon as it is over. Such
+// a check must be cheap (a flag).
 type Pending string
 
 func (p Pending) Error() string { return string(p) }
@@ -34,6 +37,8 @@ type readiness struct {
 	mu   sync.Mutex
 	at   time.Time
 	last oapigen.Readiness
+	// pending are the checks of last that were pending.
+	pending []string
 }
 
 func newReadiness(checks map[string]func(ctx context.Context) error, now func() time.Time) *readiness {
@@ -45,50 +50,65 @@ func newReadiness(checks map[string]func(ctx context.Context) error, now func() 
 
 // check returns the cached answer if it is fresh, else runs every check
 // concurrently, each bounded by readyTimeout. Concurrent callers wait for
-// one run instead of starting their own. An answer with a pending check is
-// not cached: start-up ends once, and probes during it are few.
+// one run instead of starting their own. The checks that were pending are
+// run again even on a fresh answer.
 func (r *readiness) check(ctx context.Context) oapigen.Readiness {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.at.IsZero() && r.now().Sub(r.at) < readyCacheFor {
-		return copyReadiness(r.last)
-	}
 	// The checks outlive a client that hangs up: their answer is cached
 	// for the next probe.
 	ctx = context.WithoutCancel(ctx)
-	out := oapigen.Readiness{Status: oapigen.ReadinessReady, Checks: make(map[string]string, len(r.checks))}
+	names := slices.Collect(maps.Keys(r.checks))
+	if !r.at.IsZero() && r.now().Sub(r.at) < readyCacheFor {
+		if len(r.pending) == 0 {
+			return copyReadiness(r.last)
+		}
+		names = r.pending
+	} else {
+		r.at = r.now()
+		r.last = oapigen.Readiness{Checks: make(map[string]string, len(r.checks))}
+	}
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		pending bool
+		wg sync.WaitGroup
+		mu sync.Mutex
 	)
-	for name, fn := range r.checks {
+	for _, name := range names {
 		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, readyTimeout)
-			defer cancel()
-			res := "ok"
-			err := fn(cctx)
-			var p Pending
-			switch {
-			case errors.As(err, &p):
-				res = "pending: " + string(p)
-			case err != nil:
-				res = "unreachable: " + err.Error()
-			}
+			res := runCheck(ctx, r.checks[name])
 			mu.Lock()
-			out.Checks[name] = res
-			if res != "ok" {
-				out.Status = oapigen.ReadinessNotReady
-			}
-			pending = pending || p != ""
+			r.last.Checks[name] = res
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	if !pending {
-		r.at, r.last = r.now(), out
+	r.last.Status, r.pending = oapigen.ReadinessReady, nil
+	for name, res := range r.last.Checks {
+		if res != "ok" {
+			r.last.Status = oapigen.ReadinessNotReady
+		}
+		if strings.HasPrefix(res, pendingPrefix) {
+			r.pending = append(r.pending, name)
+		}
 	}
-	return copyReadiness(out)
+	return copyReadiness(r.last)
+}
+
+const pendingPrefix = "pending: "
+
+// runCheck runs one check, bounded by readyTimeout, and says how it went.
+func runCheck(ctx context.Context, fn func(ctx context.Context) error) string {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	err := fn(ctx)
+	var p Pending
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &p):
+		return pendingPrefix + string(p)
+	default:
+		return "unreachable: " + err.Error()
+	}
 }
 
 func copyReadiness(r oapigen.Readiness) oapigen.Readiness {

@@ -86,10 +86,13 @@ func TestServer_ReadyWhenEverythingAnswers(t *testing.T) {
 
 func TestServer_ReadyPendingWhileStarting(t *testing.T) {
 	t.Parallel()
-	var started atomic.Bool
-	ok := func(context.Context) error { return nil }
+	var (
+		started atomic.Bool
+		pings   atomic.Int32
+	)
+	ok := func(context.Context) error { pings.Add(1); return nil }
 	b := setup(t, func(o *Options) {
-		o.Now = func() time.Time { return testNow } // a clock that never moves: only the cache decides
+		o.Now = func() time.Time { return testNow } // a clock that never moves: the cache never expires
 		o.Ready = map[string]func(context.Context) error{"database": ok, "runtime": ok,
 			StartupCheck: func(context.Context) error {
 				if !started.Load() {
@@ -100,16 +103,22 @@ func TestServer_ReadyPendingWhileStarting(t *testing.T) {
 	})
 	ctx := context.Background()
 
+	for range 3 {
+		r, err := b.client.GetReadyWithResponse(ctx)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusServiceUnavailable, r.StatusCode())
+		require.Equal(t, oapigen.Readiness{Status: oapigen.ReadinessNotReady,
+			Checks: map[string]string{"database": "ok", "runtime": "ok", StartupCheck: "pending: reconcile"}}, *r.JSON503)
+	}
+	require.EqualValues(t, 2, pings.Load(), "probes during start-up ping the dependencies once per cache period")
+
+	// The pending check is looked at on every call: ready shows as soon as
+	// start-up ends, with the dependencies' cached answers.
+	started.Store(true)
 	r, err := b.client.GetReadyWithResponse(ctx)
 	require.NoError(t, err)
-	require.Equal(t, http.StatusServiceUnavailable, r.StatusCode())
-	require.Equal(t, oapigen.Readiness{Status: oapigen.ReadinessNotReady,
-		Checks: map[string]string{"database": "ok", "runtime": "ok", StartupCheck: "pending: reconcile"}}, *r.JSON503)
-
-	// A pending answer is not cached: ready shows as soon as start-up ends.
-	started.Store(true)
-	r, err = b.client.GetReadyWithResponse(ctx)
-	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, r.StatusCode())
-	require.Equal(t, "ok", r.JSON200.Checks[StartupCheck])
+	require.Equal(t, oapigen.Readiness{Status: oapigen.ReadinessReady,
+		Checks: map[string]string{"database": "ok", "runtime": "ok", StartupCheck: "ok"}}, *r.JSON200)
+	require.EqualValues(t, 2, pings.Load())
 }

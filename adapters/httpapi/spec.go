@@ -22,20 +22,11 @@ type specRoutes struct {
 	uploads map[string]bool
 }
 
-// rawSpecName is any name: PathToRawSpec, the generated accessor of the
-// embedded document's JSON, keys it by the name it is given.
-const rawSpecName = "bay.json"
-
 // loadSpecRoutes reads the request bodies of the embedded document, once
 // per process. It decodes the document's JSON directly rather than through
-// the openapi3 loader (oapigen.GetSwagger): that costs a fraction of the
-// time and memory, which start-up should not pay (see docs.go).
+// an OpenAPI loader: that costs a fraction of the time and memory.
 var loadSpecRoutes = sync.OnceValues(func() (*specRoutes, error) {
-	raw, err := oapigen.PathToRawSpec(rawSpecName)[rawSpecName]()
-	if err != nil {
-		return nil, err
-	}
-	return compileSpecRoutes(raw)
+	return compileSpecRoutes(oapigen.Spec())
 })
 
 // specDoc is the part of an OpenAPI 3.0 document the body rules need.

@@ -194,8 +194,9 @@ func browserSeccomp(path string, logger *slog.Logger) string {
 	return string(raw)
 }
 
-// prepare migrates the database and marks the executions this instance
-// left running lost: what must be done before the API answers.
+// prepare does what must be done before the API answers: it migrates the
+// database, marks the executions this instance left running lost, and
+// settles the session starts it left half done.
 func (a *app) prepare(ctx context.Context) error {
 	if err := applyMigrations(ctx, a.store, a.log); err != nil {
 		return err
@@ -207,13 +208,33 @@ func (a *app) prepare(ctx context.Context) error {
 	} else if n > 0 {
 		a.log.InfoContext(ctx, "executions of the previous run marked lost", "count", n)
 	}
-	return nil
+	// A start this instance claimed before it stopped is repaired by
+	// removing the session's containers by label, while a call on the
+	// sandbox takes such a claim over and starts the same containers
+	// again: the two must not overlap, so the starts are settled before
+	// the API answers. Usually there are none, and this is one query;
+	// the containers of sessions whose rows are gone (gc.orphan_container)
+	// wait for the pass beside serving.
+	rctx, cancel := context.WithTimeout(ctx, settleStartsTimeout)
+	defer cancel()
+	if fixed, err := a.gc.Reconcile(rctx, false); err != nil && ctx.Err() == nil {
+		// Docker may be down: the pass beside serving tries again.
+		a.log.WarnContext(ctx, "settle the starts of the previous run", "err", err)
+	} else if fixed > 0 {
+		a.log.InfoContext(ctx, "starts of the previous run settled", "fixed", fixed)
+	}
+	return ctx.Err()
 }
 
-// startBackground does, beside serving and until ctx ends, what start-up leaves
-// to after the API opens: reconcile (GET /ready waits for its first pass),
-// the check for missing images and the start-up GC cycle, then the GC loop
-// (which purges expired idempotency keys beside it). It mounts
+// settleStartsTimeout bounds what prepare waits for Docker when a crash
+// left starts to settle: a daemon that does not answer must not keep the
+// API closed.
+const settleStartsTimeout = 10 * time.Second
+
+// startBackground does, beside serving and until ctx ends, what start-up
+// leaves to after the API opens: reconcile (GET /ready waits for its first
+// pass), the check for missing images and the start-up GC cycle, then the
+// GC loop (which purges expired idempotency keys beside it). It mounts
 // size-limited lockers again too. beforeReconcile, if set, runs first (a
 // test's hook). close waits for all of it.
 func (a *app) startBackground(ctx context.Context, cfg Config, beforeReconcile func(context.Context)) {
@@ -236,7 +257,9 @@ func (a *app) startBackground(ctx context.Context, cfg Config, beforeReconcile f
 		if cfg.GC.Enabled && cfg.GC.RunOnStartup && ctx.Err() == nil {
 			a.gc.RunCycle(ctx)
 		}
-		releaseStartupGarbage()
+		if ctx.Err() == nil {
+			releaseStartupGarbage()
+		}
 		a.gc.Loop(ctx)
 	})
 	// Size-limited lockers are file systems mounted on the Docker host; a
@@ -262,12 +285,12 @@ func (a *app) startBackground(ctx context.Context, cfg Config, beforeReconcile f
 }
 
 // releaseStartupGarbage hands the memory start-up used and no longer
-// needs back to the operating system, once: the configuration and spec
-// decoded, the migrations parsed (goose keeps a 4 MB scan buffer per file in
-// a sync.Pool, which takes two collections to empty), the first Docker
-// answers. Left to the runtime, a Bay that is idle after start-up would
-// keep it resident for minutes; the two collections of a heap this small
-// take a millisecond.
+// needs back to the operating system, once: the configuration and the
+// spec's body rules decoded, the migrations parsed (goose keeps a 4 MB scan
+// buffer per file in a sync.Pool, which takes two collections to empty),
+// the first Docker answers. Left to the runtime, a Bay that is idle after
+// start-up would keep it resident for minutes; the two collections of a
+// heap this small take a millisecond.
 func releaseStartupGarbage() {
 	runtime.GC()
 	debug.FreeOSMemory()

@@ -48,6 +48,7 @@ func TestRun_MigrateUpStatusDown(t *testing.T) {
 		{"up", "applied 00001"},
 		{"up", "up to date"},
 		{"status", "applied 20"},
+		{"down", "rolled back 00005"},
 		{"down", "rolled back 00004"},
 		{"down", "rolled back 00003"},
 		{"down", "rolled back 00002"},

@@ -19,11 +19,12 @@ import (
 //
 // It listens first, so that liveness never waits for the database or
 // Docker: GET /health answers at once, the rest of the API once the
-// database is migrated and this instance's leftover executions are marked
-// lost (503 service_unavailable before). Reconcile, the check for missing
-// images and the start-up GC cycle run after that, beside serving; GET
-// /ready reports the startup check pending until reconcile's first pass is
-// done. A signal stops Bay cleanly at any point of this.
+// database is migrated, the executions this instance left running are
+// marked lost and the session starts it left half done are settled (503
+// service_unavailable before; see app.prepare). Reconcile, the check for
+// missing images and the start-up GC cycle run after that, beside serving;
+// GET /ready reports the startup check pending until reconcile's first
+// pass is done. A signal stops Bay cleanly at any point of this.
 func serve(ctx context.Context, cfg Config, environ []string, logger *slog.Logger) error {
 	return serveWith(ctx, cfg, environ, logger, startHooks{})
 }

@@ -214,7 +214,7 @@ func startOnce(bin, c string, r *startupResult) error {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}()
-	poll := func(path string, limit time.Duration) time.Duration {
+	poll := func(path string, every, limit time.Duration) time.Duration {
 		for time.Since(start) < limit {
 			if resp, err := client.Get(base + path); err == nil {
 				resp.Body.Close()
@@ -222,15 +222,17 @@ func startOnce(bin, c string, r *startupResult) error {
 					return time.Since(start)
 				}
 			}
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(every)
 		}
 		return 0
 	}
-	health := poll("/health", 10*time.Second)
+	health := poll("/health", 200*time.Microsecond, 10*time.Second)
 	if health == 0 {
 		return fmt.Errorf("bay did not answer /health in 10s")
 	}
-	ready := poll("/ready", 10*time.Second)
+	// /ready is polled every millisecond, not as fast as /health: its
+	// polls would take the CPU from the start-up they time.
+	ready := poll("/ready", time.Millisecond, 10*time.Second)
 	time.Sleep(time.Second)
 	kb, err := statusKB(cmd.Process.Pid, "VmRSS")
 	if err != nil {

@@ -179,6 +179,9 @@ class SandboxInfo(_Model):
     idle_expires_at: datetime | None = _ts_field()
     #: Why its compute last stopped (``user``, ``idle``, ``ttl``, ``error``); None if never.
     stop_reason: str | None = None
+    #: True while its runtime is paused (the profile's ``idle_pause``): status
+    #: is ``idle`` and the next call resumes it with its state intact.
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,8 @@ class ProfileInfo(_Model):
     resources: ProfileResources | None = _conv_field(ProfileResources.from_dict)
     capabilities: list[str] = _conv_field(_str_list, [])
     idle_timeout: int | None = None
+    #: Seconds idle before the runtime is paused; 0 never pauses.
+    idle_pause: int | None = None
     #: ``none``, ``open`` or ``allowlist``.
     network: str | None = None
 
