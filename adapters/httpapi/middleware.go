@@ -151,7 +151,9 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			attrs = append(attrs, slog.String("sandbox_id", info.sandboxID))
 		}
 		level := slog.LevelInfo
-		if status >= 500 {
+		// GET /ready answers 503 whenever a dependency is down or start-up
+		// is not over: probes poll it, so that is news, not an error.
+		if status >= 500 && !(status == http.StatusServiceUnavailable && info.route == "GET /ready") {
 			level = slog.LevelError
 			if info.err != nil {
 				attrs = append(attrs, slog.String("err", info.err.Error()))

@@ -39,6 +39,7 @@ from .errors import (
     SandboxExpiredError,
     SandboxTTLInfiniteError,
     SessionNotReadyError,
+    ServiceUnavailableError,
     ShipError,
     UnauthorizedError,
     UpgradeRequiredError,
@@ -141,5 +142,6 @@ __all__ = [
     "InternalError",
     "ShipError",
     "SessionNotReadyError",
+    "ServiceUnavailableError",
     "RequestTimeoutError",
 ]

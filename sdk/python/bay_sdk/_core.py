@@ -264,6 +264,9 @@ class RetryState:
         hinted = None if err.retry_after is None else min(err.retry_after, MAX_RETRY_AFTER)
         if status == 429 and kind == RETRY_SAFE:
             return hinted if hinted is not None else backoff(self.attempt)
+        if status == 503 and err.code == "service_unavailable":
+            # Bay was starting: nothing was done, any call may go again.
+            return hinted if hinted is not None else backoff(self.attempt)
         if status == 503 and (kind == RETRY_SAFE or (kind == RETRY_EXEC and err.code == "session_not_ready")):
             return hinted if hinted is not None else backoff(self.attempt)
         if status == 504 and kind == RETRY_SAFE and self.call.method == "GET":

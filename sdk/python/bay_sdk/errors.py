@@ -36,6 +36,7 @@ __all__ = [
     "InternalError",
     "ShipError",
     "SessionNotReadyError",
+    "ServiceUnavailableError",
     "RequestTimeoutError",
     "ERROR_CODE_MAP",
     "STATUS_CODE_MAP",
@@ -275,6 +276,15 @@ class SessionNotReadyError(BayError):
     default_status = 503
 
 
+class ServiceUnavailableError(BayError):
+    """``service_unavailable`` (503): Bay is starting and has not opened its
+    API yet; the request was not handled, so any call may be sent again
+    (``retry_after`` says when)."""
+
+    default_code = "service_unavailable"
+    default_status = 503
+
+
 class RequestTimeoutError(BayError):
     """``timeout`` (504): Bay's call to the runtime timed out."""
 
@@ -289,7 +299,8 @@ ERROR_CODE_MAP: dict[str, type[BayError]] = {
         ValidationError, InvalidPathError, CapabilityNotSupportedError, UnauthorizedError, ForbiddenError,
         NotFoundError, LockerFileNotFoundError, MethodNotAllowedError, ConflictError, SandboxExpiredError,
         SandboxTTLInfiniteError, PayloadTooLargeError, GCRunningError, UpgradeRequiredError,
-        QuotaExceededError, InternalError, ShipError, SessionNotReadyError, RequestTimeoutError,
+        QuotaExceededError, InternalError, ShipError, SessionNotReadyError, ServiceUnavailableError,
+        RequestTimeoutError,
     )
 }
 

@@ -35,6 +35,7 @@ EXPECTED = {
     "internal_error": ("InternalError", 500),
     "ship_error": ("ShipError", 502),
     "session_not_ready": ("SessionNotReadyError", 503),
+    "service_unavailable": ("ServiceUnavailableError", 503),
     "timeout": ("RequestTimeoutError", 504),
 }
 
