@@ -248,6 +248,14 @@ func handleExec(mux *http.ServeMux) {
 		if !decode(w, r, &req) {
 			return
 		}
+		if req.Silent != nil && *req.Silent {
+			// A silent cell leaves no trace: no count, no output, as the
+			// kernel's (ship.md: silent).
+			writeJSON(w, http.StatusOK, wire.PythonExecResponse{
+				Success: true, Output: wire.PythonOutput{Images: []map[string]string{}},
+			})
+			return
+		}
 		end, output, ok := x.python(r.Context(), req.Code, timeoutOf(req.Timeout), req.ExecID, drop)
 		if !ok {
 			return
