@@ -18,9 +18,10 @@ import (
 
 // Store implements core.Store on one SQLite database file.
 type Store struct {
-	db *sql.DB
-	q  *sqlitedb.Queries
-	tx *sql.Tx // set when the Store is bound to a transaction
+	db    *sql.DB
+	stmts *stmtCache
+	q     *sqlitedb.Queries
+	tx    *sql.Tx // set when the Store is bound to a transaction
 }
 
 var _ core.Store = (*Store)(nil)
@@ -55,7 +56,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = sqldb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{db: sqldb, q: sqlitedb.New(sqldb)}, nil
+	stmts := newStmtCache(sqldb)
+	return &Store{db: sqldb, stmts: stmts, q: sqlitedb.New(cachedDB{stmts})}, nil
 }
 
 // Migrations returns a goose provider over the embedded SQLite migrations.
@@ -105,7 +107,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx core.Store) error) (err err
 			panic(p)
 		}
 	}()
-	if err := fn(&Store{db: s.db, q: s.q.WithTx(tx), tx: tx}); err != nil {
+	if err := fn(&Store{db: s.db, stmts: s.stmts, q: sqlitedb.New(cachedTx{s.stmts, tx}), tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -129,7 +131,10 @@ func (s *Store) LockOwner(ctx context.Context, owner string) error {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close implements core.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // DB returns the database handle, for tools such as migrations.
 func (s *Store) DB() *sql.DB { return s.db }

@@ -136,8 +136,15 @@ func api(args []string) error {
 		}
 		return bay, ship, diff, nil
 	}
+	// The direct call sends what Bay sends Ship (an exec_id, so that the
+	// execution can be cancelled, and silent false): the difference is
+	// Bay's own work.
+	seq := 0
 	viaBayPy, directPy, diffPy, err := paired(func() error { return py(id, "1+1") }, func() error {
-		return call("POST", ship+"/ipython/exec", map[string]any{"code": "1+1", "timeout": 30}, nil)
+		seq++
+		return call("POST", ship+"/ipython/exec", map[string]any{
+			"code": "1+1", "timeout": 30, "silent": false, "exec_id": fmt.Sprintf("exec-bench%07d", seq),
+		}, nil)
 	})
 	if err != nil {
 		return err
