@@ -60,6 +60,13 @@ func browserSide(path string) bool {
 	return path == "browser" || strings.HasPrefix(path, "browser/") || path == "cmd/browserd"
 }
 
+// kubernetesAdapter is the one package that imports k8s.io modules;
+// clientset is the part of client-go it must not import.
+const (
+	kubernetesAdapter = "adapters/kubernetes"
+	clientset         = "k8s.io/client-go/kubernetes"
+)
+
 func shipSide(path string) bool {
 	return strings.HasPrefix(path, "ship/") || path == "cmd/ship" || path == "cmd/fakeship"
 }
@@ -108,6 +115,14 @@ func TestArchitecture(t *testing.T) {
 				if own {
 					require.True(t, strings.HasPrefix(to, "ship/"), "%s must not import Bay's %s", from, imp)
 				}
+			}
+			// Kubernetes' libraries stay in their adapter, and the generated
+			// clientset stays out of the binary: its scheme registers every
+			// API group when the program starts, on Docker too.
+			if strings.HasPrefix(imp, "k8s.io/") {
+				require.Equal(t, kubernetesAdapter, from, "only %s imports %s", kubernetesAdapter, imp)
+				require.False(t, imp == clientset || strings.HasPrefix(imp, clientset+"/"),
+					"%s imports %s: use client-go's REST client with its own scheme", from, imp)
 			}
 			if strings.Contains(to, "/internal/") && own {
 				owner := to[:strings.Index(to, "/internal/")]

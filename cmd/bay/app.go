@@ -15,6 +15,7 @@ import (
 	"github.com/bayhq/bay/adapters/browserclient"
 	"github.com/bayhq/bay/adapters/docker"
 	"github.com/bayhq/bay/adapters/httpapi"
+	"github.com/bayhq/bay/adapters/kubernetes"
 	"github.com/bayhq/bay/adapters/mcp"
 	"github.com/bayhq/bay/adapters/metrics"
 	"github.com/bayhq/bay/adapters/shipclient"
@@ -25,7 +26,7 @@ import (
 // app is Bay wired together: every port bound to its adapter.
 type app struct {
 	store     core.Store
-	runtime   *docker.Runtime
+	runtime   runtimeAdapter
 	ship      *shipclient.Client
 	sandboxes *core.SandboxService
 	execs     *core.ExecutionService
@@ -43,36 +44,36 @@ type app struct {
 	background sync.WaitGroup
 }
 
+// runtimeAdapter is what the app needs of the runtime adapter that
+// driver.type picks, beyond core.Runtime: readiness, and release.
+type runtimeAdapter interface {
+	core.Runtime
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// volumeRestorer is a runtime whose size-limited lockers must be mounted
+// again after a reboot (Docker's).
+type volumeRestorer interface {
+	RestoreVolumes(ctx context.Context) (int, error)
+}
+
+// imageChecker is a runtime that can tell whether an image is present
+// where its containers run.
+type imageChecker interface {
+	ImagePresent(ctx context.Context, image string) (bool, error)
+}
+
 // newApp wires the adapters to the ports. It opens the store (without
-// migrating) and the Docker client (without contacting the daemon).
+// migrating) and the runtime's client (without contacting Docker or the
+// cluster).
 func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logger) (*app, error) {
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	instanceID := cfg.InstanceID(environ)
-	var blocked []netip.Prefix
-	for _, h := range cfg.Security.BlockedHosts {
-		p, err := core.ParseBlockedHost(h) // validated with the configuration
-		if err == nil {
-			blocked = append(blocked, p)
-		}
-	}
-	rt, err := docker.Open(docker.Options{
-		Host:         cfg.Driver.Docker.Socket,
-		ConnectMode:  docker.ConnectMode(cfg.Driver.Docker.ConnectMode),
-		Network:      cfg.Driver.Docker.Network,
-		HostAddress:  cfg.Driver.Docker.HostAddress,
-		PublishPorts: cfg.Driver.Docker.PublishPorts,
-		HostPort:     cfg.Driver.Docker.HostPort,
-		InstanceID:   instanceID,
-		HelperImage:  cfg.helperImage(),
-		GuardImage:   cfg.guardImage(),
-		BlockedHosts: blocked,
-		BayAPIPort:   cfg.Server.Port,
-		Seccomp:      browserSeccomp(cfg.Driver.Docker.SeccompProfile, logger),
-		Logger:       logger,
-	})
+	rt, err := openRuntime(cfg, instanceID, logger)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -177,6 +178,52 @@ func newApp(ctx context.Context, cfg Config, environ []string, logger *slog.Logg
 	}, nil
 }
 
+// openRuntime opens the runtime adapter driver.type names. Neither
+// contacts anything: Bay starts whether Docker or the cluster answers.
+func openRuntime(cfg Config, instanceID string, logger *slog.Logger) (runtimeAdapter, error) {
+	var blocked []netip.Prefix
+	for _, h := range cfg.Security.BlockedHosts {
+		p, err := core.ParseBlockedHost(h) // validated with the configuration
+		if err == nil {
+			blocked = append(blocked, p)
+		}
+	}
+	if cfg.Driver.Type == DriverK8s {
+		k := cfg.Driver.K8s
+		return kubernetes.Open(kubernetes.Options{
+			Namespace:        k.Namespace,
+			Kubeconfig:       k.Kubeconfig,
+			StorageClass:     k.StorageClass,
+			ImagePullPolicy:  k.ImagePullPolicy,
+			PodReadyTimeout:  time.Duration(k.PodReadyTimeoutSeconds) * time.Second,
+			RuntimeClassName: k.RuntimeClassName,
+			NodeSelector:     k.NodeSelector,
+			BayPodLabels:     k.BayPodLabels,
+			InstanceID:       instanceID,
+			HelperImage:      cfg.helperImage(),
+			BlockedHosts:     blocked,
+			BayAPIPort:       cfg.Server.Port,
+			DefaultVolumeMB:  cfg.Locker.DefaultSizeLimitMB,
+			Logger:           logger,
+		})
+	}
+	return docker.Open(docker.Options{
+		Host:         cfg.Driver.Docker.Socket,
+		ConnectMode:  docker.ConnectMode(cfg.Driver.Docker.ConnectMode),
+		Network:      cfg.Driver.Docker.Network,
+		HostAddress:  cfg.Driver.Docker.HostAddress,
+		PublishPorts: cfg.Driver.Docker.PublishPorts,
+		HostPort:     cfg.Driver.Docker.HostPort,
+		InstanceID:   instanceID,
+		HelperImage:  cfg.helperImage(),
+		GuardImage:   cfg.guardImage(),
+		BlockedHosts: blocked,
+		BayAPIPort:   cfg.Server.Port,
+		Seccomp:      browserSeccomp(cfg.Driver.Docker.SeccompProfile, logger),
+		Logger:       logger,
+	})
+}
+
 // browserSeccomp returns the seccomp profile of browser containers
 // (browser.md §6): the file at path, or Bay's built-in profile when path is
 // empty. A file that cannot be read leaves them Docker's default profile,
@@ -265,14 +312,17 @@ func (a *app) startBackground(ctx context.Context, cfg Config, beforeReconcile f
 	// Size-limited lockers are file systems mounted on the Docker host; a
 	// reboot unmounts them, and their sandboxes refuse to start until they
 	// are mounted again. Mounting takes a helper container per locker
-	// (about 0.25 s each), so it runs beside serving, not before it.
-	a.background.Go(func() {
-		if n, err := a.runtime.RestoreVolumes(ctx); err != nil && ctx.Err() == nil {
-			a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
-		} else if n > 0 {
-			a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
-		}
-	})
+	// (about 0.25 s each), so it runs beside serving, not before it. On
+	// Kubernetes the storage keeps claims mounted: nothing to do.
+	if rv, ok := a.runtime.(volumeRestorer); ok {
+		a.background.Go(func() {
+			if n, err := rv.RestoreVolumes(ctx); err != nil && ctx.Err() == nil {
+				a.log.WarnContext(ctx, "mount size-limited lockers", "err", err)
+			} else if n > 0 {
+				a.log.InfoContext(ctx, "size-limited lockers mounted", "count", n)
+			}
+		})
+	}
 	// Profiles with a warm_pool: their runtimes started ahead of any
 	// sandbox, refilled after each claim and checked every 10 s; entries
 	// a crash or a configuration change left are dropped first.
@@ -308,17 +358,26 @@ func (a *app) close() {
 }
 
 // warnMissingImages names, once after start-up, every configured image the
-// Docker host lacks and how to provide it: Bay does not pull images, and a
-// sandbox of such a profile fails on its first call with the same advice.
+// Docker host (or every node of the cluster) lacks and how to provide it:
+// Bay does not pull images, and a sandbox of such a profile fails on its
+// first call with the same advice.
 func (a *app) warnMissingImages(ctx context.Context, cfg Config) {
+	ic, ok := a.runtime.(imageChecker)
+	if !ok {
+		return
+	}
+	hint := docker.BuildHint
+	if cfg.Driver.Type == DriverK8s {
+		hint = kubernetes.ImageHint
+	}
 	for _, img := range cfg.neededImages(true) {
-		ok, err := a.runtime.ImagePresent(ctx, img)
+		ok, err := ic.ImagePresent(ctx, img)
 		if err != nil {
-			return // Docker is down (or Bay stops): it says so on use
+			return // the runtime is down (or Bay stops): it says so on use
 		}
 		if !ok {
 			a.log.WarnContext(ctx, "image missing; sandboxes that need it fail until it is there",
-				"image", img, "fix", docker.BuildHint(img))
+				"image", img, "fix", hint(img))
 		}
 	}
 }

@@ -52,6 +52,33 @@ type DatabaseConfig struct {
 type DriverConfig struct {
 	Type   string       `yaml:"type"`
 	Docker DockerConfig `yaml:"docker"`
+	K8s    K8sConfig    `yaml:"k8s"`
+}
+
+// Driver types (driver.type).
+const (
+	DriverDocker = "docker"
+	DriverK8s    = "k8s"
+)
+
+// K8sConfig configures the Kubernetes runtime (kubernetes.md §2).
+type K8sConfig struct {
+	// Namespace holds the sandboxes' pods, claims and network policies;
+	// it must exist.
+	Namespace string `yaml:"namespace"`
+	// Kubeconfig is a kubeconfig file; empty is the pod's service account
+	// (Bay in the cluster).
+	Kubeconfig string `yaml:"kubeconfig"`
+	// StorageClass of the lockers' claims; empty is the cluster's default.
+	StorageClass    string `yaml:"storage_class"`
+	ImagePullPolicy string `yaml:"image_pull_policy"`
+	// PodReadyTimeoutSeconds bounds the wait for a pod to run.
+	PodReadyTimeoutSeconds int               `yaml:"pod_ready_timeout_seconds"`
+	RuntimeClassName       string            `yaml:"runtime_class_name"`
+	NodeSelector           map[string]string `yaml:"node_selector"`
+	// BayPodLabels select Bay's own pods, the only pods that reach a
+	// sandbox (NetworkPolicy ingress).
+	BayPodLabels map[string]string `yaml:"bay_pod_labels"`
 }
 
 // DockerConfig configures the Docker runtime.

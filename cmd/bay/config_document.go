@@ -33,13 +33,6 @@ type document struct {
 
 type driverDocument struct {
 	DriverConfig `yaml:",inline"`
-	// K8s is read only to be refused: Bay has no k8s driver.
-	K8s k8sDocument `yaml:"k8s"`
-}
-
-type k8sDocument struct {
-	Namespace  string `yaml:"namespace"`
-	Kubeconfig string `yaml:"kubeconfig"`
 }
 
 type securityDocument struct {
@@ -107,8 +100,11 @@ func defaults() document {
 	return document{
 		Server:   ServerConfig{Host: "0.0.0.0", Port: 8000, MaxBodyBytes: 16 << 20, MaxUploadBytes: 1 << 30},
 		Database: DatabaseConfig{URL: "sqlite+aiosqlite:///./bay.db"},
-		Driver: driverDocument{DriverConfig: DriverConfig{Type: "docker", Docker: DockerConfig{
+		Driver: driverDocument{DriverConfig: DriverConfig{Type: DriverDocker, Docker: DockerConfig{
 			Socket: "unix:///var/run/docker.sock", ConnectMode: "auto", HostAddress: "127.0.0.1", PublishPorts: true,
+		}, K8s: K8sConfig{
+			Namespace: "bay-sandboxes", ImagePullPolicy: "IfNotPresent", PodReadyTimeoutSeconds: 120,
+			NodeSelector: map[string]string{}, BayPodLabels: map[string]string{"app": "bay"},
 		}}},
 		Locker: LockerConfig{RootPath: defaultLockerRoot, DefaultSizeLimitMB: 1024, MountPath: core.MountPath,
 			EnforceSizeLimits: string(core.EnforceExplicit)},
@@ -161,12 +157,6 @@ func (d document) config() (Config, []leafProblem) {
 		Terminal: d.Terminal,
 		MCP:      d.MCP,
 		Log:      d.Log,
-	}
-	// A setting that silently does nothing is worse than none.
-	for _, k := range [...][2]string{{"namespace", d.Driver.K8s.Namespace}, {"kubeconfig", d.Driver.K8s.Kubeconfig}} {
-		if k[1] != "" {
-			report("driver.k8s."+k[0], []string{"not supported: the k8s driver is not implemented; remove the key"})
-		}
 	}
 	var errs []string
 	c.Security.APIKeys, errs = apiKeys(d.Security.APIKeys)

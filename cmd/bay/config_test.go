@@ -89,7 +89,7 @@ func TestLoadConfig_ReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	p := writeFile(t, `
 server: {port: "eighty"}
-driver: {type: k8s, docker: {connect_mode: sideways}}
+driver: {type: nomad, docker: {connect_mode: sideways}}
 database: {url: "mysql://x"}
 profiles:
   - {id: a, resources: {memory: lots}}
@@ -101,7 +101,7 @@ profiles:
 	var ce *ConfigError
 	require.ErrorAs(t, err, &ce)
 	msg := err.Error()
-	for _, want := range []string{"server.port", "k8s", "sideways", "mysql", "resources.memory", "duplicate profile id", "id is required", "gc.enabled"} {
+	for _, want := range []string{"server.port", "nomad", "sideways", "mysql", "resources.memory", "duplicate profile id", "id is required", "gc.enabled"} {
 		require.Contains(t, msg, want)
 	}
 }
@@ -218,7 +218,7 @@ func TestLoadConfig_RefusesWhatBayDoesNotEnforce(t *testing.T) {
 	t.Parallel()
 	p := writeFile(t, `
 database: {echo: true}
-driver: {k8s: {namespace: sandboxes}}
+driver: {k8s: {namespace: Sandboxes, bay_pod_labels: {app: "not a value"}}}
 locker: {root_path: /srv/lockers, mount_path: /data}
 security: {blocked_hosts: ["10.0.0.0/8", "metadata.internal"]}
 profiles:
@@ -231,13 +231,13 @@ profiles:
 	require.Error(t, err)
 	msg := err.Error()
 	for _, want := range []string{
-		"database.echo", "driver.k8s.namespace", "locker.root_path", "locker.mount_path",
+		"database.echo", "driver.k8s.namespace", "driver.k8s.bay_pod_labels", "locker.root_path", "locker.mount_path",
 		`blocked host "metadata.internal"`, "mode sometimes", "needs a non-empty allow list",
 		"allow is only used with mode allowlist", `"exa mple.com"`, `"10.0.0.1:99999"`,
 	} {
 		require.Contains(t, msg, want)
 	}
-	_, _, err = LoadConfig(writeFile(t, "driver: {k8s: {namespace: null}}\n"), nil)
+	_, _, err = LoadConfig(writeFile(t, "driver: {k8s: {kubeconfig: null, storage_class: null}}\n"), nil)
 	require.NoError(t, err, "a null value sets nothing and is accepted")
 }
 

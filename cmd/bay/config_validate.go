@@ -2,10 +2,45 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/bayhq/bay/core"
 )
+
+// Kubernetes names (kubernetes.md §2), checked by hand: regular
+// expressions with counted repetitions would be compiled at every start.
+//
+// isName reports whether s is 1 to max characters that are lower-case
+// letters, digits or one of extra (upper-case letters too when upper),
+// beginning and ending with a letter or digit: a namespace is a name of
+// 63 with "-"; a label value is empty or a name of 63 with "-_." and
+// upper case; a label key is a name of the same kind, after an optional
+// prefix of 253 with "-." and a "/".
+func isName(s string, max int, extra string, upper bool) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	alnum := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || upper && c >= 'A' && c <= 'Z'
+	}
+	for i := 0; i < len(s); i++ {
+		if !alnum(s[i]) && (i == 0 || i == len(s)-1 || !strings.ContainsRune(extra, rune(s[i]))) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLabelKey(k string) bool {
+	if prefix, name, ok := strings.Cut(k, "/"); ok {
+		return isName(prefix, 253, "-.", false) && isName(name, 63, "-_.", true)
+	}
+	return isName(k, 63, "-_.", true)
+}
+
+func isLabelValue(v string) bool { return v == "" || isName(v, 63, "-_.", true) }
 
 // ConfigError lists every configuration problem found.
 type ConfigError struct{ Problems []string }
@@ -36,11 +71,28 @@ func (c *Config) Validate() error {
 		bad("database.echo: not supported; use log.level: debug for Bay's own logs")
 	}
 	switch c.Driver.Type {
-	case "docker":
-	case "k8s":
-		bad("driver.type: k8s is not implemented; use docker")
+	case DriverDocker, DriverK8s:
 	default:
-		bad("driver.type: unsupported driver %q (want docker)", c.Driver.Type)
+		bad("driver.type: unsupported driver %q (want docker or k8s)", c.Driver.Type)
+	}
+	k := c.Driver.K8s
+	if !isName(k.Namespace, 63, "-", false) {
+		bad("driver.k8s.namespace: %q is not a namespace name (lower-case letters, digits and '-', at most 63)", k.Namespace)
+	}
+	switch k.ImagePullPolicy {
+	case "IfNotPresent", "Never", "Always":
+	default:
+		bad("driver.k8s.image_pull_policy: %q is not one of IfNotPresent, Never, Always", k.ImagePullPolicy)
+	}
+	if k.PodReadyTimeoutSeconds < 1 {
+		bad("driver.k8s.pod_ready_timeout_seconds: must be at least 1")
+	}
+	for key, m := range map[string]map[string]string{"node_selector": k.NodeSelector, "bay_pod_labels": k.BayPodLabels} {
+		for _, name := range slices.Sorted(maps.Keys(m)) {
+			if !isLabelKey(name) || !isLabelValue(m[name]) {
+				bad("driver.k8s.%s: %s=%q is not a Kubernetes label", key, name, m[name])
+			}
+		}
 	}
 	switch c.Driver.Docker.ConnectMode {
 	case "auto", "host_port", "container_network":

@@ -25,10 +25,10 @@ func TestRun_BadConfigExitsNonZeroListingEveryProblem(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve"}, []string{
-		"BAY_CONFIG_FILE=/nonexistent", "BAY_SERVER__PORT=x", "BAY_DRIVER__TYPE=k8s", "BAY_LOG__LEVEL=loud",
+		"BAY_CONFIG_FILE=/nonexistent", "BAY_SERVER__PORT=x", "BAY_DRIVER__TYPE=nomad", "BAY_LOG__LEVEL=loud",
 	}, &stdout, &stderr)
 	require.Equal(t, 1, code)
-	for _, want := range []string{"server.port", "k8s", "log.level"} {
+	for _, want := range []string{"server.port", "driver.type", "log.level"} {
 		require.Contains(t, stderr.String(), want)
 	}
 }

@@ -43,6 +43,16 @@ type RuntimeHarness struct {
 	// the checks that containers of one session reach each other on
 	// 127.0.0.1.
 	Dial func(ctx context.Context, ep core.Endpoint, addr string) error
+	// SingleContainer says the runtime runs sessions of one container only
+	// (Kubernetes: a pod cannot join another pod's network namespace).
+	// Creating a container of a profile with several is then
+	// validation_error, which the suite checks instead of joining.
+	SingleContainer bool
+	// NoPidsLimit says the runtime cannot limit one container's processes
+	// (Kubernetes: the kubelet's podPidsLimit holds for every pod of a
+	// node). ContainerInfo.PidsLimit must then be 0, "unlimited", rather
+	// than a limit that is not applied.
+	NoPidsLimit bool
 }
 
 // probeClient ignores HTTP_PROXY and friends: Bay never sends runtime
@@ -169,7 +179,11 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		require.Contains(t, c.Mounts, core.Mount{Volume: core.VolumeName(spec.LockerID), Target: core.MountPath})
 		require.EqualValues(t, 500_000_000, c.NanoCPUs)
 		require.EqualValues(t, 96<<20, c.MemoryBytes)
-		require.EqualValues(t, 300, c.PidsLimit)
+		if h.NoPidsLimit {
+			require.Zero(t, c.PidsLimit, "a limit the runtime does not apply is not reported")
+		} else {
+			require.EqualValues(t, 300, c.PidsLimit)
+		}
 		f.requireState(id, core.ContainerCreated)
 
 		ep := f.start(id)
@@ -260,6 +274,9 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 	})
 
 	t.Run("Container/DefaultPidsLimit", func(t *testing.T) {
+		if h.NoPidsLimit {
+			t.Skip("the runtime cannot limit a container's processes")
+		}
 		t.Parallel()
 		f := newFixture(t)
 		spec := f.spec()
@@ -359,6 +376,14 @@ func RunRuntime(t *testing.T, h RuntimeHarness) {
 		f.volume(spec.LockerID)
 		owner, other := spec, spec
 		owner.Container, other.Container = &spec.Profile.Containers[0], &spec.Profile.Containers[1]
+		if h.SingleContainer {
+			_, err := f.rt.CreateContainer(f.ctx, owner)
+			requireCode(t, core.CodeValidation, err)
+			infos, err := f.rt.ListContainers(f.ctx, map[string]string{core.LabelSessionID: spec.SessionID})
+			require.NoError(t, err)
+			require.Empty(t, infos, "nothing was created")
+			return
+		}
 		ownerID := f.create(owner)
 		other.NetworkOwner = ownerID
 		otherID := f.create(other)
