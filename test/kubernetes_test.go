@@ -25,7 +25,7 @@ func kubectlBin() string {
 // kubectl runs kubectl against the test cluster and returns its output.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(kubectlBin(), append([]string{"--kubeconfig", os.Getenv("BAY_TEST_K8S_KUBECONFIG")}, args...)...)
+	cmd := exec.Command(kubectlBin(), append([]string{"--kubeconfig", os.Getenv("BAY_TEST_K8S_KUBECONFIG")}, args...)...) // #nosec G702 -- the test runs kubectl, named by its environment (BAY_K8S_KUBECTL)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "kubectl %s: %s", strings.Join(args, " "), out)
 	return strings.TrimSpace(string(out))
@@ -45,7 +45,7 @@ func needKubernetes(t *testing.T) string {
 	ns := "bay-e2e-" + randHex(4)
 	kubectl(t, "create", "namespace", ns)
 	t.Cleanup(func() {
-		_ = exec.Command(kubectlBin(), "--kubeconfig", kc, "delete", "namespace", ns, "--wait=false").Run()
+		_ = exec.Command(kubectlBin(), "--kubeconfig", kc, "delete", "namespace", ns, "--wait=false").Run() // #nosec G702 -- as in kubectl
 	})
 	return ns
 }
