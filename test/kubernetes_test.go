@@ -1,3 +1,5 @@
+//go:build k8s
+
 package test
 
 import (
@@ -31,17 +33,17 @@ func kubectl(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// needKubernetes skips t when the Kubernetes lane is not asked for
-// (BAY_TEST_K8S_KUBECONFIG unset), and returns a fresh namespace deleted
-// when t ends.
+// needKubernetes returns a fresh namespace of the cluster that
+// BAY_TEST_K8S_KUBECONFIG names, deleted when t ends; without one t fails:
+// the k8s build tag asks for the Kubernetes lane (./task test:k8s).
 func needKubernetes(t *testing.T) string {
 	t.Helper()
 	kc := os.Getenv("BAY_TEST_K8S_KUBECONFIG")
 	if kc == "" {
-		t.Skip("BAY_TEST_K8S_KUBECONFIG is not set: the Kubernetes lane is not run (scripts/k8s.sh up starts a cluster and prints its kubeconfig)")
+		t.Fatal("BAY_TEST_K8S_KUBECONFIG is not set: scripts/k8s.sh up starts a cluster and prints its kubeconfig (./task test:k8s does it all)")
 	}
 	_, err := exec.LookPath(kubectlBin())
-	need(t, err == nil, "kubectl is not found: set BAY_K8S_KUBECTL (eval \"$(scripts/k8s.sh env)\")")
+	require.NoError(t, err, "kubectl is not found: set BAY_K8S_KUBECTL (eval \"$(scripts/k8s.sh env)\")")
 	ns := "bay-e2e-" + randHex(4)
 	kubectl(t, "create", "namespace", ns)
 	t.Cleanup(func() {

@@ -1,3 +1,8 @@
+//go:build k8s
+
+// The tests of this file need a cluster: ./task test:k8s starts one
+// (scripts/k8s.sh) and runs them with the k8s build tag.
+
 package kubernetes_test
 
 import (
@@ -21,7 +26,6 @@ import (
 	"github.com/bayhq/bay/adapters/kubernetes"
 	"github.com/bayhq/bay/core"
 	"github.com/bayhq/bay/core/conformance"
-	"github.com/bayhq/bay/internal/testenv"
 )
 
 // The tests run against the cluster whose kubeconfig BAY_TEST_K8S_KUBECONFIG
@@ -91,16 +95,12 @@ type testBundle struct {
 }
 
 // setup opens a Runtime on this run's namespace whose objects carry a label
-// unique to t and are deleted when t ends. Without BAY_TEST_K8S_KUBECONFIG
-// the Kubernetes lane is not asked for and t skips; a cluster named but not
-// answering skips it, or fails it under BAY_TEST_STRICT.
+// unique to t and are deleted when t ends. The k8s build tag asks for the
+// Kubernetes lane: without a cluster that answers, t fails.
 func setup(t *testing.T, opts kubernetes.Options) (*kubernetes.Runtime, *testBundle) {
 	t.Helper()
-	if kubeconfig == "" {
-		t.Skipf("skipping Kubernetes runtime test: %s", noCluster)
-	}
 	if namespace == "" {
-		testenv.Skipf(t, "skipping Kubernetes runtime test: %s", noCluster)
+		t.Fatalf("the Kubernetes lane cannot run: %s", noCluster)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
@@ -289,28 +289,6 @@ func TestRuntime_DeadlineIsTimeout(t *testing.T) {
 	defer cancel()
 	_, err := rt.ContainerState(ctx, "bay-session-sess-000000000000/abc")
 	require.Equal(t, core.CodeTimeout, core.CodeOf(err), "error: %v", err)
-}
-
-func TestOpen(t *testing.T) {
-	t.Parallel()
-	rt, err := kubernetes.Open(kubernetes.Options{Namespace: "bay", Kubeconfig: t.TempDir() + "/missing"})
-	require.NoError(t, err, "Bay starts without a cluster")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err = rt.Ping(ctx)
-	require.Equal(t, core.CodeInternal, core.CodeOf(err), "error: %v", err)
-	_, err = rt.ListContainers(ctx, nil)
-	require.Equal(t, core.CodeInternal, core.CodeOf(err), "error: %v", err)
-
-	for _, bad := range []kubernetes.Options{
-		{},
-		{Namespace: "Not_A_Namespace"},
-		{Namespace: "bay", ImagePullPolicy: "Sometimes"},
-		{Namespace: "bay", BayPodLabels: map[string]string{"app": "not a value"}},
-	} {
-		_, err := kubernetes.Open(bad)
-		require.Equal(t, core.CodeValidation, core.CodeOf(err), "options %+v", bad)
-	}
 }
 
 // shellResult is Ship's answer to POST /shell/exec.
