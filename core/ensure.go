@@ -291,75 +291,27 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 		s.removeContainers(ctx, sess.ID, leftovers, "remove leftover container")
 		sess.ContainerID, sess.Endpoint, sess.Containers = "", "", nil
 	}
-	list := p.ContainerList()
-	now := s.clock.Now()
-	plan := make([]SessionContainer, len(list))
-	for i, c := range list {
-		plan[i] = SessionContainer{
-			Name: c.Name, RuntimeType: c.RuntimeType, Port: RuntimePortOrDefault(c.Port),
-			Capabilities: slices.Clone(c.Capabilities), CreatedAt: now, UpdatedAt: now,
-		}
+	plan := containerPlan(p, s.clock.Now())
+	// A locker belongs to the owner of the sandboxes that mount it.
+	base := ContainerSpec{
+		SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
+		InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: sess.RuntimeToken,
 	}
-	ids := make([]string, 0, len(list))
-	for i := range list {
-		// A locker belongs to the owner of the sandboxes that mount it.
-		spec := ContainerSpec{
-			SessionID: sess.ID, SandboxID: sandboxID, LockerID: locker.ID, Owner: locker.Owner,
-			InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: sess.RuntimeToken, Container: &list[i],
-		}
-		if i > 0 {
-			spec.NetworkOwner = ids[0]
-		}
-		cid, err := s.runtime.CreateContainer(ctx, spec)
-		if err != nil {
-			s.opts.Metrics.RuntimeError("create_container")
-			s.recordFailure(ctx, sandboxID, sess, ids)
-			return nil, Wrap(err, CodeInternal, "create runtime container")
-		}
-		ids = append(ids, cid)
-		plan[i].ContainerID = cid
+	ids, err := s.launch(ctx, base, plan, func(ids []string) error {
 		recorded := slices.Clone(plan)
 		if err := s.update(ctx, sess, func(cur *Session) {
 			cur.ContainerID = ids[0]
 			cur.Containers = recorded
 		}); err != nil {
-			s.removeContainers(ctx, sess.ID, ids, "remove container of a start given up")
-			return nil, notReady(sandboxID, err)
+			return notReady(sandboxID, err)
 		}
-	}
-	// Only the runtime's start calls are sequential: the others need their
-	// network owner running, and its /workspace copy-up happens first.
-	for i := range list {
-		ep, err := s.runtime.StartContainer(ctx, ids[i], plan[i].Port)
-		if err != nil {
-			s.opts.Metrics.RuntimeError("start_container")
-			s.recordFailure(ctx, sandboxID, sess, ids)
-			return nil, Wrap(err, CodeInternal, "start runtime container")
-		}
-		plan[i].Endpoint = ep
-	}
-	if err := s.waitAllReady(ctx, sess, plan); err != nil {
+		return nil
+	})
+	if err != nil {
 		s.recordFailure(ctx, sandboxID, sess, ids)
-		var failed *RuntimeFailedError
-		if errors.As(err, &failed) {
-			return nil, err // internal_error naming the runtime
-		}
-		return nil, notReady(sandboxID, err)
+		return nil, err
 	}
-	if p.HasRuntimeType(RuntimeTypeBrowser) {
-		// A page in the browser can reach every runtime of the session on
-		// localhost: each must check the token (browser.md §6).
-		for _, c := range plan {
-			if _, err := s.runtimeCapabilitiesOf(ctx, c.RuntimeType, Endpoint{URL: c.Endpoint, Token: sess.RuntimeToken}); err != nil {
-				for _, other := range plan {
-					s.forgetMeta(other.Endpoint)
-				}
-				s.recordFailure(ctx, sandboxID, sess, ids)
-				return nil, Wrap(err, CodeInternal, fmt.Sprintf("runtime %s of the session", c.Name))
-			}
-		}
-	}
-	now = s.clock.Now()
+	now := s.clock.Now()
 	for i := range plan {
 		plan[i].UpdatedAt = now
 	}
@@ -379,6 +331,81 @@ func (s *SandboxService) start(ctx context.Context, sandboxID string, sess *Sess
 	sess.ContainerID, sess.Endpoint, sess.ObservedState = ids[0], plan[0].Endpoint, SessionRunning
 	sess.Containers = slices.Clone(plan)
 	return sess, nil
+}
+
+// containerPlan returns the profile's containers as a session records them
+// before any exists.
+func containerPlan(p *Profile, now time.Time) []SessionContainer {
+	list := p.ContainerList()
+	plan := make([]SessionContainer, len(list))
+	for i, c := range list {
+		plan[i] = SessionContainer{
+			Name: c.Name, RuntimeType: c.RuntimeType, Port: RuntimePortOrDefault(c.Port),
+			Capabilities: slices.Clone(c.Capabilities), CreatedAt: now, UpdatedAt: now,
+		}
+	}
+	return plan
+}
+
+// launch creates the containers of plan (base.Profile's, in order) with
+// base's ids, handing the ids created so far to created after each so that
+// they are recorded before the next step; starts them, the network owner
+// first; waits for every runtime; and, in a session with a browser, checks
+// that each runtime wants the token. It fills in plan's container ids and
+// endpoints, and returns the ids created, on failure too: the caller
+// removes them. A failed create or start is internal_error, created's
+// error is returned as is, a runtime that reported it failed is
+// internal_error naming it, and any other readiness failure
+// session_not_ready.
+func (s *SandboxService) launch(ctx context.Context, base ContainerSpec, plan []SessionContainer,
+	created func(ids []string) error) ([]string, error) {
+	list := base.Profile.ContainerList()
+	ids := make([]string, 0, len(list))
+	for i := range list {
+		spec := base
+		spec.Container = &list[i]
+		if i > 0 {
+			spec.NetworkOwner = ids[0]
+		}
+		cid, err := s.runtime.CreateContainer(ctx, spec)
+		if err != nil {
+			s.opts.Metrics.RuntimeError("create_container")
+			return ids, Wrap(err, CodeInternal, "create runtime container")
+		}
+		ids = append(ids, cid)
+		plan[i].ContainerID = cid
+		if err := created(ids); err != nil {
+			return ids, err
+		}
+	}
+	// Only the runtime's start calls are sequential: the others need their
+	// network owner running, and its /workspace copy-up happens first.
+	for i := range list {
+		ep, err := s.runtime.StartContainer(ctx, ids[i], plan[i].Port)
+		if err != nil {
+			s.opts.Metrics.RuntimeError("start_container")
+			return ids, Wrap(err, CodeInternal, "start runtime container")
+		}
+		plan[i].Endpoint = ep
+	}
+	if err := s.waitAllReady(ctx, &Session{ID: base.SessionID}, plan); err != nil {
+		var failed *RuntimeFailedError
+		if errors.As(err, &failed) {
+			return ids, err // internal_error naming the runtime
+		}
+		return ids, notReady(base.SandboxID, err)
+	}
+	if base.Profile.HasRuntimeType(RuntimeTypeBrowser) {
+		// A page in the browser can reach every runtime of the session on
+		// localhost: each must check the token (browser.md §6).
+		for _, c := range plan {
+			if _, err := s.runtimeCapabilitiesOf(ctx, c.RuntimeType, Endpoint{URL: c.Endpoint, Token: base.RuntimeToken}); err != nil {
+				s.forgetMeta((&Session{Containers: plan}).Endpoints()...)
+				return ids, Wrap(err, CodeInternal, fmt.Sprintf("runtime %s of the session", c.Name))
+			}
+		}
+	}
+	return ids, nil
 }
 
 // removeContainers force-removes containers of one session, the network

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -255,12 +254,7 @@ func (s *SandboxService) reserveEntry(ctx context.Context, p *Profile) (*PoolEnt
 			LockerID: s.ids.New(LockerIDPrefix), RuntimeToken: NewRuntimeToken(),
 			State: PoolFilling, InstanceID: s.opts.InstanceID, CreatedAt: now, UpdatedAt: now,
 		}
-		for _, c := range p.ContainerList() {
-			e.Containers = append(e.Containers, SessionContainer{
-				Name: c.Name, RuntimeType: c.RuntimeType, Port: RuntimePortOrDefault(c.Port),
-				Capabilities: slices.Clone(c.Capabilities), CreatedAt: now, UpdatedAt: now,
-			})
-		}
+		e.Containers = containerPlan(p, now)
 		if err := tx.WarmPool().Insert(ctx, e); err != nil {
 			return err
 		}
@@ -282,47 +276,20 @@ func (s *SandboxService) startEntry(ctx context.Context, p *Profile, e *PoolEntr
 		s.opts.Metrics.RuntimeError("create_volume")
 		return Wrap(err, CodeInternal, "create pool locker volume")
 	}
-	list := p.ContainerList()
-	var ids []string
-	for i := range list {
-		cs := ContainerSpec{
-			SessionID: e.SessionID, SandboxID: e.SandboxID, LockerID: e.LockerID,
-			InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: e.RuntimeToken, Container: &list[i],
-		}
-		if i > 0 {
-			cs.NetworkOwner = ids[0]
-		}
-		cid, err := s.runtime.CreateContainer(ctx, cs)
-		if err != nil {
-			s.opts.Metrics.RuntimeError("create_container")
-			return Wrap(err, CodeInternal, "create pool container")
-		}
-		ids = append(ids, cid)
-		e.Containers[i].ContainerID = cid
+	base := ContainerSpec{
+		SessionID: e.SessionID, SandboxID: e.SandboxID, LockerID: e.LockerID,
+		InstanceID: s.opts.InstanceID, Profile: p, RuntimeToken: e.RuntimeToken,
+	}
+	_, err := s.launch(ctx, base, e.Containers, func([]string) error {
 		e.UpdatedAt = s.clock.Now()
-		if err := s.store.WarmPool().Save(ctx, e); err != nil {
-			return err
-		}
-	}
-	for i := range list {
-		ep, err := s.runtime.StartContainer(ctx, ids[i], e.Containers[i].Port)
-		if err != nil {
-			s.opts.Metrics.RuntimeError("start_container")
-			return Wrap(err, CodeInternal, "start pool container")
-		}
-		e.Containers[i].Endpoint = ep
-	}
-	if err := s.waitAllReady(ctx, &Session{ID: e.SessionID}, e.Containers); err != nil {
+		return s.store.WarmPool().Save(ctx, e)
+	})
+	if err != nil {
 		return err
 	}
 	for _, c := range e.Containers {
-		ep := Endpoint{URL: c.Endpoint, Token: e.RuntimeToken}
-		if p.HasRuntimeType(RuntimeTypeBrowser) {
-			if _, err := s.runtimeCapabilitiesOf(ctx, c.RuntimeType, ep); err != nil {
-				return Wrap(err, CodeInternal, fmt.Sprintf("runtime %s of a pool entry", c.Name))
-			}
-		}
 		if c.RuntimeType == RuntimeTypeShip && slices.Contains(c.Capabilities, CapabilityPython) {
+			ep := Endpoint{URL: c.Endpoint, Token: e.RuntimeToken}
 			if err := s.ship.WarmKernel(ctx, ep, warmTimeout); err != nil {
 				return Wrap(err, CodeInternal, "warm the kernel of a pool entry")
 			}
@@ -351,7 +318,7 @@ func (s *SandboxService) dropEntry(ctx context.Context, e *PoolEntry) {
 			return
 		}
 	}
-	s.forgetMeta(sessionEndpoints(e.Containers)...)
+	s.forgetMeta((&Session{Containers: e.Containers}).Endpoints()...)
 	// The recorded ones (the network owner first), then those found only
 	// by label (a crash before their id was recorded); removeContainers
 	// goes from the end, so the owner is removed last.
@@ -384,14 +351,6 @@ func (s *SandboxService) dropEntry(ctx context.Context, e *PoolEntry) {
 	if err := s.store.WarmPool().Delete(ctx, e.ID); err != nil && CodeOf(err) != CodeNotFound {
 		s.log.WarnContext(ctx, "delete dropped warm pool entry", "entry", e.ID, "err", err)
 	}
-}
-
-func sessionEndpoints(list []SessionContainer) []string {
-	out := make([]string, 0, len(list))
-	for _, c := range list {
-		out = append(out, c.Endpoint)
-	}
-	return out
 }
 
 // ReconcilePool drops the entries nothing may hand out: those of a profile
