@@ -903,6 +903,20 @@ cmd_load() {
     echo "$image $id" >>"$record"
     log "loaded $image ($id) in $((SECONDS - start)) s"
   done
+  # The images are in containerd now, but the node lists them in its
+  # status only at the kubelet's next status update (up to ~10 s later):
+  # what reads the node's image list (pull policy Never) waits for that.
+  local name deadline=$((SECONDS + 90))
+  for image in "$@"; do
+    name=$image
+    case $name in */*) ;; *) name=docker.io/library/$name ;; esac
+    case $name in *:*) ;; *) name=$name:latest ;; esac
+    until kubectl get nodes -o jsonpath='{.items[*].status.images[*].names}' 2>/dev/null | tr ' ",[]' '\n' | grep -qxF "$name"; do
+      [ $SECONDS -lt $deadline ] || die "the node does not list $name 90 s after its import"
+      sleep 1
+    done
+  done
+  log "the node lists $*"
 }
 
 # ---------------------------------------------------------------------------
