@@ -83,17 +83,19 @@ func (e *Engine) answerDialog(t *tab, ev *page.EventJavascriptDialogOpening) {
 		params.PromptText = v
 		answered = &v
 	}
-	ctx, cancel := context.WithTimeout(t.inst.rootCtx, 5*time.Second)
-	defer cancel()
-	if _, err := cdp.Call(ctx, t.target, page.HandleJavaScriptDialog, params); err != nil {
-		e.log.Warn("could not answer a dialog", "type", ev.Type, "err", err)
-		return
-	}
+	// Recorded before it is answered: the command that opened the dialog
+	// (a click) returns as soon as Chromium has the answer, possibly before
+	// this call's own reply arrives, and must find the dialog recorded.
 	e.note(func(r *recorder) {
 		r.dialogs = append(r.dialogs, wire.Dialog{
 			Type: string(ev.Type), Message: ev.Message, URL: ev.URL, Accepted: accept, PromptText: answered,
 		})
 	})
+	ctx, cancel := context.WithTimeout(t.inst.rootCtx, 5*time.Second)
+	defer cancel()
+	if _, err := cdp.Call(ctx, t.target, page.HandleJavaScriptDialog, params); err != nil {
+		e.log.Warn("could not answer a dialog", "type", ev.Type, "err", err)
+	}
 }
 
 // note records into the running command's recorder, or the backlog.
