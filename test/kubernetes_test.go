@@ -3,13 +3,16 @@
 package test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bayhq/bay/adapters/httpapi/oapigen"
@@ -142,4 +145,192 @@ func TestE2E_KubernetesAgentDay(t *testing.T) {
 			envelope(t, st, hdr, raw, http.StatusNotFound, "not_found")
 		})
 	}
+}
+
+// TestE2E_KubernetesGC: on the Kubernetes runtime, idle reclaim deletes a
+// sandbox's pod and keeps its claim's files; an orphan pod of the instance
+// (no session row) is deleted and another instance's is left alone.
+func TestE2E_KubernetesGC(t *testing.T) {
+	ns := needKubernetes(t)
+	for _, engine := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			b := startBay(t, bayOpts{engine: engine, env: k8sEnv(ns)})
+			idle := createSandbox(t, b, oapigen.CreateSandboxRequest{Profile: ptr("short-idle-test")})
+			require.Equal(t, "kept", shell(t, b, idle.Id, "echo kept > keep.txt && cat keep.txt", nil).Output)
+			require.Len(t, podsOf(t, ns, idle.Id), 1)
+
+			// The idle timeout is 2 s: poll the GC until it has reclaimed
+			// the sandbox, however slow the machine.
+			cleaned := 0
+			require.Eventually(t, func() bool {
+				rep := runGC(t, b, "idle_session")
+				require.Zero(t, rep.TotalErrors, "%+v", rep)
+				cleaned += rep.TotalCleaned
+				return cleaned > 0
+			}, 2*time.Minute, 500*time.Millisecond)
+			require.Equal(t, 1, cleaned)
+			require.Empty(t, podsOf(t, ns, idle.Id), "idle reclaim deletes the pod")
+			got, err := b.C.GetSandboxWithResponse(bg, idle.Id)
+			require.NoError(t, err)
+			require.Equal(t, oapigen.SandboxStatus("idle"), got.JSON200.Status)
+			require.Equal(t, "idle", string(*got.JSON200.StopReason))
+			rd, err := b.C.ReadFileWithResponse(bg, idle.Id, &oapigen.ReadFileParams{Path: "keep.txt"})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, rd.StatusCode(), "body: %s", rd.Body)
+			require.Equal(t, "kept\n", rd.JSON200.Content, "files survive idle reclaim")
+
+			// Two pods that look like Bay's session pods: one of this
+			// instance whose session has no row, one of another instance.
+			orphan := orphanPod(t, ns, b.Instance, b.Owner)
+			other := orphanPod(t, ns, "other-"+b.Instance, b.Owner)
+			rep := runGC(t, b, "orphan_container")
+			require.Len(t, rep.Results, 1)
+			require.Equal(t, 1, rep.Results[0].CleanedCount, "%+v", rep)
+			require.Zero(t, rep.TotalErrors, "%+v", rep)
+			require.Eventually(t, func() bool {
+				return kubectl(t, "-n", ns, "get", "pods", "-o", "name", "--field-selector", "metadata.name="+orphan) == ""
+			}, time.Minute, 250*time.Millisecond, "the orphan pod is deleted")
+			require.Equal(t, "pod/"+other, kubectl(t, "-n", ns, "get", "pod", other, "-o", "name"), "another instance's pod stays")
+			kubectl(t, "-n", ns, "delete", "pod", other, "--wait=false")
+		})
+	}
+}
+
+// orphanPod creates a pod labelled as a session pod of the given instance
+// and owner, whose session has no row anywhere, and returns its name.
+func orphanPod(t *testing.T, ns, instance, owner string) string {
+	t.Helper()
+	session := "sess-" + randHex(6)
+	name := "bay-session-" + session
+	kubectl(t, "-n", ns, "run", name, "--image=ship:latest", "--image-pull-policy=Never", "--restart=Never",
+		"--labels=bay.managed=true,bay.instance_id="+instance+",bay.session_id="+session+
+			",bay.sandbox_id=sandbox-000000000000,bay.locker_id=locker-000000000000,bay.owner="+owner,
+		"--annotations=bay.container_token=not-a-real-token",
+		"--command", "--", "sleep", "3600")
+	return name
+}
+
+// TestE2E_KubernetesCrashMidStart kills Bay with SIGKILL at points during
+// a pod's start and checks that a restart reconciles: no session left
+// starting, no pod of the instance without a session row, the claim's
+// bytes intact, and the sandbox works again on exactly one pod.
+func TestE2E_KubernetesCrashMidStart(t *testing.T) {
+	ns := needKubernetes(t)
+	for _, engine := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			b := startBay(t, bayOpts{engine: engine, env: k8sEnv(ns)})
+			opts := bayOpts{engine: engine, db: b.DB, instance: b.Instance, env: k8sEnv(ns)}
+			// A pod starts in about 2 s: the kills land before the pod is
+			// created, while it is gated, scheduled, starting, and ready.
+			for i, delay := range []time.Duration{0, 100 * time.Millisecond, 400 * time.Millisecond, time.Second, 2500 * time.Millisecond} {
+				ext, err := b.C.CreateLockerWithResponse(bg, nil, oapigen.CreateLockerRequest{})
+				require.NoError(t, err)
+				require.Equal(t, http.StatusCreated, ext.StatusCode(), "body: %s", ext.Body)
+				lid := ext.JSON201.Id
+				payload := fmt.Sprintf("precious %d %s\n", i, randHex(8))
+				w, err := b.C.WriteLockerFileWithResponse(bg, lid, oapigen.WriteFileRequest{Path: "precious.txt", Content: payload})
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, w.StatusCode(), "body: %s", w.Body)
+				sb := createSandbox(t, b, oapigen.CreateSandboxRequest{LockerId: &lid})
+
+				go func() {
+					_, _ = b.C.ExecPythonWithResponse(bg, sb.Id, oapigen.PythonExecRequest{Code: "print(1)"})
+				}()
+				time.Sleep(delay)
+				b.kill()
+				b.launch(opts)
+
+				stuck := queryStrings(t, engine, b.DB, "SELECT id FROM sessions WHERE observed_state = 'starting'")
+				require.Empty(t, stuck, "delay %v: no session left starting", delay)
+				rows := map[string]bool{}
+				for _, id := range queryStrings(t, engine, b.DB, "SELECT id FROM sessions") {
+					rows[id] = true
+				}
+				for _, sid := range livePods(t, ns, "bay.instance_id="+b.Instance+",!bay.locker_io", `{.metadata.labels.bay\.session_id}`) {
+					require.True(t, rows[sid], "delay %v: pod of session %s has a row", delay, sid)
+				}
+				r, err := b.C.ReadLockerFileWithResponse(bg, lid, oapigen.ReadLockerFileJSONRequestBody{Path: "precious.txt"})
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, r.StatusCode(), "body: %s", r.Body)
+				require.Equal(t, payload, r.JSON200.Content, "delay %v: claim bytes intact", delay)
+				got, err := b.C.GetSandboxWithResponse(bg, sb.Id)
+				require.NoError(t, err)
+				require.NotEqual(t, oapigen.SandboxStatus("starting"), got.JSON200.Status)
+				res := python(t, b, sb.Id, "print(open('precious.txt').read(), end='')")
+				require.Equal(t, strings.TrimSpace(payload), res.Output)
+				require.Len(t, livePodsOf(t, ns, sb.Id), 1, "delay %v", delay)
+			}
+		})
+	}
+}
+
+// livePodsOf lists the names of a sandbox's pods that are not being
+// deleted.
+func livePodsOf(t *testing.T, ns, sandboxID string) []string {
+	t.Helper()
+	return livePods(t, ns, "bay.sandbox_id="+sandboxID, "{.metadata.name}")
+}
+
+// livePods prints field (a jsonpath) of each pod that selector selects
+// and that is not being deleted.
+func livePods(t *testing.T, ns, selector, field string) []string {
+	t.Helper()
+	out := kubectl(t, "-n", ns, "get", "pods", "-l", selector,
+		"-o", `jsonpath={range .items[*]}`+field+` {.metadata.deletionTimestamp}{"\n"}{end}`)
+	var live []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 1 {
+			live = append(live, f[0])
+		}
+	}
+	return live
+}
+
+// TestE2E_KubernetesTwoInstances: two Bay processes on one Postgres serve
+// one sandbox. Their concurrent first calls start one pod, and both reach
+// the same kernel; a stop through one is seen by the other, and the next
+// call through it starts the sandbox again.
+func TestE2E_KubernetesTwoInstances(t *testing.T) {
+	ns := needKubernetes(t)
+	url := os.Getenv("BAY_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Fatal("BAY_TEST_POSTGRES_URL is not set: two instances share one Postgres (scripts/postgres.sh)")
+	}
+	a := startBay(t, bayOpts{engine: "postgres", env: k8sEnv(ns)})
+	b := startBay(t, bayOpts{engine: "postgres", db: a.DB, env: k8sEnv(ns)})
+	b.Owner = a.Owner
+	sb := createSandbox(t, a, oapigen.CreateSandboxRequest{})
+
+	var wg sync.WaitGroup
+	results := make([]oapigen.PythonExecResult, 2)
+	for i, p := range []*bay{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := p.C.ExecPythonWithResponse(bg, sb.Id, oapigen.PythonExecRequest{Code: "import os\nprint(os.getpid())"})
+			if assert.NoError(t, err) && assert.Equal(t, http.StatusOK, resp.StatusCode(), "body: %s", resp.Body) {
+				results[i] = *resp.JSON200
+			}
+		}()
+	}
+	wg.Wait()
+	require.True(t, results[0].Success && results[1].Success, "%+v", results)
+	require.Equal(t, results[0].Output, results[1].Output, "one kernel behind both instances")
+	require.Len(t, livePodsOf(t, ns, sb.Id), 1, "one pod for concurrent first calls")
+
+	python(t, a, sb.Id, "x = 'set through a'")
+	require.Equal(t, "set through a", python(t, b, sb.Id, "print(x)").Output)
+
+	stop, err := b.C.StopSandboxWithResponse(bg, sb.Id)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, stop.StatusCode(), "body: %s", stop.Body)
+	require.Empty(t, livePodsOf(t, ns, sb.Id))
+	got, err := a.C.GetSandboxWithResponse(bg, sb.Id)
+	require.NoError(t, err)
+	require.Equal(t, oapigen.SandboxStatus("idle"), got.JSON200.Status)
+	again := python(t, a, sb.Id, "print(x)")
+	require.False(t, again.Success, "a new pod, a new kernel")
+	require.Len(t, livePodsOf(t, ns, sb.Id), 1)
 }
