@@ -43,6 +43,7 @@ func LoadConfig(flagPath string, environ []string) (Config, []string, error) {
 	l.check(tree, reflect.TypeFor[document](), where{})
 
 	doc := defaults()
+	clearSetMaps(tree, reflect.ValueOf(&doc).Elem())
 	if err := tree.Decode(&doc); err != nil {
 		// check leaves only what decodes; this is a bug if it happens.
 		l.problems = append(l.problems, fmt.Sprintf("decode: %v", err))
@@ -177,6 +178,40 @@ func foldAliases(root *yaml.Node) {
 			set(parent, a.name, v)
 		default:
 			fillMissing(cur, v)
+		}
+	}
+}
+
+// clearSetMaps empties the maps of v (a document struct) that node sets,
+// and so on down, before node is decoded over v: yaml.v3 adds a mapping's
+// entries to a map that has some, but a map is a leaf, which the file or a
+// variable replaces (as it replaces a list). Without this, setting
+// driver.k8s.bay_pod_labels kept the default app=bay beside the given
+// labels, and sandbox pods admitted only pods carrying both.
+func clearSetMaps(node *yaml.Node, v reflect.Value) {
+	if node == nil || node.Kind != yaml.MappingNode || v.Kind() != reflect.Struct {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+			continue
+		case slices.Contains(strings.Split(opts, ","), "inline"):
+			clearSetMaps(node, fv)
+			continue
+		case name == "":
+			name = strings.ToLower(f.Name)
+		}
+		child := get(node, name)
+		switch {
+		case child == nil:
+		case fv.Kind() == reflect.Map:
+			fv.SetZero()
+		case fv.Kind() == reflect.Struct:
+			clearSetMaps(child, fv)
 		}
 	}
 }

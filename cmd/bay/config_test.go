@@ -85,6 +85,23 @@ gc_typo: 1
 	require.Contains(t, warnings[0], "gc_typo")
 }
 
+// A map is a leaf: the file or a variable replaces the default's entries
+// instead of adding to them (yaml.v3 would add).
+func TestLoadConfig_MapReplacesDefault(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, map[string]string{"app": "bay"}, DefaultConfig().Driver.K8s.BayPodLabels)
+	p := writeFile(t, "driver: {k8s: {bay_pod_labels: {app.kubernetes.io/name: bay}}}\n")
+	c, _, err := LoadConfig(p, nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"app.kubernetes.io/name": "bay"}, c.Driver.K8s.BayPodLabels)
+	c, _, err = LoadConfig(p, []string{`BAY_DRIVER__K8S__BAY_POD_LABELS={"role":"bay"}`})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"role": "bay"}, c.Driver.K8s.BayPodLabels)
+	c, _, err = LoadConfig(writeFile(t, "driver: {k8s: {namespace: sandboxes}}\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"app": "bay"}, c.Driver.K8s.BayPodLabels, "a default the file does not set stays")
+}
+
 func TestLoadConfig_ReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	p := writeFile(t, `
