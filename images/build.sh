@@ -3,7 +3,12 @@
 #   mmdebstrap (host, Debian mirror from the host's apt config) → docker import
 #   → docker build with the static Go binary on top.
 #
-# Usage: images/build.sh ship|data|fake|browser|browser-full|all
+# Usage: images/build.sh ship|data|fake|browser|browser-full|all|bay|postgres...
+#        images/build.sh image NAME...   (by tag, e.g. bay:latest)
+#
+# `all` is the runtime images the tests and `./task run` use; Bay's own
+# image (bay) and its Postgres (postgres) are for deploy/ and are built
+# only when named.
 #
 # Every step is content-addressed: the base rootfs image is tagged with a hash
 # of its package list and recipe, the final images with a hash of their build
@@ -34,6 +39,27 @@ PKGS_DATA=$PKGS_COMMON,python3-numpy,python3-pandas,python3-matplotlib,python3-m
 # helper, inert under no-new-privileges: the namespace sandbox is used).
 PKGS_BROWSER=chromium-headless-shell,fonts-liberation,fonts-dejavu-core,ca-certificates,tini
 PKGS_BROWSER_FULL=$PKGS_BROWSER,fonts-noto-color-emoji,fonts-noto-cjk
+# Bay's Postgres (bookworm's 15) for deploy/: the server and nothing else.
+PKGS_POSTGRES=postgresql
+
+# POSTGRES_OPTS are the postgres base's own mmdebstrap options, hashed with
+# it. The user postgres gets the fixed uid/gid 999 (so that a pod can run
+# as it: runAsUser 999) by being in /etc/passwd before postgresql-common's
+# postinst, whose `adduser --system` then keeps it. The JIT's LLVM (libLLVM
+# and its libz3, about 130 MB installed) is left out: the image turns jit
+# off, and the server loads llvmjit.so only for JIT. The cluster (and snakeoil
+# key) the package makes at install are removed before the rootfs is
+# packed: the entrypoint makes its own cluster in $PGDATA.
+POSTGRES_OPTS=(
+	--essential-hook='echo "postgres:x:999:999:PostgreSQL administrator:/var/lib/postgresql:/bin/bash" >>"$1/etc/passwd"'
+	--essential-hook='echo "postgres:x:999:" >>"$1/etc/group"'
+	--customize-hook='chroot "$1" pg_dropcluster 15 main'
+	--customize-hook='chroot "$1" sh -c "rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem && find /etc/ssl/certs -xtype l -delete"'
+	--dpkgopt='path-exclude=/usr/lib/*/libLLVM-*'
+	--dpkgopt='path-exclude=/usr/lib/*/libz3.so*'
+	--dpkgopt='path-exclude=/usr/lib/postgresql/*/lib/llvmjit*'
+	--dpkgopt='path-exclude=/usr/lib/postgresql/*/lib/bitcode/*'
+)
 
 MMDEBSTRAP_OPTS=(
 	--variant=minbase --mode=root
@@ -110,12 +136,20 @@ check_mirror() {
 		die "Debian mirror unreachable: $MIRROR/dists/$SUITE/Release (check the host's network and apt config)"
 }
 
-# build_base NAME PKGS [REPO] prints the tag of the imported rootfs image,
-# building it when no image with that content hash exists yet. The tag is
-# ship-base:NAME-<hash>, or REPO:<hash> when REPO is given.
+# build_base NAME PKGS [REPO [OPTION...]] prints the tag of the imported
+# rootfs image, building it when no image with that content hash exists
+# yet. The tag is ship-base:NAME-<hash>, or REPO:<hash> when REPO is given.
+# OPTIONs are extra mmdebstrap options of this base, part of its hash.
 build_base() {
 	local name=$1 pkgs=$2 repo=${3:-} hash tag start
-	hash=$( { echo "$RECIPE_VERSION $SUITE $pkgs"; printf '%s\n' "${MMDEBSTRAP_OPTS[@]}"; } | hash_of)
+	shift $(($# < 3 ? $# : 3))
+	local own=("$@")
+	hash=$( {
+		echo "$RECIPE_VERSION $SUITE $pkgs"
+		printf '%s\n' "${MMDEBSTRAP_OPTS[@]}"
+		# Only when present, so that the other bases keep their hashes.
+		[ ${#own[@]} -eq 0 ] || printf '%s\n' "${own[@]}"
+	} | hash_of)
 	tag="ship-base:$name-$hash"
 	[ -n "$repo" ] && tag="$repo:$hash"
 	if docker image inspect "$tag" >/dev/null 2>&1; then
@@ -138,7 +172,7 @@ build_base() {
 	(while sleep 15; do log "mmdebstrap still running ($(($(date +%s) - start)) s)"; done) &
 	local beat=$!
 	local rc=0
-	mmdebstrap "${MMDEBSTRAP_OPTS[@]}" "${extra[@]}" --include="$pkgs" "$SUITE" - "${sources[@]}" |
+	mmdebstrap "${MMDEBSTRAP_OPTS[@]}" "${own[@]}" "${extra[@]}" --include="$pkgs" "$SUITE" - "${sources[@]}" |
 		docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["/bin/bash"]' - "$tag" >/dev/null || rc=$?
 	kill "$beat" 2>/dev/null || true
 	wait "$beat" 2>/dev/null || true
@@ -306,6 +340,93 @@ browser_image() {
 	echo "$(date -Is) image $final seconds=$(($(date +%s) - start)) with_new_base=$cold" >>"$TIMING_LOG"
 }
 
+# Bay's static build, as Taskfile's build: cgo for SQLite, linked
+# statically; netgo/osusergo keep glibc's NSS out of the static link.
+BAY_TAGS='sqlite_omit_load_extension netgo osusergo'
+
+# bay_sources prints the repository files the bay binary is made of: the
+# Go, cgo and embedded files of this module's packages it links, and
+# go.mod and go.sum. Tests, docs and the runtimes are not among them.
+bay_sources() {
+	(cd "$ROOT" && go list -deps -tags "$BAY_TAGS" -f '{{if and .Module .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .CgoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{end}}' ./cmd/bay) | sed "s|^$ROOT/||" || return
+	printf '%s\n' go.mod go.sum
+}
+
+# bay_version is the bay binary's version: `git describe` of the last
+# commit touching its sources, plus -dirty when they have uncommitted
+# changes; override with BAY_VERSION. Only a change to the binary changes
+# it, so only such a change makes a new image.
+bay_version() {
+	if [ -n "${BAY_VERSION:-}" ]; then
+		echo "$BAY_VERSION"
+		return
+	fi
+	local list files commit v
+	list=$(bay_sources) || die "go list ./cmd/bay failed; see the messages above"
+	mapfile -t files <<<"$list"
+	commit=$(git -C "$ROOT" log -1 --format=%H -- "${files[@]}" 2>/dev/null || true)
+	v=$( [ -n "$commit" ] && git -C "$ROOT" describe --tags --always "$commit" 2>/dev/null || echo dev)
+	if [ -n "$(git -C "$ROOT" status --porcelain -- "${files[@]}" 2>/dev/null)" ]; then
+		v="$v-dirty"
+	fi
+	echo "$v"
+}
+
+# bay_image builds Bay's own image (kubernetes.md §3) FROM scratch: the
+# static bay binary, a probe for health checks, the host's CA bundle, a
+# non-root user (bay, 65532:65532) and its data directory, /var/lib/bay,
+# for SQLite. Final tag bay:latest, content tag bay:c-<hash>.
+bay_image() {
+	local ctx version start
+	start=$(date +%s)
+	command -v gcc >/dev/null || die "gcc not found: Bay's static build links SQLite with cgo (apt-get install gcc libc6-dev)"
+	local certs=/etc/ssl/certs/ca-certificates.crt
+	[ -s "$certs" ] || die "$certs is missing: install the host's ca-certificates (apt-get install ca-certificates)"
+	ctx=$(new_ctx bay)
+	CTXS+=("$ctx")
+	version=$(bay_version)
+	log "go build ./cmd/bay (static, cgo) version $version"
+	(cd "$ROOT" && CGO_ENABLED=1 go build -trimpath -tags "$BAY_TAGS" \
+		-ldflags="-s -w -X main.version=$version -linkmode external -extldflags -static" \
+		-o "$ctx/bay" ./cmd/bay) || die "go build ./cmd/bay failed"
+	go_binary ./images/bay/probe "$ctx/bay-probe" "$version"
+	# The files of the root file system go in as one tar (ADD unpacks it):
+	# COPY cannot make /tmp world-writable with the sticky bit. Fixed
+	# owners, modes and times keep the tar, and so the context hash, stable.
+	local fs="$ctx.rootfs"
+	CTXS+=("$fs")
+	mkdir -p "$fs/etc/ssl/certs" "$fs/tmp"
+	cp "$ROOT/images/bay/passwd" "$ROOT/images/bay/group" "$fs/etc/"
+	cp "$certs" "$fs/etc/ssl/certs/ca-certificates.crt"
+	find "$fs" -type d -exec chmod 0755 {} +
+	find "$fs" -type f -exec chmod 0644 {} +
+	chmod 1777 "$fs/tmp"
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu \
+		-C "$fs" -cf "$ctx/rootfs.tar" etc tmp || die "cannot write the root file system's tar"
+	mkdir "$ctx/data" # empty: COPY --chown makes /var/lib/bay from it
+	cp "$ROOT/images/bay/Dockerfile" "$ctx/Dockerfile"
+	docker_build_hashed "$ctx" bay bay:latest
+	echo "$(date -Is) image bay:latest seconds=$(($(date +%s) - start))" >>"$TIMING_LOG"
+}
+
+# postgres_image builds bay-postgres:latest: PostgreSQL from Debian
+# (base bay-postgres-base:<hash>) with images/postgres/entrypoint.sh.
+postgres_image() {
+	local base ctx start
+	start=$(date +%s)
+	base=$(build_base postgres "$PKGS_POSTGRES" bay-postgres-base "${POSTGRES_OPTS[@]}")
+	ctx=$(new_ctx postgres)
+	CTXS+=("$ctx")
+	cp "$ROOT/images/postgres/entrypoint.sh" "$ctx/entrypoint.sh"
+	chmod 0755 "$ctx/entrypoint.sh"
+	sed -e "s|@BASE@|$base|" "$ROOT/images/postgres/Dockerfile.in" >"$ctx/Dockerfile"
+	docker_build_hashed "$ctx" bay-postgres bay-postgres:latest
+	echo "$(date -Is) image bay-postgres:latest seconds=$(($(date +%s) - start))" >>"$TIMING_LOG"
+}
+
 # build_named NAME... builds the images Bay knows by their tag (what
 # `bay images` prints) and says which other names it cannot build.
 build_named() {
@@ -317,6 +438,8 @@ build_named() {
 		bay-fake-runtime:latest) main fake ;;
 		bay-browser:latest) main browser ;;
 		bay-browser:full) main browser-full ;;
+		bay:latest) main bay ;;
+		bay-postgres:latest) main postgres ;;
 		*)
 			if docker image inspect "$img" >/dev/null 2>&1; then
 				log "$img is not one of Bay's images; it is present"
@@ -330,14 +453,18 @@ build_named() {
 
 main() {
 	local what=${1:-}
+	if [ $# -gt 1 ] && [ "$what" != image ]; then
+		for what in "$@"; do main "$what"; done
+		return
+	fi
 	case "$what" in
-	ship | data | fake | browser | browser-full | all | bases) ;;
+	ship | data | fake | browser | browser-full | all | bases | bay | postgres) ;;
 	image)
 		shift
 		build_named "$@"
 		return
 		;;
-	*) die "usage: $0 ship|data|fake|browser|browser-full|all | image NAME..." ;;
+	*) die "usage: $0 ship|data|fake|browser|browser-full|all|bay|postgres... | image NAME..." ;;
 	esac
 	command -v go >/dev/null || die "go toolchain not found on PATH"
 	ensure_docker
@@ -349,6 +476,8 @@ main() {
 	fake) fake_image ;;
 	browser) browser_image browser "$PKGS_BROWSER" bay-browser:latest ;;
 	browser-full) browser_image browser-full "$PKGS_BROWSER_FULL" bay-browser:full ;;
+	bay) bay_image ;;
+	postgres) postgres_image ;;
 	bases)
 		build_base ship "$PKGS_COMMON" >/dev/null
 		build_base data "$PKGS_DATA" >/dev/null
