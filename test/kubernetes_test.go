@@ -288,18 +288,24 @@ func livePods(t *testing.T, ns, selector, field string) []string {
 	return live
 }
 
-// TestE2E_KubernetesTwoInstances: two Bay processes on one Postgres serve
-// one sandbox. Their concurrent first calls start one pod, and both reach
-// the same kernel; a stop through one is seen by the other, and the next
-// call through it starts the sandbox again.
+// TestE2E_KubernetesTwoInstances: two Bay processes on one database
+// serve one sandbox. Their concurrent first calls start one pod, and both
+// reach the same kernel; a stop through one is seen by the other, and the
+// next call through it starts the sandbox again.
 func TestE2E_KubernetesTwoInstances(t *testing.T) {
 	ns := needKubernetes(t)
-	url := os.Getenv("BAY_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Fatal("BAY_TEST_POSTGRES_URL is not set: two instances share one Postgres (scripts/postgres.sh)")
+	for _, engine := range engines(t) {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			twoInstances(t, ns, engine)
+		})
 	}
-	a := startBay(t, bayOpts{engine: "postgres", env: k8sEnv(ns)})
-	b := startBay(t, bayOpts{engine: "postgres", db: a.DB, env: k8sEnv(ns)})
+}
+
+// twoInstances is TestE2E_KubernetesTwoInstances on one engine.
+func twoInstances(t *testing.T, ns, engine string) {
+	a := startBay(t, bayOpts{engine: engine, env: k8sEnv(ns)})
+	b := startBay(t, bayOpts{engine: engine, db: a.DB, env: k8sEnv(ns)})
 	b.Owner = a.Owner
 	sb := createSandbox(t, a, oapigen.CreateSandboxRequest{})
 
