@@ -187,7 +187,9 @@ func TestRuntime_Hardening(t *testing.T) {
 			t.Parallel()
 			rt, b := setup(t, kubernetes.Options{InstanceID: "inst-1", RuntimeClassName: ""})
 			s := spec()
-			s.Owner = "alice@example.com / team ✓"
+			// One owner per subtest: the two run at once in one namespace,
+			// and the list by owner below must find this one's pod only.
+			s.Owner = fmt.Sprintf("alice@example.com / team %v ✓", sudo)
 			s.Profile.AllowSudo = sudo
 			id, ep := run(t, rt, b, s)
 
@@ -222,7 +224,7 @@ func TestRuntime_Hardening(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, infos, 1)
 			require.Equal(t, s.Owner, infos[0].Labels[core.LabelOwner])
-			infos, err = rt.ListContainers(b.ctx, map[string]string{core.LabelOwner: "alice@example.com / team"})
+			infos, err = rt.ListContainers(b.ctx, map[string]string{core.LabelOwner: fmt.Sprintf("alice@example.com / team %v", sudo)})
 			require.NoError(t, err)
 			require.Empty(t, infos)
 
