@@ -1,10 +1,14 @@
 package core
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NetworkMode says what a profile's sandboxes may reach on the network
@@ -49,6 +53,35 @@ type NetworkRule struct {
 	Prefix netip.Prefix
 	// Port limits the rule to one TCP or UDP port; 0 means every port.
 	Port int
+}
+
+// ResolveAllow returns the allowlist of a profile's policy with every
+// host name resolved now: one rule per address, with Prefix that address
+// and Host the name it came from; address rules are returned as they are.
+// A name that does not resolve within 5 s is logged and left out: one
+// stale name must not make every sandbox of the profile unusable, and the
+// host stays unreachable, which is safe.
+func (n NetworkPolicy) ResolveAllow(ctx context.Context, log *slog.Logger, profileID string) []NetworkRule {
+	var out []NetworkRule
+	for _, rule := range n.Allow {
+		if rule.Host == "" {
+			out = append(out, rule)
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", rule.Host)
+		cancel()
+		if err != nil {
+			log.WarnContext(ctx, "allowlisted host does not resolve; it stays unreachable",
+				"profile_id", profileID, "host", rule.Host, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			a = a.Unmap()
+			out = append(out, NetworkRule{Host: rule.Host, Prefix: netip.PrefixFrom(a, a.BitLen()), Port: rule.Port})
+		}
+	}
+	return out
 }
 
 // String gives the rule in the form ParseNetworkRule reads.

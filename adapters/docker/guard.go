@@ -260,25 +260,10 @@ func (r *Runtime) policyFor(ctx context.Context, p *core.Profile) (guardPolicy, 
 
 	var hosts []string
 	if pol.Mode == core.NetworkAllowlist {
-		for _, rule := range p.Network.Allow {
-			if rule.Host == "" {
-				pol.Allow = append(pol.Allow, allowRule{Prefix: rule.Prefix, Port: rule.Port})
-				continue
-			}
-			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", rule.Host)
-			cancel()
-			if err != nil {
-				// One stale name must not make every sandbox of the profile
-				// unusable: the host stays unreachable, which is safe.
-				r.log.WarnContext(ctx, "allowlisted host does not resolve; it stays unreachable",
-					"profile_id", p.ID, "host", rule.Host, "err", err)
-				continue
-			}
-			for _, a := range addrs {
-				a = a.Unmap()
-				pol.Allow = append(pol.Allow, allowRule{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: rule.Port})
-				hosts = append(hosts, rule.Host+":"+a.String())
+		for _, rule := range p.Network.ResolveAllow(ctx, r.log, p.ID) {
+			pol.Allow = append(pol.Allow, allowRule{Prefix: rule.Prefix, Port: rule.Port})
+			if rule.Host != "" {
+				hosts = append(hosts, rule.Host+":"+rule.Prefix.Addr().String())
 			}
 		}
 	}

@@ -2,10 +2,8 @@ package kubernetes
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -90,25 +88,10 @@ func (r *Runtime) policyFor(ctx context.Context, p *core.Profile, ports []int) (
 	}
 	var aliases []corev1.HostAlias
 	if in.Mode == core.NetworkAllowlist {
-		for _, rule := range p.Network.Allow {
-			if rule.Host == "" {
-				in.Allow = append(in.Allow, allowRule{Prefix: rule.Prefix, Port: rule.Port})
-				continue
-			}
-			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", rule.Host)
-			cancel()
-			if err != nil {
-				// One stale name must not make every sandbox of the profile
-				// unusable: the host stays unreachable, which is safe.
-				r.log.WarnContext(ctx, "allowlisted host does not resolve; it stays unreachable",
-					"profile_id", p.ID, "host", rule.Host, "err", err)
-				continue
-			}
-			for _, a := range addrs {
-				a = a.Unmap()
-				in.Allow = append(in.Allow, allowRule{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: rule.Port})
-				aliases = append(aliases, corev1.HostAlias{IP: a.String(), Hostnames: []string{rule.Host}})
+		for _, rule := range p.Network.ResolveAllow(ctx, r.log, p.ID) {
+			in.Allow = append(in.Allow, allowRule{Prefix: rule.Prefix, Port: rule.Port})
+			if rule.Host != "" {
+				aliases = append(aliases, corev1.HostAlias{IP: rule.Prefix.Addr().String(), Hostnames: []string{rule.Host}})
 			}
 		}
 	}
