@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/bayhq/bay/adapters/httpapi/oapigen"
@@ -64,14 +65,17 @@ func TestE2E_KubernetesDeploy(t *testing.T) {
 	svcIP := kubectl(t, "-n", bayNS, "get", "service", "bay", "-o", "jsonpath={.spec.clusterIP}")
 	svc := deployClient(t, "http://"+svcIP+":80", apiKey)
 	plain := &http.Client{Timeout: 30 * time.Second}
-	require.Eventually(t, func() bool {
+	if !assert.Eventually(t, func() bool {
 		resp, err := plain.Get(svc.URL + "/health")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 2*time.Minute, 250*time.Millisecond, "Bay answers at the Service's address %s", svcIP)
+	}, 2*time.Minute, 250*time.Millisecond, "Bay answers at the Service's address %s", svcIP) {
+		logServiceRouting(t, svcIP)
+		t.FailNow()
+	}
 
 	t.Run("NoKeyIsUnauthorized", func(t *testing.T) {
 		for _, key := range []string{"", "wrong-" + apiKey} {
@@ -419,4 +423,25 @@ func deployDiagnostics(t *testing.T, bayNS string, others ...string) {
 			tail(run("-n", ns, "describe", "pods"), 6000))
 	}
 	t.Logf("bay logs:\n%s", tail(run("-n", bayNS, "logs", "-l", "app.kubernetes.io/name=bay", "--prefix", "--tail", "200"), 12000))
+}
+
+// logServiceRouting logs what routes the node's connections to a Service
+// address: the NAT rules kube-proxy wrote for it and the end of
+// kube-proxy's log (scripts/k8s.sh keeps it under $BAY_K8S_DIR/log).
+func logServiceRouting(t *testing.T, svcIP string) {
+	t.Helper()
+	out, err := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+	var rules []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, svcIP) {
+			rules = append(rules, line)
+		}
+	}
+	t.Logf("iptables nat rules naming %s (err %v):\n%s", svcIP, err, strings.Join(rules, "\n"))
+	dir := os.Getenv("BAY_K8S_DIR")
+	if dir == "" {
+		dir = "/var/lib/bay-k8s"
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "log", "kube-proxy.log"))
+	t.Logf("kube-proxy log (err %v):\n%s", err, tail(string(data), 6000))
 }
